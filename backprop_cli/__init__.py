@@ -1,0 +1,37 @@
+"""backprop: worked examples of backpropagation, solved exactly, every step shown.
+
+Library use (the CLI is a thin layer over these)::
+
+    from backprop_cli import load_spec, solve, render
+    trace = solve(load_spec("configs/seed000.yaml"))
+    print(trace.named["dL/dW5"])            # 0.2727…
+    print(render(trace, "markdown"))
+
+`load_spec` returns a network `Spec` (or a graph spec for files with `graph:`);
+`solve` accepts either; every bad input raises a `BackpropError` subclass.
+"""
+from __future__ import annotations
+
+from .errors import BackpropError, ComputeError, KeyFileError, SpecError
+from .render import render
+from .spec import Spec, load_spec, loads_spec
+from .trace import GraphTrace, Trace
+
+__version__ = "0.1.0"
+
+
+def solve(spec, **options):
+    """Solve a network or graph spec into a Trace (see solve.solve / graph.solve_graph)."""
+    if not isinstance(spec, Spec):
+        from .graph import solve_graph
+
+        return solve_graph(spec, **options)
+    from .solve import solve as solve_network
+
+    return solve_network(spec, **options)
+
+
+__all__ = [
+    "BackpropError", "ComputeError", "GraphTrace", "KeyFileError", "Spec", "SpecError",
+    "Trace", "load_spec", "loads_spec", "render", "solve",
+]

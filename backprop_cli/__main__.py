@@ -1,0 +1,4 @@
+"""`python -m backprop_cli` runs the CLI."""
+from .cli import main
+
+main()

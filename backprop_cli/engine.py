@@ -1,0 +1,140 @@
+"""The float64 engine: forward → loss → backward → update on whole layers (numpy).
+
+This is what runs for every float solve, whatever its size, and it is what must agree
+with PyTorch (tests/test_torch_parity.py). Scalar equations for the derivation are
+built beside it by equations.py; hand-rounded and exact solves use that builder alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import functions as F
+from .errors import ComputeError
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class LayerState:
+    """Everything one layer computed in one step (arrays are (N, units))."""
+
+    z: np.ndarray
+    a: np.ndarray
+    dL_da: np.ndarray
+    da_dz: Any
+    delta: np.ndarray
+    grad_w: np.ndarray
+    grad_b: Any
+
+
+@dataclass(frozen=True)
+class StepResult:
+    params: tuple  # ((W, b), …) used in this step (before the update)
+    loss: float
+    layers: tuple[LayerState, ...]
+    new_params: tuple
+    state: dict  # optimizer state after the step: {("buf"|"m"|"v", layer, "w"|"b"): array}
+
+
+def forward(spec: Spec, params) -> tuple[list, list, list]:
+    zs, acts, derivs = [], [], []
+    a = spec.input
+    for layer, (W, b) in zip(spec.layers, params):
+        z = a @ W.T
+        if b is not None:
+            z = z + b
+        a, da = F.activate(layer.activation.name, z, layer.activation.slope)
+        zs.append(z)
+        acts.append(a)
+        derivs.append(da)
+    return zs, acts, derivs
+
+
+def step_once(spec: Spec, params, state: dict, step: int) -> StepResult:
+    zs, acts, derivs = forward(spec, params)
+    t = spec.target
+    last = spec.layers[-1]
+    loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], t)
+    dL_da = F.loss_grad(spec.loss, spec.reduction, acts[-1], t)
+    delta = F.output_delta(spec.loss, spec.reduction, last.activation.name, acts[-1], derivs[-1], dL_da, t)
+    layers: list[LayerState] = [None] * len(spec.layers)  # type: ignore[list-item]
+    for l in range(len(spec.layers) - 1, -1, -1):
+        if l < len(spec.layers) - 1:
+            W_next = params[l + 1][0]
+            dL_da = delta @ W_next
+            delta = dL_da * derivs[l]
+        source = spec.input if l == 0 else acts[l - 1]
+        grad_w = delta.T @ source
+        kind = spec.layers[l].bias_kind
+        grad_b = None if kind == "none" else (float(delta.sum()) if kind == "shared" else delta.sum(axis=0))
+        layers[l] = LayerState(zs[l], acts[l], dL_da, derivs[l], delta, grad_w, grad_b)
+    new_params, new_state = update(spec, params, layers, state, step)
+    result = StepResult(tuple(params), loss, tuple(layers), new_params, new_state)
+    check_finite(result, step)
+    return result
+
+
+def update(spec: Spec, params, layers, state: dict, step: int):
+    """One optimizer step with PyTorch's semantics (SPEC §2)."""
+    opt = spec.optimizer
+    lr, wd = opt.lr.value, opt.weight_decay.value
+    new_params, new_state = [], {}
+    for l, (layer, (W, b), grads) in enumerate(zip(spec.layers, params, layers)):
+        out = []
+        for kind, p, g in (("w", W, grads.grad_w), ("b", b, grads.grad_b)):
+            if p is None:
+                out.append(None)
+                continue
+            if ("weights" if kind == "w" else "bias") in layer.freeze:
+                out.append(p)
+                continue
+            g = g + wd * p if wd else g
+            if opt.name == "sgd":
+                mu = opt.momentum.value
+                if mu:
+                    prev = state.get(("buf", l, kind))
+                    buf = g if prev is None else mu * prev + g
+                    new_state[("buf", l, kind)] = buf
+                    g = g + mu * buf if opt.nesterov else buf
+                out.append(p - lr * g)
+            else:
+                b1, b2, eps = opt.beta1.value, opt.beta2.value, opt.eps.value
+                m = b1 * state.get(("m", l, kind), 0.0) + (1 - b1) * g
+                v = b2 * state.get(("v", l, kind), 0.0) + (1 - b2) * g * g
+                new_state[("m", l, kind)] = m
+                new_state[("v", l, kind)] = v
+                m_hat = m / (1 - b1 ** step)
+                v_hat = v / (1 - b2 ** step)
+                out.append(p - lr * m_hat / (np.sqrt(v_hat) + eps))
+        new_params.append(tuple(out))
+    return tuple(new_params), new_state
+
+
+def check_finite(result: StepResult, step: int) -> None:
+    """Non-finite numbers are an error naming the quantity and step (SPEC §8)."""
+    if not np.isfinite(result.loss):
+        raise ComputeError(f"step {step}: the loss is not a finite number (overflow?)")
+    for l, layer in enumerate(result.layers):
+        for label, arr in (("z", layer.z), ("a", layer.a), ("dL/da", layer.dL_da), ("delta", layer.delta), ("dL/dW", layer.grad_w)):
+            if not np.all(np.isfinite(arr)):
+                raise ComputeError(f"step {step}: {label} of layer {l + 1} is not a finite number (overflow?)")
+    for l, (W, b) in enumerate(result.new_params):
+        if not np.all(np.isfinite(W)) or (b is not None and not np.all(np.isfinite(b))):
+            raise ComputeError(
+                f"step {step}: the updated parameters of layer {l + 1} are not finite numbers "
+                "(the optimizer diverged: try a smaller lr)"
+            )
+
+
+def initial_params(spec: Spec) -> tuple:
+    return tuple((layer.weights.copy(), None if layer.bias is None else np.copy(layer.bias)) for layer in spec.layers)
+
+
+def final_loss(spec: Spec, params) -> float:
+    zs, acts, _ = forward(spec, params)
+    loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], spec.target)
+    if not np.isfinite(loss):
+        raise ComputeError("the loss after the last step is not a finite number (overflow?)")
+    return loss

@@ -1,0 +1,82 @@
+"""The exceptions the library raises for bad input and impossible numbers.
+
+The CLI catches `BackpropError` at its edge and prints `str(error)` — one message
+naming the file, line, column, field path, what was expected and what was found —
+then exits with `error.exit_code` (2). Nothing below the CLI prints or exits.
+"""
+from __future__ import annotations
+
+
+class BackpropError(Exception):
+    """Base of every error a user can cause; exit code 2 (SPEC §7)."""
+
+    exit_code = 2
+
+
+class SpecError(BackpropError):
+    """A problem in an input file, located as precisely as the YAML allows."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.expected = expected
+        self.found = found
+        self.hint = hint
+        super().__init__(str(self))
+
+    def located(self, **where) -> "SpecError":
+        """A copy with missing location fields filled in (callers higher up know the file)."""
+        fields = dict(
+            file=self.file, line=self.line, column=self.column, path=self.path,
+            expected=self.expected, found=self.found, hint=self.hint,
+        )
+        for key, value in where.items():
+            if fields.get(key) is None:
+                fields[key] = value
+        return type(self)(self.message, **fields)
+
+    def __str__(self) -> str:
+        place = self.file or "<input>"
+        if self.line is not None:
+            place += f":{self.line}"
+            if self.column is not None:
+                place += f":{self.column}"
+        parts = [place]
+        if self.path:
+            parts.append(self.path)
+        body = self.message
+        if self.expected is not None or self.found is not None:
+            said = []
+            if self.expected is not None:
+                said.append(f"expected {self.expected}")
+            if self.found is not None:
+                said.append(f"found {self.found}")
+            body = f"{body}: {', '.join(said)}" if body else ", ".join(said)
+        text = ": ".join(parts) + ": " + body
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class KeyFileError(SpecError):
+    """A problem in an answer key (SPEC §6): unknown names, wrong shapes, non-numbers."""
+
+
+class ComputeError(BackpropError):
+    """A quantity became NaN or infinite, or a rounded value broke a log or division.
+
+    Raised instead of printing a non-finite number (SPEC §8)."""

@@ -1,0 +1,76 @@
+"""Canonical names (SPEC §3): the notation-independent vocabulary of traces and keys.
+
+Neurons are numbered 1..M globally through the layers, weights 1.. globally layer by
+layer, row-major over (out, in) — so W2 is layer 1 [0][1], as in seed 000 — and biases
+by parameter (a shared bias is one name, a layer without bias adds none). Sample n of a
+batch is `#n`; step s > 1 is `@s`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spec import Spec
+
+
+def at(name: str, step: int) -> str:
+    """Step-qualified name: bare for step 1 (SPEC §3), `@s` after."""
+    return name if step == 1 else f"{name}@{step}"
+
+
+@dataclass(frozen=True)
+class NetworkNames:
+    neuron_offset: tuple[int, ...]  # layer l's first neuron is neuron_offset[l] + 1
+    weight_offset: tuple[int, ...]
+    bias_offset: tuple[int, ...]
+    bias_kind: tuple[str, ...]
+    widths: tuple[int, ...]  # input width, then each layer's units
+    samples: int
+
+    @classmethod
+    def of(cls, spec: Spec) -> "NetworkNames":
+        n_off, w_off, b_off, kinds = [], [], [], []
+        n = w = b = 0
+        for layer in spec.layers:
+            n_off.append(n)
+            w_off.append(w)
+            b_off.append(b)
+            kinds.append(layer.bias_kind)
+            n += layer.units
+            w += layer.weights.size
+            b += {"none": 0, "shared": 1, "vector": layer.units}[layer.bias_kind]
+        widths = (spec.input.shape[1],) + tuple(layer.units for layer in spec.layers)
+        return cls(tuple(n_off), tuple(w_off), tuple(b_off), tuple(kinds), widths, spec.samples)
+
+    def sample(self, name: str, n: int) -> str:
+        """`#n` for a batch (1-based); a single-sample spec has bare neuron names."""
+        return name if self.samples == 1 else f"{name}#{n + 1}"
+
+    def neuron(self, layer: int, j: int) -> int:
+        return self.neuron_offset[layer] + j + 1
+
+    def weight(self, layer: int, j: int, i: int) -> str:
+        return f"W{self.weight_offset[layer] + j * self.widths[layer] + i + 1}"
+
+    def bias(self, layer: int, j: int) -> str | None:
+        kind = self.bias_kind[layer]
+        if kind == "none":
+            return None
+        return f"b{self.bias_offset[layer] + (1 if kind == 'shared' else j + 1)}"
+
+    def source(self, layer: int, i: int) -> str:
+        """The name of input i of `layer`: x_i for the first layer, else a neuron's a."""
+        return f"x{i + 1}" if layer == 0 else f"a{self.neuron(layer - 1, i)}"
+
+    def parameters(self, layer: int) -> list[tuple[str, tuple]]:
+        """(name, index) of every parameter of a layer: weights (j, i) then biases."""
+        out: list[tuple[str, tuple]] = []
+        units, fan_in = self.widths[layer + 1], self.widths[layer]
+        for j in range(units):
+            for i in range(fan_in):
+                out.append((self.weight(layer, j, i), ("w", j, i)))
+        kind = self.bias_kind[layer]
+        if kind == "vector":
+            out.extend((self.bias(layer, j), ("b", j)) for j in range(units))
+        elif kind == "shared":
+            out.append((self.bias(layer, 0), ("b",)))
+        return out

@@ -1,0 +1,136 @@
+"""`--format json`, exactly as SPEC §5 lays it out, at full float64 precision."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from ..errors import ComputeError
+from ..trace import Equation, Trace
+
+FORMAT = "backprop/1"
+
+
+def _num(x) -> float:
+    return float(x)
+
+
+def _array(x) -> Any:
+    if x is None:
+        return None
+    if np.ndim(x) == 0:
+        return float(x)
+    return np.asarray(x, dtype=np.float64).tolist()
+
+
+def equation_json(e: Equation, policy_to_float=float) -> dict:
+    out = {
+        "name": e.name,
+        "expression": e.expression,
+        "operands": {k: policy_to_float(v) for k, v in e.operands},
+        "value": policy_to_float(e.value),
+    }
+    if e.condition:
+        out["condition"] = e.condition
+    return out
+
+
+def exact_text(value) -> str:
+    """A sympy value as SPEC §4 grammar text (`1/(1 + exp(-7/10))`)."""
+    import sympy
+
+    return sympy.sstr(value)
+
+
+def network_document(trace: Trace) -> dict:
+    to_float = _policy_float(trace)
+    show_equations = trace.detail == "scalar"
+    steps = []
+    for record in trace.steps:
+        layers = []
+        for layer in record.layers:
+            entry = {
+                "layer": layer.layer,
+                "z": _array(layer.z),
+                "a": _array(layer.a),
+                "dL_da": _array(layer.dL_da),
+            }
+            if layer.da_dz is not None:
+                entry["da_dz"] = _array(layer.da_dz)
+            entry.update(
+                delta=_array(layer.delta),
+                grad_weights=_array(layer.grad_weights),
+                grad_bias=_array(layer.grad_bias),
+                weights=_array(layer.weights),
+                bias=_array(layer.bias),
+                frozen=list(layer.frozen),
+            )
+            layers.append(entry)
+        step = {"step": record.step, "loss": _num(record.loss), "layers": layers}
+        step["equations"] = [equation_json(e, to_float) for e in record.equations] if show_equations else []
+        steps.append(step)
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "kind": "network",
+        "name": trace.name,
+        "steps": steps,
+        "losses": [float(v) for v in trace.losses],
+        "loss_after": float(trace.loss_after),
+        "named": {k: float(v) for k, v in trace.named.items()},
+    }
+    if show_equations and trace.after_equations:
+        doc["equations"] = [equation_json(e, to_float) for e in trace.after_equations]
+    if trace.policy == "round":
+        doc["round"] = trace.digits
+    if trace.exact:
+        doc["exact"] = {k: exact_text(v) for k, v in trace.exact.items()}
+    return doc
+
+
+def _policy_float(trace) -> Any:
+    if trace.policy == "exact":
+        import sympy
+
+        return lambda v: float(sympy.N(v, 30))
+    return float
+
+
+def _inline(value) -> bool:
+    """Numbers and (nested) lists of numbers stay on one line: rows read as rows."""
+    if isinstance(value, list):
+        return all(_inline(v) and not isinstance(v, dict) for v in value)
+    return not isinstance(value, dict)
+
+
+def _pretty(value, indent: int) -> str:
+    if _inline(value):
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, indent + 2)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    items = [inner + _pretty(v, indent + 2) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+
+
+def dumps(doc: dict, compact: bool = False) -> str:
+    """JSON text: compact for big networks, else indented with each array row on a line."""
+    try:
+        if compact:
+            return json.dumps(doc, ensure_ascii=False, allow_nan=False)
+        return _pretty(doc, 0)
+    except ValueError as exc:  # a NaN/inf slipped through: refuse to print it (SPEC §8)
+        raise ComputeError(f"a result is not a finite number: {exc}") from None
+
+
+def render_json(trace) -> str:
+    if getattr(trace, "kind", "network") == "graph":
+        from .graph_json import graph_to_json
+
+        return dumps(graph_to_json(trace))
+    compact = trace.spec.parameter_count > 300 or trace.spec.samples > 64
+    return dumps(network_document(trace), compact=compact) + "\n"
+

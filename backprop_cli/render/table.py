@@ -1,0 +1,241 @@
+"""`--format table` (default): rich tables and derivation lines for the terminal.
+
+Readable at 80 columns: each equation is one line `name = formula = numbers = value`
+that rich wraps; batches and big layers are shown as matrices truncated with ⋯.
+"""
+from __future__ import annotations
+
+import numpy as np
+from rich import box
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from ..trace import Equation, Trace
+from .common import Look, architecture, optimizer_text, sections, sparkline, thin
+from .formula import SUP, format_number
+from .labels import labels
+
+MATRIX_ROWS = 8
+MATRIX_COLS = 8
+
+
+def _equation_line(look: Look, eq: Equation) -> Text:
+    parts = look.chain(eq)
+    line = Text("  ")
+    line.append(parts[0], style="bold")
+    for i, part in enumerate(parts[1:], 1):
+        line.append(" = ")
+        line.append(part, style="bold cyan" if i == len(parts) - 1 else "")
+    if eq.condition and eq.condition != "frozen":
+        line.append(f"   ({eq.condition})", style="dim")
+    return line
+
+
+def _sup(layer: int) -> str:
+    return "⁽" + str(layer).translate(SUP) + "⁾"
+
+
+def _matrix(values, digits: int, title: str = "") -> RenderableType:
+    """A matrix as a borderless table, truncated with ⋯/⋮ past MATRIX_ROWS × MATRIX_COLS."""
+    arr = np.atleast_2d(np.asarray(values, dtype=float))
+    rows, cols = arr.shape
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+    col_idx = thin(list(range(cols)), MATRIX_COLS)
+    row_idx = thin(list(range(rows)), MATRIX_ROWS)
+    for _ in range(len(col_idx) + (1 if len(col_idx) < cols else 0)):
+        table.add_column(justify="right")
+    previous = -1
+    for r in row_idx:
+        if r != previous + 1:
+            table.add_row(*["⋮"] * len(table.columns))
+        cells, last_c = [], -1
+        for c in col_idx:
+            if c != last_c + 1 and len(cells) < len(table.columns) - 1:
+                cells.append("⋯")
+            cells.append(format_number(arr[r, c], digits))
+            last_c = c
+        while len(cells) < len(table.columns):
+            cells.append("")
+        table.add_row(*cells)
+        previous = r
+    if not title:
+        return table
+    return Group(Text(f"  {title}" + (f"   ({rows}×{cols})" if rows * cols > 1 else ""), style="bold"), table)
+
+
+def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str | None = None) -> RenderableType:
+    if getattr(trace, "kind", "network") == "graph":
+        from .graph_table import graph_table
+
+        return graph_table(trace, digits=digits)
+    L = labels(lang)
+    look = Look.of(trace, "unicode", digits, notation)
+    spec = trace.spec
+    parts: list[RenderableType] = []
+
+    head = Table(box=box.ROUNDED, show_header=False, title=Text(trace.name, style="bold"))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row(L["architecture"], f"{architecture(spec)}  ({', '.join(l.activation.name for l in spec.layers)})")
+    head.add_row(L["loss_fn"], f"{spec.loss} ({L['reduction']}: {spec.reduction})")
+    head.add_row(L["optimizer"], optimizer_text(spec))
+    head.add_row(L["steps"], str(len(trace.losses) - 1))
+    if trace.policy == "round":
+        head.add_row("", L["rounded"].format(d=trace.digits))
+    parts.append(head)
+    parts.append(_given(trace, look, L))
+
+    for record in trace.steps:
+        if len(trace.steps) > 1:
+            parts.append(Rule(f"{L['step']} {record.step}", style="bold"))
+        if trace.detail == "scalar" and record.equations:
+            parts.extend(_scalar_step(look, record, L))
+        else:
+            parts.extend(_matrix_step(trace, record, L, digits))
+        parts.append(_update_table(trace, record, look, L))
+    parts.append(_after(trace, look, L))
+    if len(trace.losses) > 2:
+        parts.append(_loss_table(trace, L, digits))
+    return Group(*parts)
+
+
+def _given(trace: Trace, look: Look, L) -> RenderableType:
+    spec = trace.spec
+    table = Table(title=L["given"], box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column(L["name"])
+    table.add_column(L["value"], justify="right")
+    if spec.samples == 1:
+        for i in range(spec.input.shape[1]):
+            table.add_row(look.symbol(f"x{i + 1}"), look.number(spec.input[0, i], f"x{i + 1}"))
+        for k in range(spec.outputs):
+            table.add_row(look.symbol(f"t{k + 1}"), look.number(spec.target[0, k], f"t{k + 1}"))
+    for name, value in _parameters_before(trace):
+        table.add_row(look.symbol(name), look.number(value, name))
+    items = [table]
+    if spec.samples > 1:
+        items.insert(0, _matrix(spec.input, look.digits, f"{L['inputs']} X"))
+        items.insert(1, _matrix(spec.target, look.digits, f"{L['targets']}"))
+    if spec.parameter_count > 40:
+        items = items[:-1] + [
+            _matrix(layer.weights, look.digits, f"W{_sup(l + 1)}")
+            for l, layer in enumerate(spec.layers)
+        ]
+    return Group(*items)
+
+
+def _parameters_before(trace: Trace):
+    from ..names import NetworkNames
+
+    spec = trace.spec
+    names = NetworkNames.of(spec)
+    first = trace.steps[0]
+    for l, record in enumerate(first.layers):
+        for name, index in names.parameters(l):
+            yield name, _pick(record.weights_before, record.bias_before, index)
+
+
+def _pick(W, b, index):
+    if index[0] == "w":
+        return float(W[index[1], index[2]])
+    return float(b) if np.ndim(b) == 0 else float(b[index[1]])
+
+
+def _scalar_step(look: Look, record, L) -> list[RenderableType]:
+    groups = sections(record.equations)
+    out: list[RenderableType] = []
+    for key in ("forward", "loss", "backward"):
+        if not groups.get(key):
+            continue
+        out.append(Text(L[key], style="bold underline"))
+        out.extend(_equation_line(look, eq) for eq in groups[key])
+    if groups.get("update"):
+        out.append(Text(L["update"], style="bold underline"))
+        out.extend(_equation_line(look, eq) for eq in groups["update"])
+    return out
+
+
+def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
+    out: list[RenderableType] = [Text(L["matrix_note"], style="dim")]
+    out.append(Text(L["forward"], style="bold underline"))
+    out.append(Text("  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾,   A⁽ˡ⁾ = σ(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
+    for layer in record.layers:
+        out.append(_matrix(layer.z, digits, f"Z{_sup(layer.layer)}"))
+        out.append(_matrix(layer.a, digits, f"A{_sup(layer.layer)} = {layer.activation}(Z{_sup(layer.layer)})"))
+    out.append(Text(f"{L['loss']}: {format_number(record.loss, digits)}", style="bold"))
+    out.append(Text(L["backward"], style="bold underline"))
+    out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ σ′(Z⁽ˡ⁾),   ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾"))
+    for layer in reversed(record.layers):
+        out.append(_matrix(layer.delta, digits, f"δ{_sup(layer.layer)}"))
+        out.append(_matrix(layer.grad_weights, digits, f"∂L/∂W{_sup(layer.layer)}"))
+        if layer.grad_bias is not None:
+            out.append(_matrix(np.atleast_1d(layer.grad_bias)[None, :], digits, f"∂L/∂b{_sup(layer.layer)}"))
+    return out
+
+
+def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
+    from ..names import NetworkNames, at
+
+    spec = trace.spec
+    names = NetworkNames.of(spec)
+    title = f"{L['update']} — {optimizer_text(spec)}"
+    if spec.parameter_count > 40:
+        items: list[RenderableType] = [Text(title, style="bold underline")]
+        for layer in record.layers:
+            items.append(_matrix(layer.weights, look.digits, f"W{_sup(layer.layer)} ← W{_sup(layer.layer)} − α ∂L/∂W{_sup(layer.layer)}"))
+        return Group(*items)
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column(L["parameter"])
+    table.add_column(L["before"], justify="right")
+    table.add_column(L["gradient"], justify="right")
+    table.add_column(L["after_col"], justify="right", style="bold cyan")
+    equations = {e.name: e for e in record.equations}
+    for l, layer in enumerate(record.layers):
+        for name, index in names.parameters(l):
+            old = _pick(layer.weights_before, layer.bias_before, index)
+            grad = _pick(layer.grad_weights, layer.grad_bias, index)
+            new = _pick(layer.weights, layer.bias, index)
+            eq = equations.get(at(f"{name}_new", record.step))
+            new_text = look.value(eq) if eq is not None else format_number(new, look.digits)
+            frozen = ("weights" if index[0] == "w" else "bias") in layer.frozen
+            table.add_row(
+                look.symbol(name),
+                look.number(old, name) if record.step == 1 else format_number(old, look.digits),
+                format_number(grad, look.digits),
+                new_text + ("  (" + L["frozen"] + ")" if frozen else ""),
+            )
+    rule = Text("  " + _update_rule(trace, look), style="dim")
+    return Group(table, rule)
+
+
+def _update_rule(trace: Trace, look: Look) -> str:
+    opt = trace.spec.optimizer
+    if opt.name == "adam":
+        return "θ⁺ = θ − α m̂ / (√v̂ + ε),  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)"
+    if opt.momentum.value:
+        return "buf = μ·buf + g,  θ⁺ = θ − α·" + ("(g + μ·buf)" if opt.nesterov else "buf")
+    wd = " (g = ∂L/∂θ + λθ)" if opt.weight_decay.value else ""
+    return "θ⁺ = θ − α × ∂L/∂θ" + wd
+
+
+def _after(trace: Trace, look: Look, L) -> RenderableType:
+    n = len(trace.losses) - 1
+    label = L["after"] if n == 1 else L["after_steps"].format(n=n)
+    line = Text(f"{label}: ", style="bold")
+    line.append(format_number(trace.loss_after, look.digits), style="bold green")
+    line.append(f"   ({look.symbol('loss')} = {format_number(trace.losses[0], look.digits)} → "
+                f"{format_number(trace.loss_after, look.digits)})", style="dim")
+    return line
+
+
+def _loss_table(trace: Trace, L, digits: int) -> RenderableType:
+    losses = list(trace.losses)
+    table = Table(title=L["losses"], box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column(L["step"], justify="right")
+    table.add_column(L["loss"], justify="right")
+    for i in thin(losses, 12):
+        label = str(i + 1) if i < len(losses) - 1 else f"{i} ✓"
+        table.add_row(label, format_number(losses[i], digits))
+    chart = Text("  " + sparkline([losses[i] for i in thin(losses, 60)]), style="green")
+    return Group(table, chart)

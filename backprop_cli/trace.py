@@ -1,0 +1,122 @@
+"""The trace: one frozen record of everything a solve computed (SPEC §3, §5).
+
+Renderers format it, `check` reads it, hand-rounding and exact mode only change the
+number policy that filled it. Nothing here computes.
+
+Values: the arrays (`z`, `a`, …) and `named` hold floats, whatever the policy, because
+JSON and answer keys speak floats. Under `--round`/`--exact` the policy's own values
+(Decimal, sympy) live in `Equation.value`/`operands` and in `Trace.exact`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from .expr import Expr, to_text
+
+
+@dataclass(frozen=True)
+class Equation:
+    """name = expr, evaluated: the operands it used and its result, under one policy.
+
+    `section` groups the derivation for renderers: forward, loss, backward, update,
+    after (the forward pass with the final parameters). `condition` records the branch
+    a piecewise derivative took (`z1 > 0`)."""
+
+    name: str
+    expr: Expr
+    operands: tuple[tuple[str, Any], ...]
+    value: Any
+    section: str
+    condition: Optional[str] = None
+
+    @property
+    def expression(self) -> str:
+        return to_text(self.expr)
+
+    def operand(self, name: str) -> Any:
+        for key, value in self.operands:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One layer in one step; arrays are (N, units); bias mirrors the spec's form."""
+
+    layer: int
+    activation: str
+    z: np.ndarray
+    a: np.ndarray
+    dL_da: np.ndarray
+    da_dz: Optional[np.ndarray]  # None for softmax (its Jacobian is not a vector)
+    delta: np.ndarray
+    weights_before: np.ndarray
+    bias_before: Any  # ndarray (per neuron) | float (shared) | None
+    grad_weights: np.ndarray
+    grad_bias: Any
+    weights: np.ndarray  # after this step
+    bias: Any  # after this step
+    frozen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: int
+    loss: float
+    layers: tuple[LayerRecord, ...]
+    equations: tuple[Equation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A solved network spec."""
+
+    name: str
+    spec: Any  # the validated Spec that produced it
+    steps: tuple[StepRecord, ...]  # every recorded step (SPEC §5 thins very long runs)
+    losses: tuple[float, ...]  # loss at every step, then after the last
+    named: Mapping[str, float]
+    after_equations: tuple[Equation, ...] = ()  # forward pass with the final parameters
+    detail: str = "scalar"  # scalar | matrix: the derivation the equations spell out
+    policy: str = "float"  # float | round | exact
+    digits: Optional[int] = None  # D of --round
+    exact: Mapping[str, Any] = field(default_factory=dict)  # name → sympy value (--exact)
+    kind: str = "network"
+
+    @property
+    def loss_after(self) -> float:
+        return self.losses[-1]
+
+    @property
+    def equations(self) -> tuple[Equation, ...]:
+        return tuple(e for s in self.steps for e in s.equations) + self.after_equations
+
+
+@dataclass(frozen=True)
+class LocalGradient:
+    node: str
+    input: str
+    value: float
+
+
+@dataclass(frozen=True)
+class GraphTrace:
+    """A solved computational-graph spec (SPEC §4, §5 `"kind": "graph"`)."""
+
+    name: str
+    spec: Any
+    output: str
+    values: Mapping[str, float]
+    local_gradients: tuple[LocalGradient, ...]
+    gradients: Mapping[str, float]
+    second: Mapping[str, float]
+    named: Mapping[str, float]
+    equations: tuple[Equation, ...]
+    policy: str = "float"
+    digits: Optional[int] = None
+    exact: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "graph"

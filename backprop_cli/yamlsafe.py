@@ -1,0 +1,241 @@
+"""Read a YAML file the way an untrusted file must be read (SPEC §8).
+
+The order matters: size is checked before reading, encoding before parsing, nesting
+depth by a linear pre-scan before any YAML parser runs (libyaml's composer recurses and
+crashes on 100,000-deep `[[[`), and only then is the text *composed* — never
+constructed — into a node tree with line/column marks. Nothing is ever instantiated
+from a tag: the resolver knows no implicit types, so every scalar stays text and the
+spec reader applies one strict number grammar to it (numbers.py).
+
+The composed tree is then checked once, linearly: duplicate keys are errors (not
+last-wins), only core tags are accepted, and aliases may not expand the document
+beyond a bound (a "billion laughs" file fails here, in time linear in its size).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from .errors import SpecError
+
+MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
+MAX_DEPTH = 100
+MAX_EXPANDED_NODES = 2_000_000  # nodes after alias expansion, beyond the file's own
+
+_CORE_TAGS = {
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")
+}
+
+try:  # the C parser when PyYAML was built with libyaml: same nodes, far faster
+    _BaseParserLoader = yaml.CBaseLoader  # type: ignore[attr-defined]
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _BaseParserLoader = yaml.BaseLoader
+
+
+@dataclass(frozen=True)
+class Source:
+    """A decoded input file: its label for messages and its text."""
+
+    file: str
+    text: str
+
+
+def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
+    """Read and decode a file, refusing oversize, binary and non-UTF-8 input."""
+    file = str(path)
+    try:
+        size = os.stat(path).st_size
+        if os.path.isdir(path):
+            raise SpecError("is a directory, not a spec file", file=file)
+        if size > max_size:
+            raise SpecError(
+                "file too large", file=file, expected=f"at most {max_size:,} bytes",
+                found=f"{size:,} bytes", hint="raise the limit with --max-size if the file is trusted",
+            )
+        with open(path, "rb") as fh:
+            data = fh.read(max_size + 1)
+    except FileNotFoundError:
+        raise SpecError("no such file", file=file) from None
+    except IsADirectoryError:
+        raise SpecError("is a directory, not a spec file", file=file) from None
+    except PermissionError:
+        raise SpecError("permission denied", file=file) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read the file ({exc.strerror or exc})", file=file) from None
+    if len(data) > max_size:  # grew since stat, or a pipe
+        raise SpecError("file too large", file=file, expected=f"at most {max_size:,} bytes")
+    return Source(file, decode(data, file))
+
+
+def decode(data: bytes, file: str) -> str:
+    if b"\x00" in data:
+        at = data.index(b"\x00")
+        line, column = _position(data, at)
+        raise SpecError(
+            "binary data (a NUL byte)", file=file, line=line, column=column,
+            expected="a UTF-8 YAML text file",
+        )
+    try:
+        text = data.decode("utf-8-sig")  # a BOM is allowed (SPEC §8)
+    except UnicodeDecodeError as exc:
+        line, column = _position(data, exc.start)
+        raise SpecError(
+            "not UTF-8", file=file, line=line, column=column, expected="UTF-8 text",
+            found=f"byte 0x{data[exc.start]:02x}", hint="save the file as UTF-8",
+        ) from None
+    return text
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return line, column
+
+
+# A quote opens a quoted scalar only where a token may start; '#' starts a comment only
+# after white space. Good enough to find nesting that libyaml would see, in one pass.
+_FLOW_TOKEN = re.compile(
+    r"""(?P<open>[\[{])|(?P<close>[\]}])"""
+    r"""|(?<![^\s\[{,:])"(?:[^"\\]|\\.)*(?:"|\Z)"""
+    r"""|(?<![^\s\[{,:])'(?:[^']|'')*(?:'|\Z)"""
+    r"""|(?<!\S)\#[^\n]*""",
+    re.S,
+)
+_BLOCK_LINE = re.compile(r"^( *)((?:[-?](?: +|$))*)(?=\S|$)", re.M)
+
+
+def check_depth(source: Source, limit: int = MAX_DEPTH) -> None:
+    """Linear pre-scan: refuse nesting deeper than `limit` before any parser sees it."""
+    text = source.text
+    depth = deepest = deepest_at = 0
+    for m in _FLOW_TOKEN.finditer(text):
+        if m.lastgroup == "open":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_at = depth, m.start()
+        elif m.lastgroup == "close":
+            depth = max(0, depth - 1)
+    flow_deepest, flow_at = deepest, deepest_at
+    stack: list[int] = []
+    deepest = deepest_at = 0
+    for m in _BLOCK_LINE.finditer(text):
+        end = m.end()
+        if end >= len(text) or text[end] in "\n\r#":
+            continue  # blank or comment line: no structure
+        indent = len(m.group(1))
+        while stack and stack[-1] > indent:
+            stack.pop()
+        if not stack or stack[-1] < indent:
+            stack.append(indent)
+        level = len(stack) + m.group(2).count("-") + m.group(2).count("?")
+        if level > deepest:
+            deepest, deepest_at = level, m.start()
+    if flow_deepest + deepest > limit:
+        at = flow_at if flow_deepest >= deepest else deepest_at
+        line = text.count("\n", 0, at) + 1
+        raise SpecError(
+            "nesting too deep", file=source.file, line=line,
+            expected=f"at most {limit} levels", found=f"{flow_deepest + deepest} levels",
+        )
+
+
+def compose(source: Source) -> yaml.Node:
+    """Compose one YAML document into nodes with marks; never construct objects."""
+    check_depth(source)
+    try:
+        node = yaml.compose(source.text, Loader=_BaseParserLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            problem = f"{exc.context}: {exc.problem}"
+        hint = None
+        if mark is not None and "\t" in _line_of(source.text, mark.line):
+            hint = "YAML indentation uses spaces, not tabs"
+        raise SpecError(
+            f"invalid YAML: {problem}", file=source.file,
+            line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
+            hint=hint,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}", file=source.file) from None
+    except RecursionError:
+        raise SpecError("nesting too deep", file=source.file, expected=f"at most {MAX_DEPTH} levels") from None
+    if node is None:
+        raise SpecError("empty", file=source.file, expected="a YAML mapping", found="no content")
+    check_tree(node, source.file)
+    return node
+
+
+def _line_of(text: str, index: int) -> str:
+    lines = text.splitlines()
+    return lines[index] if 0 <= index < len(lines) else ""
+
+
+def where(node: yaml.Node) -> dict:
+    """Line and column (1-based) of a node, for SpecError(**where(node))."""
+    mark = node.start_mark
+    return {"line": mark.line + 1, "column": mark.column + 1}
+
+
+def check_tree(root: yaml.Node, file: str) -> None:
+    """Duplicate keys, tags, cycles and alias expansion — one memoised pass."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    distinct = 0
+
+    def size(node: yaml.Node) -> int:
+        nonlocal distinct
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise SpecError("an alias refers to a node that contains it (a cycle)", file=file, **where(node))
+        if node.tag not in _CORE_TAGS:
+            raise SpecError(
+                "tag not allowed", file=file, **where(node),
+                expected="plain YAML values (core tags only)", found=f"tag {node.tag}",
+            )
+        distinct += 1
+        total = 1
+        if isinstance(node, yaml.ScalarNode):
+            pass
+        else:
+            active.add(key)
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[str, int] = {}
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode):
+                        first = seen.get(k.value)
+                        if first is not None:
+                            raise SpecError(
+                                f"duplicate key {k.value!r} (first at line {first}; "
+                                "YAML keys must be unique)", file=file, **where(k),
+                            )
+                        seen[k.value] = k.start_mark.line + 1
+                    total += size(k) + size(v)
+            else:
+                for child in node.value:
+                    total += size(child)
+            active.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES + distinct:
+            raise SpecError(
+                "aliases expand the document too far (an alias bomb?)", file=file, **where(node),
+                expected=f"at most {MAX_EXPANDED_NODES:,} nodes after expansion",
+            )
+        return total
+
+    size(root)
+
+
+def load_nodes(path: str | os.PathLike, max_size: int = MAX_SIZE) -> tuple[Source, yaml.Node]:
+    source = read_source(path, max_size)
+    return source, compose(source)
+
+
+def load_text(text: str, file: str = "<string>") -> yaml.Node:
+    return compose(Source(file, text[1:] if text.startswith("\ufeff") else text))

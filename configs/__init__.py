@@ -1,0 +1,1 @@
+"""Shipped example specs and their answer keys (installed as backprop_cli.configs)."""
