@@ -12,6 +12,7 @@ Library use (the CLI is a thin layer over these)::
 """
 from __future__ import annotations
 
+from . import solve as _solve_module  # loaded first, so the name below stays the function
 from .errors import BackpropError, ComputeError, KeyFileError, SpecError
 from .render import render
 from .spec import Spec, load_spec, loads_spec
@@ -26,9 +27,7 @@ def solve(spec, **options):
         from .graph import solve_graph
 
         return solve_graph(spec, **options)
-    from .solve import solve as solve_network
-
-    return solve_network(spec, **options)
+    return _solve_module.solve(spec, **options)
 
 
 __all__ = [

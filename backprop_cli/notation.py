@@ -3,14 +3,21 @@
 Canonical names (SPEC §3) never change; only how they are shown does. A preset says
 which letter each kind of quantity gets:
 
-* `seed000` (default): z, σ, W, b, x, y for the target — seed 000's notation.
-* `mazur`: net, out, w, b, i for inputs, target — Matt Mazur / seed 001 & 003 style
-  (hidden h1…, outputs o1…).
-* `seed002`: z, h (hidden activations), y (outputs), w, t.
-* `indexed`: layer-indexed W⁽ˡ⁾ⱼₖ, b⁽ˡ⁾ⱼ, z⁽ˡ⁾ⱼ, a⁽ˡ⁾ⱼ.
+* `seed000` (default): z, σ, W, b, x and y for the target, global numbering, updated
+  parameters as W₅(2) — seed 000's notation (its `W_5(2) = W_5(1) − α ∂L/∂W_5(1)`).
+* `mazur`: net, out, w, b, i for inputs, target; hidden neurons h1…, outputs o1…, loss E,
+  updated weights w₅⁺ — Matt Mazur's worked example and seed 003.
+* `seed002`: z, h (hidden activations), y (outputs), w, t for the target.
+* `indexed`: layer-indexed W⁽ˡ⁾ⱼₖ, b⁽ˡ⁾ⱼ, z⁽ˡ⁾ⱼ, a⁽ˡ⁾ⱼ, δ⁽ˡ⁾ⱼ.
 
 A spec's `notation:` (a preset name, or a mapping with `preset:` and per-letter
-overrides such as `activation: o`) picks the preset; `--notation` overrides it.
+overrides such as `activation: o`) picks the preset; `--notation` overrides the preset.
+
+Marks, chosen so that every symbol a derivation shows is unambiguous *within its step*:
+a parameter at step s > 1 carries its time index W₅(s); an updated parameter W₅(s+1)
+(w₅⁺ for mazur); optimizer state always m[W₅](s). Neuron quantities and gradients carry
+no step mark — renderers put them under a "Step s" heading. A batch sample n is a
+superscript (n) (indexed: [n], since (l) is the layer there).
 """
 from __future__ import annotations
 
@@ -18,66 +25,147 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
+from .errors import BackpropError
+
 SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
+_SUB_LETTERS = dict(zip("aehijklmnoprstuvx", "ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 
-GREEK_LATEX = {"σ": r"\sigma", "δ": r"\delta", "α": r"\alpha", "β": r"\beta", "η": r"\eta", "ε": r"\epsilon", "λ": r"\lambda", "μ": r"\mu"}
+GREEK_LATEX = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "ζ": r"\zeta",
+    "η": r"\eta", "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu",
+    "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi",
+    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Δ": r"\Delta", "Σ": r"\Sigma", "Φ": r"\Phi",
+    "Ω": r"\Omega", "Θ": r"\Theta",
+}
+_LATEX_GREEK = {v[1:]: k for k, v in GREEK_LATEX.items()}
 
 PRESETS = ("seed000", "mazur", "seed002", "indexed")
 
 # letters each preset uses: weighted sum, activation (hidden, output), weight, bias,
-# input, target, loss
+# input, target, loss, error signal
 _LETTERS = {
-    "seed000": dict(z="z", a="σ", a_out="σ", W="W", b="b", x="x", t="y", L="L"),
-    "mazur": dict(z="net", a="out", a_out="out", W="w", b="b", x="i", t="target", L="E"),
-    "seed002": dict(z="z", a="h", a_out="y", W="w", b="b", x="x", t="t", L="L"),
-    "indexed": dict(z="z", a="a", a_out="a", W="W", b="b", x="x", t="y", L="L"),
+    "seed000": dict(z="z", a="σ", a_out="σ", W="W", b="b", x="x", t="y", L="L", delta="δ"),
+    "mazur": dict(z="net", a="out", a_out="out", W="w", b="b", x="i", t="target", L="E", delta="δ"),
+    "seed002": dict(z="z", a="h", a_out="y", W="w", b="b", x="x", t="t", L="L", delta="δ"),
+    "indexed": dict(z="z", a="a", a_out="a", W="W", b="b", x="x", t="y", L="L", delta="δ"),
 }
 
-_HYPER = {"lr": "α", "momentum": "μ", "weight_decay": "λ", "beta1": "β₁", "beta2": "β₂", "eps": "ε", "slope": "slope"}
-_HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "weight_decay": r"\lambda", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\epsilon", "slope": r"\mathrm{slope}"}
+# spec `notation:` keys → letter slot (both the long and the one-letter spelling)
+OVERRIDE_KEYS = {
+    "activation": ("a", "a_out"), "a": ("a", "a_out"), "hidden": ("a",), "output": ("a_out",),
+    "sum": ("z",), "z": ("z",), "net": ("z",), "weight": ("W",), "W": ("W",), "w": ("W",),
+    "bias": ("b",), "b": ("b",), "input": ("x",), "x": ("x",), "target": ("t",), "t": ("t",),
+    "y": ("t",), "loss": ("L",), "L": ("L",), "delta": ("delta",),
+}
 
-_NAME = re.compile(r"^(?P<base>.+?)(?P<sample>#\d+)?(?P<step>@\d+)?$")
+_HYPER = {"lr": "α", "momentum": "μ", "weight_decay": "λ", "beta1": "β₁", "beta2": "β₂", "eps": "ε",
+          "slope": "slope"}
+_HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "weight_decay": r"\lambda", "beta1": r"\beta_1",
+                "beta2": r"\beta_2", "eps": r"\epsilon", "slope": r"\mathrm{slope}"}
+
+_NAME = re.compile(r"^(?P<base>.+?)(?:#(?P<sample>\d+))?(?:@(?P<step>\d+))?$")
 _QUANTITY = re.compile(r"^(?P<kind>z|a|delta|x|t|W|b)(?P<i>\d+)$")
 _PARAM_NEW = re.compile(r"^(?P<kind>W|b)(?P<i>\d+)_new$")
 _STATE = re.compile(r"^(?P<state>buf|m|v)_(?P<kind>W|b)(?P<i>\d+)$")
-_DL = re.compile(r"^dL/d(?P<kind>a|W|b|x|z)(?P<i>\d+)$")
-_LOCAL = re.compile(r"^d(?P<top>[az])(?P<ti>\d+)/d(?P<kind>[zWbax])(?P<i>\d+)$")
+_DERIVATIVE = re.compile(r"^d(?P<top>L|[az]\d+)/d(?P<bottom>[zWbax]\d+)$")
+_PER_SAMPLE = ("z", "a", "delta", "x", "t")
+
+
+@dataclass(frozen=True)
+class Sym:
+    """One display symbol, before it is spelled in Unicode or LaTeX."""
+
+    letter: str  # Unicode letters: "σ", "net", "W"
+    sub: str = ""  # "1", "h1", "12", "10,3"
+    layer: Optional[int] = None  # indexed preset: superscript (l)
+    sample: Optional[int] = None  # batch sample n
+    time: str = ""  # "(2)" time index, "+" updated (mazur), "" none
+    sample_style: str = "paren"  # paren: ⁽ⁿ⁾ | bracket: [n] (indexed)
+
+
+def _letter_latex(letter: str) -> str:
+    """A letter (Unicode or user-given) as safe LaTeX math: Greek → macro, words → \\mathrm."""
+    if letter in GREEK_LATEX:
+        return GREEK_LATEX[letter]
+    if letter.startswith("\\") and letter[1:] in _LATEX_GREEK:
+        return letter
+    if re.fullmatch(r"[A-Za-z]", letter):
+        return letter
+    if re.fullmatch(r"[A-Za-z]+", letter):
+        return r"\mathrm{" + letter + "}"
+    out = "".join(GREEK_LATEX.get(ch, ch) + (" " if ch in GREEK_LATEX else "") for ch in letter)
+    if re.fullmatch(r"[A-Za-z0-9 \\']+", out):
+        return r"\mathrm{" + out.strip() + "}" if not out.startswith("\\") else out.strip()
+    from .render.formula import latex_text
+
+    return r"\text{" + latex_text(letter) + "}"
+
+
+def _letter_unicode(letter: str) -> str:
+    if letter.startswith("\\") and letter[1:] in _LATEX_GREEK:
+        return _LATEX_GREEK[letter[1:]]
+    return letter
+
+
+def _sub_unicode(sub: str) -> str:
+    if not sub:
+        return ""
+    if all(c.isdigit() for c in sub):
+        return sub.translate(SUB)
+    if all(c.isdigit() or c in _SUB_LETTERS for c in sub):
+        return "".join(_SUB_LETTERS.get(c, c.translate(SUB)) for c in sub)
+    if all(c.isdigit() or c == "," for c in sub):
+        return sub.translate(SUB)
+    return "_" + sub
 
 
 @dataclass(frozen=True)
 class Notation:
     preset: str = "seed000"
     letters: dict = field(default_factory=lambda: dict(_LETTERS["seed000"]))
-    # neuron number → (layer index 1-based, position 1-based, is_output); filled per network
+    # neuron number → (layer 1-based, position 1-based, is_output); filled per network
     neurons: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)  # W number → (layer, j, i)
-    biases: dict = field(default_factory=dict)  # b number → (layer, j)
-    hidden_count: int = 0
+    biases: dict = field(default_factory=dict)  # b number → (layer, j); j = 0: shared
+    outputs: int = 0
 
     @classmethod
     def build(cls, preset: Optional[str] = None, overrides: Optional[dict] = None, spec: Any = None) -> "Notation":
+        """A preset with per-letter overrides, fitted to a network when `spec` is given.
+
+        Unknown presets and override keys are bad input (a message, not a KeyError)."""
         name = preset or "seed000"
+        if name not in _LETTERS:
+            raise BackpropError(f"unknown notation {name!r}: choose one of {', '.join(PRESETS)}")
         letters = dict(_LETTERS[name])
         for key, value in (overrides or {}).items():
-            if key in ("activation", "a"):
-                letters["a"] = letters["a_out"] = value
-            elif key in ("sum", "z"):
-                letters["z"] = value
-            elif key in ("weight", "W"):
-                letters["W"] = value
-            elif key in ("bias", "b"):
-                letters["b"] = value
-            elif key in ("input", "x"):
-                letters["x"] = value
-            elif key in ("target", "t"):
-                letters["t"] = value
-            elif key in ("loss", "L"):
-                letters["L"] = value
-            elif key in ("output",):
-                letters["a_out"] = value
+            if key == "preset":
+                continue
+            if key not in OVERRIDE_KEYS:
+                raise BackpropError(
+                    f"notation.{key}: unknown notation key (known: preset, "
+                    + ", ".join(k for k in OVERRIDE_KEYS if len(k) > 1) + ")"
+                )
+            text = str(value).strip()
+            if not text or len(text) > 12:
+                raise BackpropError(f"notation.{key}: expected a short symbol (1–12 characters), found {value!r}")
+            for slot in OVERRIDE_KEYS[key]:
+                letters[slot] = text
         notation = cls(preset=name, letters=letters)
         return notation.for_network(spec) if spec is not None else notation
+
+    @classmethod
+    def of_spec(cls, spec: Any, preset: Optional[str] = None) -> "Notation":
+        """The notation a render uses: `--notation` (preset) over the spec's `notation:`."""
+        chosen, overrides = preset, None
+        declared = getattr(spec, "notation", None)
+        if isinstance(declared, str):
+            chosen = chosen or declared
+        elif isinstance(declared, dict):
+            overrides = dict(declared)
+            chosen = chosen or overrides.get("preset")
+        return cls.build(chosen, overrides, spec)
 
     def for_network(self, spec: Any) -> "Notation":
         neurons, weights, biases = {}, {}, {}
@@ -97,137 +185,179 @@ class Notation:
             elif layer.bias_kind == "shared":
                 b += 1
                 biases[b] = (l + 1, 0)
-        hidden = sum(layer.units for layer in spec.layers[:-1])
-        return replace(self, neurons=neurons, weights=weights, biases=biases, hidden_count=hidden)
+        return replace(self, neurons=neurons, weights=weights, biases=biases, outputs=spec.layers[-1].units)
 
-    # ---------------------------------------------------------------------------------
+    # -- which layer a name belongs to (renderers group the derivation by it) ------------
 
-    def _neuron_letter(self, kind: str, i: int) -> tuple[str, str]:
-        """(letter, subscript) for z/a/delta of neuron i, per preset."""
-        layer, pos, is_out = self.neurons.get(i, (0, i, False))
-        if self.preset == "indexed":
-            return self.letters["z" if kind == "z" else "a"] + f"^({layer})", str(pos)
-        if self.preset == "mazur":
-            sub = (f"o{pos}" if is_out else f"h{i}") if self.neurons else str(i)
-            return self.letters[kind] if kind in ("z",) else self.letters["a"], sub
-        if self.preset == "seed002" and kind == "a":
-            return (self.letters["a_out"], str(pos)) if is_out else (self.letters["a"], str(i))
-        return self.letters["z"] if kind == "z" else self.letters["a"], str(i)
-
-    def _parts(self, name: str) -> tuple[str, str, str]:
-        """(letter, subscript, superscript-ish suffix) of a simple quantity, no d/d."""
-        m = _QUANTITY.match(name)
+    def layer_of(self, canonical: str) -> Optional[int]:
+        """The layer (1-based) of the quantity a name is *about*: ∂z₃/∂σ₁ is about σ₁."""
+        base = _NAME.match(canonical).group("base")
+        for pattern in (_PARAM_NEW, _STATE):
+            m = pattern.match(base)
+            if m:
+                base = m.group("kind") + m.group("i")
+        m = _DERIVATIVE.match(base)
+        if m:
+            base = m.group("bottom")
+        m = _QUANTITY.match(base)
         if not m:
-            return name, "", ""
+            return None
         kind, i = m.group("kind"), int(m.group("i"))
-        if kind in ("z", "a"):
-            letter, sub = self._neuron_letter(kind, i)
-            return letter, sub, ""
+        if kind in ("z", "a", "delta"):
+            return self.neurons.get(i, (None,))[0]
+        if kind == "W":
+            return self.weights.get(i, (None,))[0]
+        if kind == "b":
+            return self.biases.get(i, (None,))[0]
+        return 0
+
+    # -- canonical name → Sym -------------------------------------------------------------
+
+    def _neuron(self, kind: str, i: int, sample: Optional[int]) -> Sym:
+        layer, pos, is_out = self.neurons.get(i, (None, i, False))
+        style = "bracket" if self.preset == "indexed" else "paren"
         if kind == "delta":
-            letter, sub = self._neuron_letter("z", i)
-            layer_mark = re.search(r"\^\(\d+\)$", letter)
-            return "δ" + (layer_mark.group(0) if layer_mark else ""), sub, ""
+            letter = self.letters["delta"]
+        elif kind == "z":
+            letter = self.letters["z"]
+        else:
+            letter = self.letters["a_out"] if is_out else self.letters["a"]
+        if self.preset == "indexed" and layer is not None:
+            return Sym(letter, str(pos), layer=layer, sample=sample, sample_style=style)
+        if self.preset == "mazur" and self.neurons:
+            return Sym(letter, f"o{pos}" if is_out else f"h{i}", sample=sample)
+        if self.preset == "seed002" and kind == "a" and is_out:
+            return Sym(letter, str(pos), sample=sample)
+        return Sym(letter, str(i), sample=sample, sample_style=style)
+
+    def _quantity(self, kind: str, i: int, sample: Optional[int] = None, time: str = "") -> Sym:
+        style = "bracket" if self.preset == "indexed" else "paren"
+        if kind in ("z", "a", "delta"):
+            return self._neuron(kind, i, sample)
         if kind == "x":
-            return self.letters["x"], str(i), ""
+            return Sym(self.letters["x"], str(i), sample=sample, sample_style=style)
         if kind == "t":
-            return self.letters["t"], str(i), ""
+            if self.preset == "mazur":
+                return Sym(self.letters["t"], f"o{i}", sample=sample)
+            sub = "" if self.outputs == 1 else str(i)
+            return Sym(self.letters["t"], sub, sample=sample, sample_style=style)
         if kind == "W":
             if self.preset == "indexed" and i in self.weights:
                 layer, j, k = self.weights[i]
-                return f"{self.letters['W']}^({layer})", f"{j}{k}", ""
-            return self.letters["W"], str(i), ""
-        if kind == "b":
-            if self.preset == "indexed" and i in self.biases:
-                layer, j = self.biases[i]
-                return f"{self.letters['b']}^({layer})", str(j) if j else "", ""
-            return self.letters["b"], str(i), ""
-        return name, "", ""
+                sub = f"{j}{k}" if j < 10 and k < 10 else f"{j},{k}"
+                return Sym(self.letters["W"], sub, layer=layer, time=time)
+            return Sym(self.letters["W"], str(i), time=time)
+        if self.preset == "indexed" and i in self.biases:
+            layer, j = self.biases[i]
+            return Sym(self.letters["b"], str(j) if j else "", layer=layer, time=time)
+        return Sym(self.letters["b"], str(i), time=time)
 
-    # -- Unicode ----------------------------------------------------------------------------
+    def _param_time(self, step: int, new: bool) -> str:
+        if new:
+            return "+" if self.preset == "mazur" else f"({step + 1})"
+        return f"({step})" if step > 1 else ""
+
+    def param_at(self, canonical: str, step: int, new: bool = False) -> Sym:
+        """A parameter with its time index forced: W₅(1) before step 1, W₅(2) after it."""
+        m = _QUANTITY.match(canonical)
+        time = self._param_time(step, new)
+        if not new and not time:
+            time = "" if self.preset == "mazur" else f"({step})"
+        return self._quantity(m.group("kind"), int(m.group("i")), time=time)
+
+    # -- rendering --------------------------------------------------------------------------
 
     def unicode(self, canonical: str) -> str:
-        m = _NAME.match(canonical)
-        base, sample, step = m.group("base"), m.group("sample"), m.group("step")
-        text = self._unicode_base(base)
-        if sample:
-            text += f"⁽{sample[1:].translate(SUP)}⁾"
-        if step:
-            text += f"[{step[1:]}]"
-        return text
-
-    def _u(self, name: str) -> str:
-        letter, sub, _ = self._parts(name)
-        letter = re.sub(r"\^\((\d+)\)", lambda mm: f"⁽{mm.group(1).translate(SUP)}⁾", letter)
-        if sub.isdigit():
-            return letter + sub.translate(SUB)
-        return letter + (f"_{sub}" if sub else "")
-
-    def _unicode_base(self, base: str) -> str:
-        if base in ("loss", "loss_after"):
-            return self.letters["L"] if base == "loss" else self.letters["L"] + "′"
-        if base in _HYPER:
-            return _HYPER[base]
-        m = _PARAM_NEW.match(base)
-        if m:
-            return self._u(m.group("kind") + m.group("i")) + "⁺"
-        m = _STATE.match(base)
-        if m:
-            return f"{m.group('state')}({self._u(m.group('kind') + m.group('i'))})"
-        m = _DL.match(base)
-        if m:
-            return f"∂{self.letters['L']}/∂{self._u(m.group('kind') + m.group('i'))}"
-        m = _LOCAL.match(base)
-        if m:
-            return f"∂{self._u(m.group('top') + m.group('ti'))}/∂{self._u(m.group('kind') + m.group('i'))}"
-        return self._u(base)
-
-    # -- LaTeX ------------------------------------------------------------------------------
-
-    def _l(self, name: str) -> str:
-        letter, sub, _ = self._parts(name)
-        for greek, macro in GREEK_LATEX.items():
-            letter = letter.replace(greek, macro + " ")
-        letter = letter.strip()
-        sup = ""
-        mm = re.search(r"\^\((\d+)\)$", letter)
-        if mm:
-            sup = "^{(" + mm.group(1) + ")}"
-            letter = letter[: mm.start()]
-        if len(letter) > 1 and not letter.startswith("\\"):
-            letter = r"\mathrm{" + letter + "}"
-        sub_tex = "_{" + (r"\mathrm{" + sub + "}" if sub and not sub.isdigit() else sub) + "}" if sub else ""
-        return letter + sup + sub_tex
+        return self._spell(canonical, "unicode")
 
     def latex(self, canonical: str) -> str:
-        m = _NAME.match(canonical)
-        base, sample, step = m.group("base"), m.group("sample"), m.group("step")
-        text = self._latex_base(base)
-        if sample:
-            text = "{" + text + "}^{(" + sample[1:] + ")}"
-        if step:
-            text = text + r"\big|_{t=" + step[1:] + "}"
+        return self._spell(canonical, "latex")
+
+    def unicode_sym(self, sym: Sym) -> str:
+        text = _letter_unicode(sym.letter)
+        if sym.layer is not None:
+            text += "⁽" + str(sym.layer).translate(SUP) + "⁾"
+        text += _sub_unicode(sym.sub)
+        if sym.sample is not None:
+            text += f"[{sym.sample}]" if sym.sample_style == "bracket" else "⁽" + str(sym.sample).translate(SUP) + "⁾"
+        if sym.time == "+":
+            text += "⁺"
+        elif sym.time:
+            text += sym.time
         return text
 
-    def _latex_base(self, base: str) -> str:
+    def latex_sym(self, sym: Sym) -> str:
+        text = _letter_latex(sym.letter)
+        sup = ""
+        if sym.layer is not None:
+            sup += f"({sym.layer})"
+        if sym.sample is not None:
+            sup += f"[{sym.sample}]" if sym.sample_style == "bracket" else f"({sym.sample})"
+        if sym.time == "+":
+            sup += "+"
+        if sup:
+            text += "^{" + sup + "}"
+        if sym.sub:
+            text += "_{" + sym.sub + "}"
+        if sym.time and sym.time != "+":
+            text += sym.time
+        return text
+
+    def spell(self, sym: Sym, style: str) -> str:
+        return self.unicode_sym(sym) if style == "unicode" else self.latex_sym(sym)
+
+    def _loss(self, style: str) -> str:
         L = self.letters["L"]
-        L_tex = r"\mathcal{L}" if L == "L" else L
+        if style == "unicode":
+            return _letter_unicode(L)
+        return r"\mathcal{L}" if L == "L" else _letter_latex(L)
+
+    def _spell(self, canonical: str, style: str) -> str:
+        m = _NAME.match(canonical)
+        base = m.group("base")
+        sample = int(m.group("sample")) if m.group("sample") else None
+        step = int(m.group("step")) if m.group("step") else 1
         if base == "loss":
-            return L_tex
+            return self._loss(style)
         if base == "loss_after":
-            return L_tex + r"_{\text{after}}"
-        if base in _HYPER_LATEX:
-            return _HYPER_LATEX[base]
-        m = _PARAM_NEW.match(base)
-        if m:
-            return self._l(m.group("kind") + m.group("i")) + r"^{+}"
-        m = _STATE.match(base)
-        if m:
-            return r"\mathrm{" + m.group("state") + "}(" + self._l(m.group("kind") + m.group("i")) + ")"
-        m = _DL.match(base)
-        if m:
-            return r"\frac{\partial " + L_tex + r"}{\partial " + self._l(m.group("kind") + m.group("i")) + "}"
-        m = _LOCAL.match(base)
-        if m:
-            return (r"\frac{\partial " + self._l(m.group("top") + m.group("ti")) + r"}{\partial "
-                    + self._l(m.group("kind") + m.group("i")) + "}")
-        return self._l(base)
+            return self._loss(style) + ("′" if style == "unicode" else r"_{\mathrm{after}}")
+        if base in _HYPER:
+            return _HYPER[base] if style == "unicode" else _HYPER_LATEX[base]
+        mm = _PARAM_NEW.match(base)
+        if mm:
+            return self.spell(self._quantity(mm.group("kind"), int(mm.group("i")), time=self._param_time(step, True)), style)
+        mm = _STATE.match(base)
+        if mm:
+            param = self.spell(self._quantity(mm.group("kind"), int(mm.group("i"))), style)
+            state = {"buf": "buf", "m": "m", "v": "v"}[mm.group("state")]
+            if style == "unicode":
+                return f"{state}[{param}]({step})"
+            letter = r"\mathrm{buf}" if state == "buf" else state
+            return letter + "_{" + param + "}(" + str(step) + ")"
+        mm = _DERIVATIVE.match(base)
+        if mm:
+            top = self._loss(style) if mm.group("top") == "L" else self._part(mm.group("top"), sample, step, style)
+            bottom = self._part(mm.group("bottom"), sample, step, style)
+            if style == "unicode":
+                return f"∂{top}/∂{bottom}"
+            return r"\frac{\partial " + top + r"}{\partial " + bottom + "}"
+        mm = _QUANTITY.match(base)
+        if mm:
+            return self._part(base, sample, step, style)
+        return _escape_unknown(canonical, style)
+
+    def _part(self, base: str, sample: Optional[int], step: int, style: str) -> str:
+        m = _QUANTITY.match(base)
+        kind, i = m.group("kind"), int(m.group("i"))
+        if kind in ("W", "b"):
+            return self.spell(self._quantity(kind, i, time=self._param_time(step, False)), style)
+        return self.spell(self._quantity(kind, i, sample if kind in _PER_SAMPLE else None), style)
+
+
+def _escape_unknown(name: str, style: str) -> str:
+    """A name no rule knows (graph node names pass through here): shown as written."""
+    if style == "unicode":
+        return name
+    from .render.formula import latex_math_name
+
+    return latex_math_name(name)

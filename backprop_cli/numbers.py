@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from .errors import SpecError
-from .yamlsafe import where
+from .yamlsafe import is_plain, where
 
 MAX_EXPONENT = 400
 MAX_DIGITS = 1000
@@ -47,7 +47,7 @@ def describe(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return f"a list of {len(node.value)}"
     text = node.value
-    if node.style is None:
+    if is_plain(node):
         low = text.lower()
         if low in _BOOLEANS:
             return f"the boolean {text}"
@@ -98,7 +98,7 @@ def parse_text(text: str) -> Number | str:
 def number(node: yaml.Node, path: str, file: str, what: str = "a number") -> Number:
     if not isinstance(node, yaml.ScalarNode):
         raise SpecError(file=file, path=path, expected=what, found=describe(node), **where(node))
-    if node.style is None and node.value.lower() in _BOOLEANS | _NULLS:
+    if is_plain(node) and node.value.lower() in _BOOLEANS | _NULLS:
         raise SpecError(file=file, path=path, expected=what, found=describe(node), **where(node))
     parsed = parse_text(node.value)
     if isinstance(parsed, str):
@@ -113,7 +113,7 @@ def number_vector(node: yaml.Node, path: str, file: str) -> tuple[np.ndarray, tu
     if not isinstance(node, yaml.SequenceNode):
         raise SpecError(file=file, path=path, expected="a list of numbers", found=describe(node), **where(node))
     children = node.value
-    if children and all(isinstance(c, yaml.ScalarNode) and c.style is None for c in children):
+    if children and all(isinstance(c, yaml.ScalarNode) and is_plain(c) for c in children):
         texts = [c.value for c in children]
         joined = "\n".join(texts) + "\n"
         if _PLAIN_LIST_RE.fullmatch(joined):

@@ -16,7 +16,7 @@ import yaml
 
 from .errors import SpecError
 from .numbers import Number, describe, number, number_vector
-from .yamlsafe import MAX_SIZE, Source, load_nodes, load_text, where
+from .yamlsafe import MAX_SIZE, Source, is_plain, load_nodes, load_text, where
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "cross_entropy")
@@ -192,7 +192,7 @@ class _Reader:
 
     def boolean(self, node: yaml.Node, path: str) -> bool:
         value = self.text(node, path, "true or false")
-        if node.style is None and value.lower() in ("true", "false"):
+        if is_plain(node) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         raise self.fail(node, path, expected="true or false", found=describe(node))
 
@@ -316,7 +316,7 @@ def _read_bias(r: _Reader, node, path: str, units: int):
     if node is None:
         return None, None
     if isinstance(node, yaml.ScalarNode):
-        if node.style is None and node.value.lower() in ("false", "true", "no", "yes", "null", "~", ""):
+        if is_plain(node) and node.value.lower() in ("false", "true", "no", "yes", "null", "~", ""):
             raise r.fail(
                 node, path, expected="a list of numbers (one per neuron) or one number (shared)",
                 found=describe(node), hint="to have no bias, omit the field",

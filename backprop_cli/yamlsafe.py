@@ -86,7 +86,21 @@ def decode(data: bytes, file: str) -> str:
             "not UTF-8", file=file, line=line, column=column, expected="UTF-8 text",
             found=f"byte 0x{data[exc.start]:02x}", hint="save the file as UTF-8",
         ) from None
+    bad = _NON_PRINTABLE.search(text)
+    if bad:  # libyaml would refuse it too, but with a message that has no line number
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise SpecError(
+            "a control character YAML does not allow", file=file, line=line, column=column,
+            expected="printable text", found=f"U+{ord(bad.group()):04X}",
+            hint="is this a binary file? a spec is plain UTF-8 text",
+        )
     return text
+
+
+# YAML's printable set: tab, line breaks, and everything printable (the C0/C1 controls,
+# DEL and U+FFFE/U+FFFF are not). Checked on the decoded text, in one regex pass.
+_NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:
@@ -123,8 +137,8 @@ def check_depth(source: Source, limit: int = MAX_DEPTH) -> None:
     deepest = deepest_at = 0
     for m in _BLOCK_LINE.finditer(text):
         end = m.end()
-        if end >= len(text) or text[end] in "\n\r#":
-            continue  # blank or comment line: no structure
+        if not m.group(2) and (end >= len(text) or text[end] in "\n\r#"):
+            continue  # blank or comment line: no structure (a bare `-` line still nests)
         indent = len(m.group(1))
         while stack and stack[-1] > indent:
             stack.pop()
@@ -173,6 +187,11 @@ def compose(source: Source) -> yaml.Node:
 def _line_of(text: str, index: int) -> str:
     lines = text.splitlines()
     return lines[index] if 0 <= index < len(lines) else ""
+
+
+def is_plain(node: yaml.Node) -> bool:
+    """An unquoted scalar (libyaml's C parser says '' where the pure-Python one says None)."""
+    return isinstance(node, yaml.ScalarNode) and not node.style
 
 
 def where(node: yaml.Node) -> dict:
