@@ -1,0 +1,76 @@
+"""SPEC §5 JSON for a solved computational graph (`"kind": "graph"`).
+
+A renderer formats; it never computes. Values are the trace's floats at full float64
+precision (under `--round D` they already are the rounded numbers); equation operands
+and values, which the trace keeps in the policy's own type (float, Decimal, sympy), are
+converted with float(). `exact` appears only for `--exact` traces.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..trace import Equation, GraphTrace
+
+
+def _float(value: Any) -> float:
+    """float() of a policy value; +0.0 so that JSON never shows -0.0."""
+    return float(value) + 0.0
+
+
+def equation_to_json(eq: Equation) -> dict:
+    out = {
+        "name": eq.name,
+        "expression": eq.expression,
+        "operands": {name: _float(value) for name, value in eq.operands},
+        "value": _float(eq.value),
+    }
+    if eq.condition:
+        out["condition"] = eq.condition
+    return out
+
+
+def graph_to_json(trace: GraphTrace) -> dict:
+    """The document `backprop solve graph.yaml --format json` prints."""
+    out: dict[str, Any] = {
+        "format": "backprop/1",
+        "kind": "graph",
+        "name": trace.name,
+        "output": trace.output,
+        "values": {k: _float(v) for k, v in trace.values.items()},
+        "local_gradients": [
+            {"node": g.node, "input": g.input, "value": _float(g.value)} for g in trace.local_gradients
+        ],
+        "gradients": {k: _float(v) for k, v in trace.gradients.items()},
+    }
+    if trace.second:
+        out["second"] = {k: _float(v) for k, v in trace.second.items()}
+    out["named"] = {k: _float(v) for k, v in trace.named.items()}
+    out["equations"] = [equation_to_json(eq) for eq in trace.equations]
+    if trace.exact:
+        out["exact"] = {name: exact_text(value) for name, value in trace.exact.items()}
+    return out
+
+
+def exact_text(value: Any) -> str:
+    """An exact value as text in the §4 grammar (7/20, 1/(1 + exp(-7/10)), 2**(1/3)).
+
+    sympy's own printer is nearly that grammar; only its names for e, |x|, max and min
+    differ. Imported lazily: only `--exact` traces hold sympy values."""
+    from sympy.printing.str import StrPrinter
+
+    class _Section4Printer(StrPrinter):
+        def _print_Exp1(self, expr):
+            return "exp(1)"
+
+        def _print_Abs(self, expr):
+            return f"abs({self._print(expr.args[0])})"
+
+        def _print_Max(self, expr):
+            return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+        def _print_Min(self, expr):
+            return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    if hasattr(value, "to_sympy"):  # arithmetic.ExactValue: Fraction or closed-form tree
+        value = value.to_sympy()
+    return _Section4Printer().doprint(value)

@@ -1,0 +1,232 @@
+"""`--format table` for a computational graph: the forward pass, the local gradients,
+the backward pass as chain-rule lines, second derivatives, and a summary.
+
+    ∂f/∂x = ∂f/∂q × ∂q/∂x = −4.0000 × 1.0000 = −4.0000
+
+Formulas are printed from the equations' own expression trees (render/formula.py, the
+printer the network tables use), so what is shown is what was computed. Canonical
+names map to symbols here: df/dq → ∂f/∂q (through the whole graph), dq/dx.local → ∂q/∂x
+(one node), d2f/dx2 → ∂²f/∂x²; the order-2 tangents of intermediate nodes are total
+derivatives along one leaf and keep an upright d (dq/dx, d²q/dx², d(∂q/∂p)/dx).
+"""
+from __future__ import annotations
+
+import re
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from ..expr import Num, Ref
+from ..graph import expression_size
+from ..trace import Equation, GraphTrace
+from .formula import SUP, FormulaPrinter, format_number
+
+LABELS = {
+    "en": {
+        "title": "Computational graph",
+        "output": "output",
+        "forward": "Forward pass",
+        "node": "Node",
+        "definition": "Definition",
+        "numbers": "With numbers",
+        "value": "Value",
+        "given": "given",
+        "local": "Local gradients (each node on its own)",
+        "gradient": "Local gradient",
+        "rule": "Rule",
+        "backward": "Backward pass: upstream gradient × local gradient, summed over fan-out",
+        "second": "Second derivatives (forward propagation along each leaf)",
+        "summary": "Result",
+        "off_path": "not on a path to the output: 0",
+        "rounded": "hand-rounded to {d} decimals",
+    },
+    "ko": {
+        "title": "계산 그래프",
+        "output": "출력",
+        "forward": "순전파",
+        "node": "노드",
+        "definition": "정의",
+        "numbers": "대입",
+        "value": "값",
+        "given": "주어진 값",
+        "local": "국소 기울기 (Local Gradient)",
+        "gradient": "국소 기울기",
+        "rule": "식",
+        "backward": "역전파: 상류 기울기 × 국소 기울기 (갈라진 경로는 합산)",
+        "second": "2차 미분",
+        "summary": "결과",
+        "off_path": "출력으로 가는 경로에 없음: 0",
+        "rounded": "소수 {d}자리로 반올림한 손계산",
+    },
+}
+
+# Beyond this a formula is unreadable (and too deep for the recursive printer): the
+# table shows its size and value; `--format json` has the full expression.
+MAX_SHOWN_OPERATIONS = 400
+MAX_SHOWN_DEPTH = 60
+
+_FIRST = re.compile(r"^d(\w+)/d(\w+)$")
+_LOCAL = re.compile(r"^d(\w+)/d(\w+)\.local$")
+_SECOND = re.compile(r"^d2(\w+)/d(\w+)2$")
+_LOCAL_TANGENT = re.compile(r"^d\(d(\w+)/d(\w+)\.local\)/d(\w+)$")
+
+
+def graph_symbol(name: str, output: str) -> str:
+    """The Unicode symbol of a canonical graph name (see the module docstring)."""
+    if m := _LOCAL.match(name):
+        return f"∂{m[1]}/∂{m[2]}"
+    if m := _LOCAL_TANGENT.match(name):
+        return f"d(∂{m[1]}/∂{m[2]})/d{m[3]}"
+    if m := _SECOND.match(name):
+        mark = "∂" if m[1] == output else "d"
+        return f"{mark}²{m[1]}/{mark}{m[2]}²"
+    if m := _FIRST.match(name):
+        mark = "∂" if m[1] == output else "d"
+        return f"{mark}{m[1]}/{mark}{m[2]}"
+    return name
+
+
+class _Look:
+    """Symbols and numbers for one trace: leaves print as the user wrote them."""
+
+    def __init__(self, trace: GraphTrace, digits: int) -> None:
+        self.output = trace.output
+        self.digits = digits
+        spec = trace.spec
+        self.given = {n.name: n.given.text for n in getattr(spec, "nodes", ()) if n.given is not None}
+
+    def symbol(self, name: str) -> str:
+        return graph_symbol(name, self.output)
+
+    def number(self, value, name: str = "") -> str:
+        text = self.given.get(name)
+        if text is not None:
+            return text.lstrip("+").replace("-", "−")
+        return format_number(value, self.digits)
+
+    def too_long(self, eq: Equation) -> str | None:
+        size, depth = expression_size(eq.expr)
+        if size > MAX_SHOWN_OPERATIONS or depth > MAX_SHOWN_DEPTH:
+            return f"⟨{size:,} operations: see the JSON⟩"
+        return None
+
+    def formula(self, eq: Equation) -> str:
+        return self.too_long(eq) or FormulaPrinter(self.symbol, "unicode", self.digits).show(eq.expr)
+
+    def numbers(self, eq: Equation) -> str:
+        """The formula with numbers substituted ('' when the formula is elided)."""
+        if self.too_long(eq):
+            return ""
+        return FormulaPrinter(self.symbol, "unicode", self.digits, dict(eq.operands), self.number).show(eq.expr)
+
+    def value(self, eq: Equation) -> str:
+        return format_number(eq.value, self.digits)
+
+    def chain(self, eq: Equation) -> list[str]:
+        """name = formula = numbers = value, dropping a part that repeats the previous one."""
+        parts = [self.symbol(eq.name)]
+        trivial = isinstance(eq.expr, (Num, Ref)) or self.too_long(eq) is not None
+        for part in (self.formula(eq), self.value(eq)) if trivial else (
+                self.formula(eq), self.numbers(eq), self.value(eq)):
+            if part != parts[-1]:
+                parts.append(part)
+        return parts
+
+
+def _condition(text: str) -> str:
+    return text.replace(" <= ", " ≤ ").replace(" >= ", " ≥ ").replace(" == ", " = ").replace(" - ", " − ")
+
+
+def _line(look: _Look, eq: Equation, note: str | None = None) -> Text:
+    parts = look.chain(eq)
+    line = Text("  ")
+    line.append(parts[0], style="bold")
+    for i, part in enumerate(parts[1:], 1):
+        line.append(" = ")
+        line.append(part, style="bold cyan" if i == len(parts) - 1 else "")
+    if note or eq.condition:
+        line.append(f"   ({note or _condition(eq.condition)})", style="dim")
+    return line
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    for i, title in enumerate(columns):
+        table.add_column(title, overflow="fold", justify="right" if i == len(columns) - 1 else "left")
+    return table
+
+
+def _forward(look: _Look, trace: GraphTrace, words: dict) -> Table:
+    table = _table(words["node"], words["definition"], words["numbers"], words["value"])
+    by_name = {eq.name: eq for eq in trace.equations if eq.section == "forward"}
+    for node in getattr(trace.spec, "nodes", ()):
+        eq = by_name.get(node.name)
+        name = Text(node.name, style="bold" if node.name == trace.output else "")
+        if eq is None:  # a leaf: given data, printed as written
+            table.add_row(name, Text(words["given"], style="dim"), "", look.number(None, node.name))
+        else:
+            numbers = look.numbers(eq) if eq.operands else ""
+            table.add_row(name, look.formula(eq), numbers, Text(look.value(eq), style="bold cyan"))
+    return table
+
+
+def _locals(look: _Look, trace: GraphTrace, words: dict) -> Table:
+    table = _table(words["gradient"], words["rule"], words["numbers"], words["value"])
+    for eq in trace.equations:
+        if eq.section != "local":
+            continue
+        rule = look.formula(eq)
+        if eq.condition:
+            rule += f"  ({_condition(eq.condition)})"
+        numbers = look.numbers(eq) if eq.operands and not isinstance(eq.expr, Ref) else ""
+        table.add_row(look.symbol(eq.name), rule, numbers, Text(look.value(eq), style="bold cyan"))
+    return table
+
+
+def _summary(look: _Look, trace: GraphTrace, words: dict) -> Table:
+    f = trace.output
+    columns = [words["node"], words["value"], f"∂{f}/∂·"]
+    if trace.second:
+        columns.append(f"∂²{f}/∂·²")
+    table = _table(*columns)
+    for c in table.columns[1:]:
+        c.justify = "right"
+    for node, value in trace.values.items():
+        row = [node, look.number(value, node) if node in look.given else format_number(value, look.digits),
+               format_number(trace.gradients[node], look.digits)]
+        if trace.second:
+            row.append(format_number(trace.second[node], look.digits) if node in trace.second else "")
+        table.add_row(*row)
+    return table
+
+
+def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> RenderableType:
+    """A rich renderable of the whole derivation; it reads well at 80 columns."""
+    words = LABELS.get(lang, LABELS["en"])
+    look = _Look(trace, digits)
+    title = f"{words['title']}: {trace.name}  ({words['output']} {trace.output})"
+    if trace.policy == "round" and trace.digits is not None:
+        title += "  — " + words["rounded"].format(d=trace.digits)
+    parts: list[RenderableType] = [Rule(Text(title, style="bold"))]
+    parts += [Text(words["forward"], style="bold underline"), _forward(look, trace, words)]
+    if any(eq.section == "local" for eq in trace.equations):
+        parts += [Text(words["local"], style="bold underline"), _locals(look, trace, words)]
+    parts.append(Text(words["backward"], style="bold underline"))
+    for eq in trace.equations:
+        if eq.section == "backward":
+            off_path = isinstance(eq.expr, Num) and eq.condition and "does not lead to" in eq.condition
+            parts.append(_line(look, eq, words["off_path"] if off_path else None))
+    if trace.second:
+        parts += [Text(""), Text(words["second"], style="bold underline")]
+        for eq in trace.equations:
+            if eq.section == "second":
+                off_path = isinstance(eq.expr, Num) and eq.condition and "does not lead to" in eq.condition
+                parts.append(_line(look, eq, words["off_path"] if off_path else None))
+    parts += [Text(""), Text(words["summary"], style="bold underline"), _summary(look, trace, words)]
+    return Group(*parts)
+
+
+__all__ = ["graph_table", "graph_symbol", "SUP"]
