@@ -203,6 +203,72 @@ def validate(
 
 
 @app.command()
+def check(
+    specs: List[Path] = typer.Argument(
+        ..., metavar="SPEC|DIR", help="Spec files or directories (key files among them are skipped).", show_default=False,
+    ),
+    key: Optional[Path] = typer.Option(None, "--key", help="The answer key (default: each spec's sibling <stem>.key.yaml)."),
+    abs_: Optional[str] = typer.Option(None, "--abs", metavar="A", help="Absolute tolerance; replaces the key's and the default."),
+    rel: Optional[str] = typer.Option(None, "--rel", metavar="R", help="Relative tolerance; replaces the key's and the default."),
+    round_: Optional[int] = typer.Option(None, "--round", metavar="D", help="Check against the hand-rounded computation (D decimals)."),
+    exact: bool = typer.Option(False, "--exact", help="Compare fraction strings exactly."),
+    format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="Report format."),
+    junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Also write JUnit XML (one testcase per value)."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec and key files larger than this many bytes."),
+) -> None:
+    """Check answer keys against the solved values and name the likely cause of each mismatch.
+
+    Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
+    Example: backprop check configs/*.yaml --junit check.xml
+    """
+    from .check import (
+        CheckOptions, check_files, parse_tolerance_option, render_table, report_json, summary_line, total_line,
+    )
+
+    try:
+        options = CheckOptions(
+            abs=parse_tolerance_option(abs_, "--abs"), rel=parse_tolerance_option(rel, "--rel"),
+            round_digits=round_, exact=exact, max_size=max_size,
+        )
+    except BackpropError as error:
+        raise _fail(error) from None
+    files = _spec_files(specs)
+    if not files:
+        raise _fail(BackpropError("no spec files given (key files are skipped)"))
+    report = check_files(files, key, options)
+    for spec_report in report.specs:
+        if spec_report.error is not None:
+            typer.echo(f"error: {spec_report.error}", err=True)
+    if not any(s.checked or s.error for s in report.specs):
+        typer.echo("error: no answer key found for any spec (write <stem>.key.yaml beside it, or pass --key)", err=True)
+    if format == CheckFormat.json:
+        if any(s.checked for s in report.specs):
+            import json
+
+            typer.echo(json.dumps(report_json(report), ensure_ascii=False, indent=2))
+    else:
+        from rich.console import Console
+
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+        several = len(report.specs) > 1
+        for spec_report in report.specs:
+            if spec_report.checked and (not several or spec_report.mismatches):
+                console.print(render_table(spec_report, mismatches_only=several))
+        for spec_report in report.specs:
+            console.print(summary_line(spec_report), markup=False)
+        if several:
+            console.print(total_line(report), markup=False)
+    if junit is not None:
+        from .junit import junit_xml
+
+        try:
+            _write(junit_xml(report), junit)
+        except BackpropError as error:
+            raise _fail(error) from None
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
 def init(
     path: Path = typer.Argument(Path("net.yaml"), help="Where to write the starter spec."),
     example: Optional[str] = typer.Option(None, "--example", help="Start from a shipped example (see `backprop examples`)."),
