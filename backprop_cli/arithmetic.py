@@ -170,81 +170,192 @@ class RoundedArithmetic:
         return float(value)
 
 
+EXACT_SIZE_LIMIT = 5000  # nodes of a closed form, counted as printed (shared parts repeated)
+
+
+class ExactValue:
+    """An exact value: a Fraction, or a closed form over fractions (an `expr` tree),
+    beside its float64 approximation and its printed size.
+
+    Solving builds these with plain Python — Fraction arithmetic and tree nodes, O(1)
+    each — and never asks sympy to canonicalise or probe a growing closed form; sympy
+    only prints the finished values (`to_sympy`). The approximation decides branches
+    (ReLU's z > 0) and fills the float arrays."""
+
+    __slots__ = ("expr", "approx", "size")
+
+    def __init__(self, expr, approx: float, size: int = 1) -> None:
+        self.expr = expr
+        self.approx = approx
+        self.size = size
+
+    @property
+    def is_rational(self) -> bool:
+        return isinstance(self.expr, Fraction)
+
+    def __float__(self) -> float:
+        return self.approx
+
+    def __repr__(self) -> str:
+        return f"ExactValue({self.text()}, {self.approx!r})"
+
+    def text(self) -> str:
+        from .expr import to_text
+
+        return str(self.expr) if self.is_rational else to_text(self.expr)
+
+    def to_sympy(self):
+        """The sympy value (imported here, only when exact output is printed)."""
+        return _to_sympy(self.expr, {})
+
+
+def _node(value: ExactValue):
+    from .expr import Num
+
+    if value.is_rational:
+        return Num(str(value.expr))
+    return value.expr
+
+
+def _to_sympy(e, memo: dict):
+    import sympy as sp
+
+    from .expr import Bin, Call, Neg, Num
+
+    if isinstance(e, Fraction):
+        return sp.Rational(e.numerator, e.denominator)
+    key = id(e)
+    if key in memo:
+        return memo[key][1]
+    if isinstance(e, Num):
+        out = sp.Rational(e.text)
+    elif isinstance(e, Neg):
+        out = -_to_sympy(e.operand, memo)
+    elif isinstance(e, Bin):
+        a, b = _to_sympy(e.left, memo), _to_sympy(e.right, memo)
+        out = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+               "**": lambda: sp.Pow(a, b)}[e.op]()
+    elif isinstance(e, Call):
+        x = _to_sympy(e.args[0], memo)
+        if e.fn == "sigmoid":
+            out = 1 / (1 + sp.exp(-x, evaluate=False))
+        elif e.fn == "sqrt":
+            out = sp.sqrt(x)
+        else:
+            out = getattr(sp, e.fn)(x, evaluate=False)
+    else:
+        raise TypeError(e)
+    memo[key] = (e, out)  # keep e alive so its id is not reused
+    return out
+
+
 class ExactArithmetic:
-    """Rationals stay rationals; sigmoid, tanh, exp, log stay closed forms (sympy)."""
+    """Rationals stay rationals (Fractions); sigmoid, tanh, exp, log, sqrt of a
+    non-square stay closed forms. A closed form that grows past EXACT_SIZE_LIMIT
+    printed nodes is refused: it would not be readable (and printing it would hang)."""
 
     name = "exact"
 
     def __init__(self) -> None:
-        import sympy  # deliberately lazy: float mode must not pay for the import
+        self._float = FloatArithmetic()
 
-        self.sp = sympy
+    def _closed(self, expr, approx: float, size: int) -> ExactValue:
+        if size > EXACT_SIZE_LIMIT:
+            raise ComputeError(
+                f"the exact closed form grew past {EXACT_SIZE_LIMIT:,} terms: too large to read "
+                "(use fewer steps, or drop --exact for float64)"
+            )
+        return ExactValue(expr, approx, size)
 
-    def literal(self, text: str):
-        return self.sp.Rational(text)
+    def literal(self, text: str) -> ExactValue:
+        value = Fraction(text)
+        return ExactValue(value, float(value))
 
-    def given(self, value):
+    def given(self, value) -> ExactValue:
         if isinstance(value, Fraction):
-            return self.sp.Rational(value.numerator, value.denominator)
+            return ExactValue(value, float(value))
         if isinstance(value, str):
-            return self.sp.Rational(value)
-        return self.sp.Rational(repr(float(value)))
+            return self.literal(value)
+        return ExactValue(Fraction(repr(float(value))), float(value))
 
-    def neg(self, a):
-        return -a
+    def neg(self, a: ExactValue) -> ExactValue:
+        from .expr import Neg
 
-    def binary(self, op: str, a, b):
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            if b == 0:
-                raise ComputeError("division by zero")
-            return a / b
-        if op == "**":
-            if a == 0 and b.is_negative:
-                raise ComputeError("division by zero")
-            if a.is_negative and not b.is_integer:
-                raise ComputeError("a negative base with a non-integer exponent")
-            return a ** b
-        raise ComputeError(f"unknown operator {op!r}")
+        if a.is_rational:
+            return ExactValue(-a.expr, -a.approx)
+        return self._closed(Neg(a.expr), -a.approx, a.size + 1)
 
-    def call(self, fn: str, args: list):
-        sp = self.sp
+    def binary(self, op: str, a: ExactValue, b: ExactValue) -> ExactValue:
+        from .expr import Bin
+
+        approx = self._float.binary(op, a.approx, b.approx)
+        if a.is_rational and b.is_rational:
+            x, y = a.expr, b.expr
+            if op == "+":
+                return ExactValue(x + y, approx)
+            if op == "-":
+                return ExactValue(x - y, approx)
+            if op == "*":
+                return ExactValue(x * y, approx)
+            if op == "/":
+                if y == 0:
+                    raise ComputeError("division by zero")
+                return ExactValue(x / y, approx)
+            if op == "**" and y.denominator == 1 and abs(y.numerator) <= 64:
+                if x == 0 and y < 0:
+                    raise ComputeError("division by zero")
+                return ExactValue(x ** int(y), approx)
+        if op == "/" and b.is_rational and b.expr == 0:
+            raise ComputeError("division by zero")
+        if op == "*" and ((a.is_rational and a.expr == 0) or (b.is_rational and b.expr == 0)):
+            return ExactValue(Fraction(0), 0.0)
+        if op == "*" and a.is_rational and a.expr == 1:
+            return b
+        if op in ("*", "/") and b.is_rational and b.expr == 1:
+            return a
+        if op in ("+", "-") and b.is_rational and b.expr == 0:
+            return a
+        if op == "+" and a.is_rational and a.expr == 0:
+            return b
+        return self._closed(Bin(op, _node(a), _node(b)), approx, a.size + b.size + 1)
+
+    def call(self, fn: str, args: list[ExactValue]) -> ExactValue:
+        from .expr import Call
+
+        approx = self._float.call(fn, [a.approx for a in args])
         x = args[0]
-        if fn == "exp":
-            return sp.exp(x)
-        if fn == "log":
-            if not (x > 0):
-                raise ComputeError(f"log({x}) of a non-positive number")
-            return sp.log(x)
-        if fn == "sqrt":
-            if x.is_negative:
-                raise ComputeError(f"sqrt({x}) of a negative number")
-            return sp.sqrt(x)
-        if fn == "sin":
-            return sp.sin(x)
-        if fn == "cos":
-            return sp.cos(x)
-        if fn == "tanh":
-            return sp.tanh(x)
-        if fn == "sigmoid":
-            return 1 / (1 + sp.exp(-x))
         if fn == "relu":
-            return x if x > 0 else sp.Integer(0)
+            return x if x.approx > 0 else ExactValue(Fraction(0), 0.0)
+        if fn in ("max", "min"):
+            return (max if fn == "max" else min)(args, key=lambda a: a.approx)
         if fn == "abs":
-            return sp.Abs(x)
-        if fn == "max":
-            return sp.Max(*args)
-        if fn == "min":
-            return sp.Min(*args)
-        raise ComputeError(f"unknown function {fn!r}")
+            return x if x.approx >= 0 else self.neg(x)
+        if x.is_rational:
+            if fn in ("exp", "cos") and x.expr == 0:
+                return ExactValue(Fraction(1), 1.0)
+            if fn in ("sin", "tanh") and x.expr == 0:
+                return ExactValue(Fraction(0), 0.0)
+            if fn == "log" and x.expr == 1:
+                return ExactValue(Fraction(0), 0.0)
+            if fn == "sigmoid" and x.expr == 0:
+                return ExactValue(Fraction(1, 2), 0.5)
+            if fn == "sqrt" and x.expr >= 0:
+                root = _rational_sqrt(x.expr)
+                if root is not None:
+                    return ExactValue(root, approx)
+        return self._closed(Call(fn, (_node(x),)), approx, x.size + 1)
 
-    def finish(self, value):
+    def finish(self, value: ExactValue) -> ExactValue:
+        if not math.isfinite(value.approx):
+            raise ComputeError("the result is not a finite number")
         return value
 
     def to_float(self, value) -> float:
-        return float(self.sp.N(value, 30))
+        return float(value)
+
+
+def _rational_sqrt(q: Fraction):
+    p, r = math.isqrt(q.numerator), math.isqrt(q.denominator)
+    if p * p == q.numerator and r * r == q.denominator:
+        return Fraction(p, r)
+    return None

@@ -159,9 +159,8 @@ def _loss_names(named: dict, losses: list[float], recorded: list[int]) -> None:
     total = len(losses) - 1
     for s in range(1, total + 1):
         named[at("loss", s)] = losses[s - 1]
-        named[at("loss_after", s) if s < total else "loss_after"] = losses[s]
-    if total > 1:
-        named["loss_after@" + str(total)] = losses[total]
+        named[f"loss_after@{s}"] = losses[s]  # after step s (SPEC §3)
+    named["loss_after"] = losses[total]  # bare: after the last step
 
 
 # ------------------------------------------------------------------------------------------

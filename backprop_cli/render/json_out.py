@@ -40,7 +40,7 @@ def exact_text(value) -> str:
     """A sympy value as SPEC §4 grammar text (`1/(1 + exp(-7/10))`)."""
     import sympy
 
-    return sympy.sstr(value)
+    return sympy.sstr(value.to_sympy()) if hasattr(value, "to_sympy") else sympy.sstr(value)
 
 
 def network_document(trace: Trace) -> dict:
@@ -89,10 +89,6 @@ def network_document(trace: Trace) -> dict:
 
 
 def _policy_float(trace) -> Any:
-    if trace.policy == "exact":
-        import sympy
-
-        return lambda v: float(sympy.N(v, 30))
     return float
 
 
