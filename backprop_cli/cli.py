@@ -138,13 +138,16 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
 
         if steps is not None:
             raise BackpropError("--steps applies to network specs, not graphs")
+        if symbolic:
+            raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))
     from .solve import solve as solve_network
 
     progress, advance = _progress(steps or loaded.steps, "solving")
     try:
         return solve_network(
-            loaded, steps=steps, round_digits=round_digits, exact=exact, detail=detail, progress=advance,
+            loaded, steps=steps, round_digits=round_digits, exact=exact, detail=detail, symbolic=symbolic,
+            progress=advance,
         )
     finally:
         if progress is not None:

@@ -48,9 +48,27 @@ def solve(
     round_digits: Optional[int] = None,
     exact: bool = False,
     detail: str = "auto",
+    symbolic: bool = False,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> Trace:
-    """Solve a network spec. `progress(done, total)` is called after each step."""
+    """Solve a network spec. `progress(done, total)` is called after each step;
+    `symbolic` adds each step-1 gradient as a simplified formula (symbolic.py)."""
+    trace = _solve(spec, steps, round_digits, exact, detail, progress)
+    if not symbolic:
+        return trace
+    if round_digits is not None:
+        raise BackpropError("--symbolic evaluates its formulas in float64: it cannot be combined with --round")
+    if trace.detail != "scalar":
+        raise BackpropError("--symbolic needs the scalar derivation: one sample and a small network (or --detail scalar)")
+    from dataclasses import replace
+
+    from .symbolic import symbolic_gradients
+
+    formulas = symbolic_gradients(trace.steps[0].equations, trace.named, spec.parameter_count)
+    return replace(trace, symbolic=formulas)
+
+
+def _solve(spec, steps, round_digits, exact, detail, progress) -> Trace:
     total = steps if steps is not None else spec.steps
     if not 1 <= total <= MAX_STEPS:
         raise BackpropError(f"steps must be 1…{MAX_STEPS}, got {total}")

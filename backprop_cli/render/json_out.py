@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ComputeError
+from ..expr import to_text
 from ..trace import Equation, Trace
 
 FORMAT = "backprop/1"
@@ -81,6 +82,11 @@ def network_document(trace: Trace) -> dict:
     }
     if show_equations and trace.after_equations:
         doc["equations"] = [equation_json(e, to_float) for e in trace.after_equations]
+    if trace.symbolic:
+        doc["symbolic"] = [
+            {"name": g.name, "expression": to_text(g.expr), "operands": dict(g.operands), "value": g.value}
+            for g in trace.symbolic
+        ]
     if trace.policy == "round":
         doc["round"] = trace.digits
     if trace.exact:
