@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Callable, Any, Optional, Sequence, Union
 
 from .errors import BackpropError
 from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
@@ -119,11 +119,15 @@ def sibling_key(spec: Path) -> Path:
     return yml if not key.exists() and yml.exists() else key
 
 
-def check_files(specs: Sequence[Path], key: Optional[Path], options: CheckOptions) -> Report:
+def check_files(specs: Sequence[Path], key: Optional[Path], options: CheckOptions,
+                progress: Optional[Callable[[int, int], None]] = None) -> Report:
     """Check every spec (against `key`, or each one's sibling key); never raises for
-    bad input — each bad spec becomes a SpecReport with its error."""
+    bad input — each bad spec becomes a SpecReport with its error. `progress(done,
+    total)` is called after each spec."""
     reports = []
-    for spec in specs:
+    for done, spec in enumerate(specs, 1):
+        if progress:
+            progress(done - 1, len(specs))
         key_path = key if key is not None else sibling_key(spec)
         if key is None and not key_path.exists():
             reports.append(SpecReport(str(spec), None))

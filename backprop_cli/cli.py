@@ -195,14 +195,21 @@ def validate(
     files = _spec_files(specs)
     if not files:
         raise _fail(BackpropError("no spec files given (key files are skipped)"))
-    for path in files:
-        try:
-            loaded = load_spec(path, max_size=max_size)
-        except BackpropError as error:
-            raise _fail(error) from None
-        for message in getattr(loaded, "warnings", ()):
-            _warn(f"{path}: {message}")
-        typer.echo(f"ok  {path}")
+    progress, advance = _progress(len(files), "validating")
+    try:
+        for done, path in enumerate(files, 1):
+            try:
+                loaded = load_spec(path, max_size=max_size)
+            except BackpropError as error:
+                raise _fail(error) from None
+            for message in getattr(loaded, "warnings", ()):
+                _warn(f"{path}: {message}")
+            typer.echo(f"ok  {path}")
+            if advance:
+                advance(done, len(files))
+    finally:
+        if progress is not None:
+            progress.stop()
 
 
 @app.command()
@@ -238,7 +245,12 @@ def check(
     files = _spec_files(specs)
     if not files:
         raise _fail(BackpropError("no spec files given (key files are skipped)"))
-    report = check_files(files, key, options)
+    progress, advance = _progress(len(files), "checking")
+    try:
+        report = check_files(files, key, options, progress=advance)
+    finally:
+        if progress is not None:
+            progress.stop()
     for spec_report in report.specs:
         if spec_report.error is not None:
             typer.echo(f"error: {spec_report.error}", err=True)
