@@ -84,7 +84,8 @@ class Trace:
     detail: str = "scalar"  # scalar | matrix: the derivation the equations spell out
     policy: str = "float"  # float | round | exact
     digits: Optional[int] = None  # D of --round
-    exact: Mapping[str, Any] = field(default_factory=dict)  # name → sympy value (--exact)
+    exact: Mapping[str, Any] = field(default_factory=dict)  # name → ExactValue (--exact)
+    symbolic: tuple = ()  # SymbolicGradient per parameter of step 1 (--symbolic)
     kind: str = "network"
 
     @property
@@ -94,6 +95,18 @@ class Trace:
     @property
     def equations(self) -> tuple[Equation, ...]:
         return tuple(e for s in self.steps for e in s.equations) + self.after_equations
+
+    # Jupyter: a Trace shows itself as the worked example (renderers imported lazily,
+    # so the records stay free of rendering code).
+    def _repr_markdown_(self) -> str:
+        from .render.markdown import render_markdown
+
+        return render_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        from .render.latex import render_latex_math
+
+        return render_latex_math(self)
 
 
 @dataclass(frozen=True)
@@ -120,3 +133,13 @@ class GraphTrace:
     digits: Optional[int] = None
     exact: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "graph"
+
+    def _repr_markdown_(self) -> str:
+        from .render.graph_markdown import graph_markdown
+
+        return graph_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        from .render.latex import render_latex_math
+
+        return render_latex_math(self)
