@@ -69,6 +69,21 @@ def _float_pow(a: float, b: float) -> float:
     return float(out)
 
 
+def _field_op(op: str, a, b, zero_message: str):
+    """+ − × ÷ for any number type; ÷ 0 is an error (never inf), unknown operators too."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        if b == 0:
+            raise ComputeError(zero_message)
+        return a / b
+    raise ComputeError(f"unknown operator {op!r}")
+
+
 class FloatArithmetic:
     name = "float"
 
@@ -82,19 +97,9 @@ class FloatArithmetic:
         return -a
 
     def binary(self, op: str, a: float, b: float) -> float:
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            if b == 0:
-                raise ComputeError("division by zero")
-            return a / b
         if op == "**":
             return _float_pow(a, b)
-        raise ComputeError(f"unknown operator {op!r}")
+        return _field_op(op, a, b, "division by zero")
 
     def call(self, fn: str, args: list[float]) -> float:
         return _float_function(fn, args)
@@ -135,28 +140,19 @@ class RoundedArithmetic:
         return -a
 
     def binary(self, op: str, a: Decimal, b: Decimal) -> Decimal:
+        zero = "division by zero (a rounded value reached 0: try more decimals)"
         with localcontext() as ctx:
             ctx.prec = self.PRECISION
             try:
-                if op == "+":
-                    return a + b
-                if op == "-":
-                    return a - b
-                if op == "*":
-                    return a * b
-                if op == "/":
-                    if b == 0:
-                        raise ComputeError("division by zero (a rounded value reached 0: try more decimals)")
-                    return a / b
-                if op == "**":
-                    if b == b.to_integral_value():
-                        if a == 0 and b < 0:
-                            raise ComputeError("division by zero (a rounded value reached 0: try more decimals)")
-                        return a ** int(b)
-                    return self._decimal(_float_pow(float(a), float(b)))
+                if op != "**":
+                    return _field_op(op, a, b, zero)
+                if b == b.to_integral_value():
+                    if a == 0 and b < 0:
+                        raise ComputeError(zero)
+                    return a ** int(b)
+                return self._decimal(_float_pow(float(a), float(b)))
             except InvalidOperation as exc:
                 raise ComputeError(f"{a} {op} {b} is not a number") from exc
-        raise ComputeError(f"unknown operator {op!r}")
 
     def call(self, fn: str, args: list[Decimal]) -> Decimal:
         return self._decimal(_float_function(fn, [float(a) for a in args]))

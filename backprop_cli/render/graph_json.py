@@ -9,24 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..trace import Equation, GraphTrace
-
-
-def _float(value: Any) -> float:
-    """float() of a policy value; +0.0 so that JSON never shows -0.0."""
-    return float(value) + 0.0
-
-
-def equation_to_json(eq: Equation) -> dict:
-    out = {
-        "name": eq.name,
-        "expression": eq.expression,
-        "operands": {name: _float(value) for name, value in eq.operands},
-        "value": _float(eq.value),
-    }
-    if eq.condition:
-        out["condition"] = eq.condition
-    return out
+from ..trace import GraphTrace
+from .json_out import equation_json as equation_to_json, json_float as _float
 
 
 def graph_to_json(trace: GraphTrace) -> dict:

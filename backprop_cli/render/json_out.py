@@ -25,12 +25,18 @@ def _array(x) -> Any:
     return np.asarray(x, dtype=np.float64).tolist()
 
 
-def equation_json(e: Equation, policy_to_float=float) -> dict:
+def json_float(value: Any) -> float:
+    """float() of a policy value (float, Decimal, ExactValue); +0.0 so JSON never shows -0.0."""
+    return float(value) + 0.0
+
+
+def equation_json(e: Equation) -> dict:
+    """One SPEC §5 equation record: name, expression, operands, value (+ condition)."""
     out = {
         "name": e.name,
         "expression": e.expression,
-        "operands": {k: policy_to_float(v) for k, v in e.operands},
-        "value": policy_to_float(e.value),
+        "operands": {k: json_float(v) for k, v in e.operands},
+        "value": json_float(e.value),
     }
     if e.condition:
         out["condition"] = e.condition
@@ -45,7 +51,6 @@ def exact_text(value) -> str:
 
 
 def network_document(trace: Trace) -> dict:
-    to_float = _policy_float(trace)
     show_equations = trace.detail == "scalar"
     steps = []
     for record in trace.steps:
@@ -69,7 +74,7 @@ def network_document(trace: Trace) -> dict:
             )
             layers.append(entry)
         step = {"step": record.step, "loss": _num(record.loss), "layers": layers}
-        step["equations"] = [equation_json(e, to_float) for e in record.equations] if show_equations else []
+        step["equations"] = [equation_json(e) for e in record.equations] if show_equations else []
         steps.append(step)
     doc: dict[str, Any] = {
         "format": FORMAT,
@@ -81,7 +86,7 @@ def network_document(trace: Trace) -> dict:
         "named": {k: float(v) for k, v in trace.named.items()},
     }
     if show_equations and trace.after_equations:
-        doc["equations"] = [equation_json(e, to_float) for e in trace.after_equations]
+        doc["equations"] = [equation_json(e) for e in trace.after_equations]
     if trace.symbolic:
         doc["symbolic"] = [
             {"name": g.name, "expression": to_text(g.expr), "operands": dict(g.operands), "value": g.value}
@@ -92,10 +97,6 @@ def network_document(trace: Trace) -> dict:
     if trace.exact:
         doc["exact"] = {k: exact_text(v) for k, v in trace.exact.items()}
     return doc
-
-
-def _policy_float(trace) -> Any:
-    return float
 
 
 def _inline(value) -> bool:
