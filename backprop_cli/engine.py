@@ -53,6 +53,24 @@ def forward(spec: Spec, params) -> tuple[list, list, list]:
 
 
 def step_once(spec: Spec, params, state: dict, step: int) -> StepResult:
+    # Overflow becomes inf/NaN silently here and is reported by check_finite, by name,
+    # instead of as numpy RuntimeWarnings on stderr.
+    with np.errstate(all="ignore"):
+        result = _step(spec, params, state, step)
+    check_finite(result, step, spec.file, _update_hint(spec))
+    return result
+
+
+def _update_hint(spec: Spec) -> str:
+    """Why updated parameters would stop being finite numbers, in the user's terms."""
+    opt = spec.optimizer
+    if opt.name == "adam" and opt.eps.value == 0:
+        return ("adam divides by sqrt(v_hat) + eps, which is 0/0 where a gradient is 0 and eps is 0: "
+                "use eps > 0 (PyTorch's default is 1e-8)")
+    return f"the {opt.name} update diverged: try a smaller lr"
+
+
+def _step(spec: Spec, params, state: dict, step: int) -> StepResult:
     zs, acts, derivs = forward(spec, params)
     t = spec.target
     last = spec.layers[-1]
@@ -71,9 +89,7 @@ def step_once(spec: Spec, params, state: dict, step: int) -> StepResult:
         grad_b = None if kind == "none" else (float(delta.sum()) if kind == "shared" else delta.sum(axis=0))
         layers[l] = LayerState(zs[l], acts[l], dL_da, derivs[l], delta, grad_w, grad_b)
     new_params, new_state = update(spec, params, layers, state, step)
-    result = StepResult(tuple(params), loss, tuple(layers), new_params, new_state)
-    check_finite(result, step)
-    return result
+    return StepResult(tuple(params), loss, tuple(layers), new_params, new_state)
 
 
 def update(spec: Spec, params, layers, state: dict, step: int):
@@ -112,20 +128,41 @@ def update(spec: Spec, params, layers, state: dict, step: int):
     return tuple(new_params), new_state
 
 
-def check_finite(result: StepResult, step: int) -> None:
-    """Non-finite numbers are an error naming the quantity and step (SPEC §8)."""
-    if not np.isfinite(result.loss):
-        raise ComputeError(f"step {step}: the loss is not a finite number (overflow?)")
+def check_finite(result: StepResult, step: int, file: str | None = None,
+                 update_hint: str = "the update diverged: try a smaller lr") -> None:
+    """Non-finite numbers are an error naming the file, step and quantity (SPEC §8).
+
+    Checked in the order they are computed, so the message names the first quantity
+    that overflowed rather than one it spoiled downstream."""
+    where = f"step {step}"
     for l, layer in enumerate(result.layers):
-        for label, arr in (("z", layer.z), ("a", layer.a), ("dL/da", layer.dL_da), ("delta", layer.delta), ("dL/dW", layer.grad_w)):
-            if not np.all(np.isfinite(arr)):
-                raise ComputeError(f"step {step}: {label} of layer {l + 1} is not a finite number (overflow?)")
+        for label, arr in (("z", layer.z), ("a", layer.a)):
+            _finite(arr, f"{where}: {label} of layer {l + 1}", "the forward pass overflowed", file)
+    if not np.isfinite(result.loss):
+        raise ComputeError(f"{where}: the loss is not a finite number (overflow)", file=file)
+    for l in range(len(result.layers) - 1, -1, -1):
+        layer = result.layers[l]
+        for label, arr in (("dL/da", layer.dL_da), ("delta", layer.delta), ("dL/dW", layer.grad_w), ("dL/db", layer.grad_b)):
+            if arr is not None:
+                _finite(arr, f"{where}: {label} of layer {l + 1}", "the backward pass overflowed", file)
     for l, (W, b) in enumerate(result.new_params):
-        if not np.all(np.isfinite(W)) or (b is not None and not np.all(np.isfinite(b))):
-            raise ComputeError(
-                f"step {step}: the updated parameters of layer {l + 1} are not finite numbers "
-                "(the optimizer diverged: try a smaller lr)"
-            )
+        for label, arr in (("the updated weights", W), ("the updated bias", b)):
+            if arr is not None:
+                _finite(
+                    arr, f"{where}: {label} of layer {l + 1}",
+                    update_hint, file,
+                )
+
+
+def _finite(arr, what: str, why: str, file: str | None) -> None:
+    values = np.asarray(arr, dtype=np.float64)
+    if np.isfinite(values).all():
+        return
+    bad = np.argwhere(~np.isfinite(values))[0] if values.ndim else ()
+    value = values[tuple(bad)] if values.ndim else float(values)
+    at = " at " + "".join(f"[{int(i)}]" for i in bad) if values.ndim else ""
+    word = "NaN" if np.isnan(value) else ("+inf" if value > 0 else "-inf")
+    raise ComputeError(f"{what}{at} is not a finite number ({word}): {why}", file=file)
 
 
 def initial_params(spec: Spec) -> tuple:
@@ -133,8 +170,9 @@ def initial_params(spec: Spec) -> tuple:
 
 
 def final_loss(spec: Spec, params) -> float:
-    zs, acts, _ = forward(spec, params)
-    loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], spec.target)
+    with np.errstate(all="ignore"):
+        zs, acts, _ = forward(spec, params)
+        loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], spec.target)
     if not np.isfinite(loss):
-        raise ComputeError("the loss after the last step is not a finite number (overflow?)")
+        raise ComputeError("the loss after the last step is not a finite number (overflow)", file=spec.file)
     return loss

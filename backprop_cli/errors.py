@@ -50,6 +50,9 @@ class SpecError(BackpropError):
         return type(self)(self.message, **fields)
 
     def __str__(self) -> str:
+        return _printable(self._text())
+
+    def _text(self) -> str:
         place = self.file or "<input>"
         if self.line is not None:
             place += f":{self.line}"
@@ -72,6 +75,15 @@ class SpecError(BackpropError):
         return text
 
 
+# Text from the input (keys, values, expressions) is quoted in messages: a control
+# character in it (a YAML "\e[2J" escape) must not reach the user's terminal as one.
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if c != 0x0A}
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
 class KeyFileError(SpecError):
     """A problem in an answer key (SPEC §6): unknown names, wrong shapes, non-numbers."""
 
@@ -79,4 +91,19 @@ class KeyFileError(SpecError):
 class ComputeError(BackpropError):
     """A quantity became NaN or infinite, or a rounded value broke a log or division.
 
-    Raised instead of printing a non-finite number (SPEC §8)."""
+    Raised instead of printing a non-finite number (SPEC §8). The message names the
+    quantity and the step or node; `file` (given here or filled in by `located`) puts
+    the spec's name in front, as every message to a user must have it."""
+
+    def __init__(self, message: str = "", *, file: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        super().__init__(str(self))
+
+    def located(self, **where) -> "ComputeError":
+        """A copy naming the file, unless it already does (the CLI knows the path)."""
+        file = self.file or where.get("file")
+        return type(self)(self.message, file=None if self.message.startswith(f"{file}:") else file)
+
+    def __str__(self) -> str:
+        return _printable(f"{self.file}: {self.message}" if self.file else self.message)

@@ -83,8 +83,10 @@ def loss_grad(loss: str, reduction: str, a: np.ndarray, t: np.ndarray) -> np.nda
     if loss == "bce":
         return (a - t) / np.maximum(a * (1.0 - a), BCE_EPS) / scale
     if loss == "cross_entropy":
-        with np.errstate(divide="ignore"):
-            return np.where(t == 0, 0.0, -t / np.where(a > 0, a, 0.0)) / scale
+        # −t/ŷ where t ≠ 0 (0 where t = 0, never 0/0); a probability that underflowed to 0
+        # gives −inf here, which the engine reports by name instead of printing it
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.divide(-t, a, out=np.zeros_like(a), where=(t != 0)) / scale
     raise ValueError(f"unknown loss {loss!r}")
 
 

@@ -79,7 +79,10 @@ def parse_text(text: str) -> Number | str:
             return "a fraction with denominator 0"
         if len(m.group(1)) + len(m.group(2)) > MAX_DIGITS:
             return f"more than {MAX_DIGITS} digits"
-        value = p / q
+        try:
+            value = p / q  # correctly rounded, like float(Fraction(p, q))
+        except OverflowError:
+            return "a number too large for float64"
         return Number(value, f"{p}/{q}" if q != 1 else str(p))
     low = t.lower().lstrip("+-.")
     if low in ("nan", "inf", "infinity"):
@@ -117,6 +120,8 @@ def number_vector(node: yaml.Node, path: str, file: str) -> tuple[np.ndarray, tu
         texts = [c.value for c in children]
         joined = "\n".join(texts) + "\n"
         if _PLAIN_LIST_RE.fullmatch(joined):
-            return np.array(texts, dtype=np.float64), tuple(texts)
+            values = np.array(texts, dtype=np.float64)
+            if np.isfinite(values).all():  # else the slow path names the entry too large
+                return values, tuple(texts)
     numbers = [number(c, f"{path}[{i}]", file) for i, c in enumerate(children)]
     return np.array([n.value for n in numbers], dtype=np.float64), tuple(n.text for n in numbers)

@@ -138,8 +138,26 @@ class Spec:
 # helpers
 
 
+# Words from other tools (PyTorch, Keras, textbooks) for a field we spell differently.
+_SYNONYMS = {
+    "learning_rate": "lr", "learningrate": "lr", "eta": "lr", "epochs": "steps", "iterations": "steps",
+    "iters": "steps", "inputs": "input", "x": "input", "targets": "target", "y": "target", "labels": "target",
+    "label": "target", "weight": "weights", "w": "weights", "biases": "bias", "b": "bias",
+    "activations": "activation", "act": "activation", "criterion": "loss", "loss_fn": "loss",
+    "optim": "optimizer", "opt": "optimizer", "title": "name",
+}
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def suggest(word: str, choices) -> Optional[str]:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    synonym = _SYNONYMS.get(word.lower(), word.lower())
+    if synonym in choices and synonym != word:
+        return f"did you mean {synonym!r}?"
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean {match[0]!r}?" if match else None
 
 
@@ -165,6 +183,8 @@ class _Reader:
             if name not in allowed:
                 where_path = f"{path}.{name}" if path else name
                 hint = suggest(name, allowed) or f"known keys: {', '.join(allowed)}"
+                if name == "<<":
+                    hint = "YAML merge keys (<<) are not supported: write the fields out"
                 raise self.fail(key, where_path, "unknown key", hint=hint)
             out[name] = value
             self.marks[f"{path}.{name}" if path else name] = (key.start_mark.line + 1, key.start_mark.column + 1)
@@ -213,7 +233,7 @@ class _Reader:
             if rows and len(values) != len(rows[0]):
                 raise self.fail(
                     row, f"{path}[{i}]", "ragged rows",
-                    expected=f"{len(rows[0])} numbers like row 0", found=f"{len(values)}",
+                    expected=f"{_count(len(rows[0]), 'number')} like row 0", found=f"{len(values)}",
                 )
             rows.append(values)
             texts.append(text)
@@ -280,6 +300,12 @@ def _read_input(r: _Reader, node: yaml.Node):
     if isinstance(node, yaml.SequenceNode) and node.value and all(isinstance(c, yaml.SequenceNode) for c in node.value):
         x, text = r.matrix(node, "input", "a list of numbers, or a batch (list of rows)")
         return x, text, True
+    if isinstance(node, yaml.SequenceNode) and isinstance(node.value[0] if node.value else None, yaml.SequenceNode):
+        i, item = next((i, c) for i, c in enumerate(node.value) if not isinstance(c, yaml.SequenceNode))
+        raise r.fail(
+            item, f"input[{i}]", "a mix of rows and numbers",
+            expected="a row like input[0] (a batch is a list of rows)", found=describe(item),
+        )
     values, text = number_vector(node, "input", r.file)
     if not len(values):
         raise r.fail(node, "input", expected="at least one number", found="an empty list")
@@ -298,10 +324,13 @@ def _read_layers(r: _Reader, node: yaml.Node, fan_in: int) -> tuple[LayerSpec, .
             raise r.fail(layer_node, f"{path}.weights", "missing required field 'weights'")
         w, w_text = r.matrix(fields["weights"], f"{path}.weights", "a list of rows of numbers (shape: out × in)")
         if w.shape[1] != fan_in:
-            source = "the input" if i == 0 else f"layer {i - 1} (layers[{i - 1}])"
+            source = (
+                f"the input has {fan_in} value{'s' * (fan_in != 1)} per sample" if i == 0
+                else f"layers[{i - 1}] (layer {i}) has {fan_in} neuron{'s' * (fan_in != 1)}"
+            )
             raise r.fail(
                 fields["weights"], f"{path}.weights", "shape mismatch",
-                expected=f"rows of {fan_in} numbers ({source} has {fan_in} outputs)",
+                expected=f"rows of {_count(fan_in, 'number')} ({source})",
                 found=f"rows of {w.shape[1]} (layer {i + 1}, shape {w.shape[0]}×{w.shape[1]})",
             )
         bias, b_text = _read_bias(r, fields.get("bias"), f"{path}.bias", w.shape[0])
@@ -325,7 +354,10 @@ def _read_bias(r: _Reader, node, path: str, units: int):
         return n.value, n.text
     values, text = number_vector(node, path, r.file)
     if len(values) != units:
-        raise r.fail(node, path, "shape mismatch", expected=f"{units} numbers (one per neuron)", found=f"{len(values)}")
+        raise r.fail(
+            node, path, "shape mismatch", expected=f"{units} number{'s' * (units != 1)} (one per neuron)",
+            found=f"{len(values)}",
+        )
     return values, text
 
 
@@ -388,9 +420,15 @@ def _read_target(r: _Reader, node, loss: str, K: int, N: int, batched: bool):
         return _read_ce_target(r, node, K, N, batched)
     if batched:
         if not (isinstance(node, yaml.SequenceNode) and node.value and all(isinstance(c, yaml.SequenceNode) for c in node.value)):
-            raise r.fail(node, path, expected=f"a batch of {N} rows of {K} numbers, like the input", found=describe(node))
+            raise r.fail(node, path, expected=f"a batch of {N} rows of {_count(K, 'number')}, like the input", found=describe(node))
         t, text = r.matrix(node, path, f"{N} rows of {K} numbers")
     else:
+        if isinstance(node, yaml.SequenceNode) and node.value and all(isinstance(c, yaml.SequenceNode) for c in node.value):
+            raise r.fail(
+                node, path, expected=f"a flat list of {K} number{'s' * (K != 1)}, like the input",
+                found=f"a list of rows ({describe(node)})",
+                hint="the input is one sample (a flat list), so the target is one flat list too",
+            )
         values, text1 = number_vector(node, path, r.file)
         t, text = values[None, :], (text1,)
     if t.shape != (N, K):
