@@ -160,7 +160,10 @@ class RoundedArithmetic:
     def finish(self, value: Decimal) -> Decimal:
         if not value.is_finite():
             raise ComputeError("the result is not a finite number")
-        return value.quantize(self.quantum, rounding=ROUND_HALF_UP)
+        try:
+            return value.quantize(self.quantum, rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # more digits than the decimal context holds
+            raise ComputeError(f"{value:.3e} is too large to round by hand to {self.digits} decimals") from None
 
     def to_float(self, value) -> float:
         return float(value)

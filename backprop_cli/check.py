@@ -135,7 +135,10 @@ def check_files(specs: Sequence[Path], key: Optional[Path], options: CheckOption
         try:
             reports.append(check_spec(spec, key_path, options))
         except BackpropError as error:
-            reports.append(SpecReport(str(spec), str(key_path), error=str(error)))
+            message = str(error)
+            if str(spec) not in message and str(key_path) not in message:
+                message = f"{spec}: {message}"  # e.g. "--round is not available with adam"
+            reports.append(SpecReport(str(spec), str(key_path), error=message))
         except ImportError as error:  # e.g. a graph spec before graph mode exists
             reports.append(SpecReport(str(spec), str(key_path), error=f"{spec}: cannot check this spec ({error})"))
     return Report(tuple(reports))

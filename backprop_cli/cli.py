@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import BackpropError, SpecError
+from .errors import BackpropError, ComputeError, SpecError
 from .yamlsafe import MAX_SIZE
 
 app = typer.Typer(
@@ -113,6 +113,8 @@ def solve(
     from .spec import load_spec
 
     try:
+        if not 0 <= digits <= 15:
+            raise BackpropError(f"--digits takes 0…15, got {digits}")
         if format == Format.table and standalone:
             raise BackpropError("--standalone applies to --format latex")
         loaded = load_spec(spec, max_size=max_size)
@@ -128,6 +130,8 @@ def solve(
             return
         text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone)
         _write(text, output)
+    except ComputeError as error:  # raised below the file level: name the file here
+        raise _fail(error.located(file=str(spec))) from None
     except BackpropError as error:
         raise _fail(error) from None
 

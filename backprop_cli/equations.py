@@ -24,6 +24,16 @@ from .spec import Spec
 from .trace import Equation
 
 
+class _Scope:
+    """The environment an expression is evaluated in: the derivation's own values first."""
+
+    def __init__(self, derivation: "Derivation") -> None:
+        self.derivation = derivation
+
+    def __getitem__(self, name: str) -> Any:
+        return self.derivation._get(name)
+
+
 class Derivation:
     """Emits equations into `equations` and values into `env` (canonical name → value)."""
 
@@ -68,19 +78,29 @@ class Derivation:
             value = self.lookup[name]
         else:
             try:
-                value = self.arith.finish(evaluate(expression, self.env, self.arith))
+                value = self.arith.finish(evaluate(expression, _Scope(self), self.arith))
             except ComputeError as exc:
                 raise ComputeError(f"{name} = {E.to_text(expression)}: {exc}") from None
         self.env[name] = value
-        operands = tuple((n, self.env[n]) for n in refs(expression))
+        operands = tuple((n, self._get(n)) for n in refs(expression))
         self.equations.append(Equation(name, expression, operands, value, section, condition))
 
+    def _get(self, name: str) -> Any:
+        """A value from this derivation, else (float mode) from the engine's values —
+        steps between recorded ones (a run of over 1000 steps) exist only there."""
+        if name in self.env or self.lookup is None:
+            return self.env[name]
+        return self.lookup[name]
+
     def value(self, name: str) -> float:
-        return self.arith.to_float(self.env[name])
+        return self.arith.to_float(self._get(name))
 
     def copy_value(self, target: str, source: str) -> None:
         """A quantity that *is* another (W5@2 is W5_new of step 1): no equation."""
-        self.env[target] = self.env[source]
+        if not self.evaluating and target in self.lookup:
+            self.env[target] = self.lookup[target]
+        else:
+            self.env[target] = self._get(source)
 
     # -- one step ------------------------------------------------------------------------
 

@@ -154,7 +154,7 @@ def _solve_float(spec, names, total, recorded, detail, progress) -> Trace:
     equations: dict[int, tuple] = {}
     after = ()
     if detail == "scalar":
-        d = Derivation(spec, FloatArithmetic(), lookup=named)
+        d = Derivation(spec, FloatArithmetic(), lookup={**named, **_after_names(spec, names, params, total + 1)})
         for s in recorded:
             start = len(d.equations)
             d.step(s)
@@ -171,6 +171,19 @@ def _solve_float(spec, names, total, recorded, detail, progress) -> Trace:
         name=spec.name, spec=spec, steps=steps, losses=tuple(losses), named=named,
         after_equations=after, detail=detail, policy="float",
     )
+
+
+def _after_names(spec, names, params, s: int) -> dict[str, float]:
+    """z and a of the forward pass after the last step, from the engine (stable at any |z|)."""
+    zs, acts, _ = engine.forward(spec, params)
+    out = {}
+    for l, layer in enumerate(spec.layers):
+        for n in range(spec.samples):
+            for j in range(layer.units):
+                neuron = names.neuron(l, j)
+                out[at(names.sample(f"z{neuron}", n), s)] = float(zs[l][n, j])
+                out[at(names.sample(f"a{neuron}", n), s)] = float(acts[l][n, j])
+    return out
 
 
 def _loss_names(named: dict, losses: list[float], recorded: list[int]) -> None:
