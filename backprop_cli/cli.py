@@ -274,8 +274,9 @@ def check(
             if spec_report.checked and (not several or spec_report.mismatches):
                 console.print(render_table(spec_report, mismatches_only=several))
         for spec_report in report.specs:
-            console.print(summary_line(spec_report), markup=False)
-        if several:
+            if spec_report.error is None:  # bad input is reported on stderr only (SPEC §8)
+                console.print(summary_line(spec_report), markup=False)
+        if several and any(s.error is None for s in report.specs):
             console.print(total_line(report), markup=False)
     if junit is not None:
         from .junit import junit_xml
