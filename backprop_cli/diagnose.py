@@ -24,7 +24,6 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from . import engine
-from . import functions as F
 from .errors import BackpropError
 from .keys import Solution, Tolerance, field_name
 from .names import at
@@ -337,28 +336,17 @@ def _variant_names(solution: Solution, context: tuple, step: int, *, unit_layers
     carries δ down through the weights after the update, `scale` multiplies the loss."""
     spec = solution.spec
     params, state, result = context
+    zs = [layer.z for layer in result.layers]
     acts = [layer.a for layer in result.layers]
     derivs = [layer.da_dz for layer in result.layers]
-    last = len(spec.layers) - 1
-    t = spec.target
-    dL_da = F.loss_grad(spec.loss, spec.reduction, acts[-1], t)
-    if last in unit_layers:
-        delta = dL_da.copy()
-    else:
-        delta = F.output_delta(spec.loss, spec.reduction, spec.layers[-1].activation.name, acts[-1], derivs[-1], dL_da, t)
-    layers: list = [None] * len(spec.layers)
-    for l in range(last, -1, -1):
-        if l < last:
-            W_next = (result.new_params if post_weights else params)[l + 1][0]
-            dL_da = delta @ W_next
-            delta = dL_da if l in unit_layers else dL_da * derivs[l]
-        source = spec.input if l == 0 else acts[l - 1]
-        kind = spec.layers[l].bias_kind
-        grad_b = None if kind == "none" else (float(delta.sum()) if kind == "shared" else delta.sum(axis=0))
-        layers[l] = engine.LayerState(
-            result.layers[l].z, acts[l], dL_da * scale, derivs[l], delta * scale, (delta.T @ source) * scale,
-            None if grad_b is None else grad_b * scale,
-        )
+    layers = engine.backward(spec, params, zs, acts, derivs, unit_layers=unit_layers,
+                             weights=result.new_params if post_weights else None)
+    if scale != 1.0:
+        layers = [
+            engine.LayerState(s.z, s.a, s.dL_da * scale, s.da_dz, s.delta * scale, s.grad_w * scale,
+                              None if s.grad_b is None else s.grad_b * scale)
+            for s in layers
+        ]
     new_params, _ = engine.update(spec, params, layers, state, step)
     return dict(_step_names(solution, layers, new_params, step))
 

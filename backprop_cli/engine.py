@@ -72,24 +72,36 @@ def _update_hint(spec: Spec) -> str:
 
 def _step(spec: Spec, params, state: dict, step: int) -> StepResult:
     zs, acts, derivs = forward(spec, params)
-    t = spec.target
-    last = spec.layers[-1]
-    loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], t)
-    dL_da = F.loss_grad(spec.loss, spec.reduction, acts[-1], t)
-    delta = F.output_delta(spec.loss, spec.reduction, last.activation.name, acts[-1], derivs[-1], dL_da, t)
-    layers: list[LayerState] = [None] * len(spec.layers)  # type: ignore[list-item]
-    for l in range(len(spec.layers) - 1, -1, -1):
-        if l < len(spec.layers) - 1:
-            W_next = params[l + 1][0]
-            dL_da = delta @ W_next
-            delta = dL_da * derivs[l]
-        source = spec.input if l == 0 else acts[l - 1]
-        grad_w = delta.T @ source
-        kind = spec.layers[l].bias_kind
-        grad_b = None if kind == "none" else (float(delta.sum()) if kind == "shared" else delta.sum(axis=0))
-        layers[l] = LayerState(zs[l], acts[l], dL_da, derivs[l], delta, grad_w, grad_b)
+    loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], spec.target)
+    layers = backward(spec, params, zs, acts, derivs)
     new_params, new_state = update(spec, params, layers, state, step)
     return StepResult(tuple(params), loss, tuple(layers), new_params, new_state)
+
+
+def backward(spec: Spec, params, zs, acts, derivs, *, unit_layers=(), weights=None) -> list[LayerState]:
+    """∂L/∂a, δ and the gradients of every layer, from the output down.
+
+    The two keyword arguments re-run the pass with a classic mistake, for `check`'s
+    diagnoses: `unit_layers` take σ′ = 1 (a softmax output skips its Jacobian) and
+    `weights` replaces the weights δ is carried down through (the updated ones)."""
+    t = spec.target
+    last = len(spec.layers) - 1
+    dL_da = F.loss_grad(spec.loss, spec.reduction, acts[-1], t)
+    if last in unit_layers:
+        delta = dL_da.copy()
+    else:
+        delta = F.output_delta(spec.loss, spec.reduction, spec.layers[-1].activation.name, acts[-1], derivs[-1], dL_da, t)
+    through = params if weights is None else weights
+    layers: list[LayerState] = [None] * len(spec.layers)  # type: ignore[list-item]
+    for l in range(last, -1, -1):
+        if l < last:
+            dL_da = delta @ through[l + 1][0]
+            delta = dL_da if l in unit_layers else dL_da * derivs[l]
+        source = spec.input if l == 0 else acts[l - 1]
+        kind = spec.layers[l].bias_kind
+        grad_b = None if kind == "none" else (float(delta.sum()) if kind == "shared" else delta.sum(axis=0))
+        layers[l] = LayerState(zs[l], acts[l], dL_da, derivs[l], delta, delta.T @ source, grad_b)
+    return layers
 
 
 def update(spec: Spec, params, layers, state: dict, step: int):
