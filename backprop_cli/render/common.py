@@ -1,16 +1,23 @@
-"""What every renderer of a network trace shares: symbols, numbers as written, labels."""
+"""What every renderer of a network trace shares: symbols, numbers as written, labels.
+
+`Look` is the one place a canonical name becomes a symbol and a value becomes text, so
+the terminal table, the LaTeX document and the Markdown page tell the same story with
+the same symbols. Renderers only *format* what the trace's equations hold.
+"""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from ..expr import Num, Ref
 from ..names import NetworkNames
-from ..notation import Notation
+from ..notation import Notation, Sym
 from ..trace import Equation, Trace
-from .formula import FormulaPrinter, format_number
+from .formula import FormulaPrinter, format_number, resolve
 
 SECTION_ORDER = ("forward", "loss", "backward", "update", "after")
+_CONDITION = re.compile(r"^(?P<name>\S+) (?P<op><=|>=|==|=|<|>) (?P<rhs>.+)$")
 
 
 def given_texts(spec) -> dict[str, str]:
@@ -39,7 +46,7 @@ def given_texts(spec) -> dict[str, str]:
 
 
 def _clean_given(text: str) -> str:
-    """Given text fit for a formula: fractions keep their slash, a leading + goes."""
+    """Given text fit for a formula: a leading + goes, 1.0e-3 keeps its form."""
     return text[1:] if text.startswith("+") else text
 
 
@@ -54,49 +61,103 @@ class Look:
 
     @classmethod
     def of(cls, trace: Trace, style: str, digits: int = 4, notation: Optional[str] = None) -> "Look":
+        """`notation` (the --notation preset) wins over the spec's `notation:` preset;
+        the spec's per-letter overrides still apply."""
         spec = trace.spec
-        preset, overrides = notation, None
-        if preset is None and isinstance(spec.notation, str):
-            preset = spec.notation
-        elif isinstance(spec.notation, dict):
-            overrides = dict(spec.notation)
-            preset = preset or overrides.pop("preset", None)
-        return cls(Notation.build(preset, overrides, spec), style, digits, given_texts(spec))
+        return cls(Notation.of_spec(spec, notation), style, digits, given_texts(spec))
+
+    @property
+    def latex(self) -> bool:
+        return self.style == "latex"
 
     def symbol(self, name: str) -> str:
         return self.notation.unicode(name) if self.style == "unicode" else self.notation.latex(name)
 
+    def sym(self, sym: Sym) -> str:
+        return self.notation.spell(sym, self.style)
+
+    def param_at(self, name: str, step: int, new: bool = False) -> str:
+        """A parameter with its time index shown: W₅(1), W₅(2) (tables of before/after)."""
+        return self.sym(self.notation.param_at(name, step, new))
+
     def number(self, value, name: str = "") -> str:
+        """A value as text: given data exactly as the user wrote it, else `digits` decimals."""
         text = self.given.get(name)
         if text is not None:
             text = _clean_given(text)
-            if "/" in text and self.style == "latex":
+            if "/" in text and self.latex:
                 p, q = text.lstrip("-").split("/")
                 return ("-" if text.startswith("-") else "") + r"\tfrac{" + p + "}{" + q + "}"
-            if text.lower().count("e") and self.style == "latex":
+            if "e" in text.lower() and self.latex:
                 mant, exp = text.lower().split("e")
                 return f"{mant}\\times10^{{{int(exp)}}}"
             return text.replace("-", "−") if self.style == "unicode" else text
         return format_number(value, self.digits, self.style)
 
+    def printer(self, eq: Optional[Equation] = None) -> FormulaPrinter:
+        values = dict(eq.operands) if eq is not None else None
+        return FormulaPrinter(self.symbol, self.style, self.digits, values, self.number if values is not None else None)
+
     def formula(self, eq: Equation) -> str:
-        return FormulaPrinter(self.symbol, self.style, self.digits).show(eq.expr)
+        return self.printer().show(eq.expr)
 
     def numbers(self, eq: Equation) -> str:
-        return FormulaPrinter(self.symbol, self.style, self.digits, dict(eq.operands), self.number).show(eq.expr)
+        return self.printer(eq).show(eq.expr)
 
     def value(self, eq: Equation) -> str:
+        if isinstance(eq.expr, Ref) and eq.expr.name in self.given:  # ∂z₁/∂W₁ = x₁ = 1
+            return self.number(eq.value, eq.expr.name)
         return format_number(eq.value, self.digits, self.style)
 
-    def chain(self, eq: Equation) -> list[str]:
-        """The parts of `name = formula = numbers = value`, without repeats."""
-        parts = [self.symbol(eq.name)]
-        formula, numbers, value = self.formula(eq), self.numbers(eq), self.value(eq)
-        trivial = isinstance(eq.expr, (Ref, Num))  # ∂z₃/∂W₅ = σ₁ = 0.6565: no separate numbers
-        for part in (formula, value) if trivial else (formula, numbers, value):
-            if part != parts[-1]:
+    def chain_marked(self, eq: Equation) -> list[str]:
+        """Right-hand sides of `name = formula = numbers = value`, without repeats.
+
+        LaTeX parts keep their break marks (formula.py) for the line breaker; a bare
+        literal (∂z₃/∂b₃ = 1) is its own value, a bare name (∂z₃/∂W₅ = σ₁) gets only
+        its value after it."""
+        if self.latex:
+            formula = self.printer().marked(eq.expr)
+            numbers = self.printer(eq).marked(eq.expr)
+        else:
+            formula, numbers = self.formula(eq), self.numbers(eq)
+        if isinstance(eq.expr, Num):
+            candidates = [formula]
+        elif isinstance(eq.expr, Ref):
+            candidates = [formula, self.value(eq)]
+        else:
+            candidates = [formula, numbers, self.value(eq)]
+        parts: list[str] = []
+        for part in candidates:
+            shown = resolve(part) if self.latex else part
+            if not parts or shown != (resolve(parts[-1]) if self.latex else parts[-1]):
                 parts.append(part)
         return parts
+
+    def chain(self, eq: Equation) -> list[str]:
+        """The parts of `name = formula = numbers = value`, each on one line."""
+        parts = self.chain_marked(eq)
+        if self.latex:
+            parts = [resolve(p) for p in parts]
+        return [self.symbol(eq.name)] + parts
+
+    def condition(self, eq: Equation, frozen_word: str = "frozen") -> str:
+        """The branch a piecewise derivative took (z₁ > 0), in this look's symbols."""
+        if not eq.condition:
+            return ""
+        if eq.condition == "frozen":
+            return (r"\text{" + frozen_word + "}") if self.latex else frozen_word
+        m = _CONDITION.match(eq.condition)
+        if not m:
+            return eq.condition
+        op = m.group("op")
+        if self.latex:
+            op = {"<=": r"\le", ">=": r"\ge", "==": "="}.get(op, op)
+        else:
+            op = {"<=": "≤", ">=": "≥", "==": "="}.get(op, op)
+        return f"{self.symbol(m.group('name'))} {op} {m.group('rhs')}"
+
+    def layer_of(self, eq: Equation) -> Optional[int]:
+        return self.notation.layer_of(eq.name)
 
 
 def sections(equations) -> dict[str, list[Equation]]:
@@ -143,3 +204,51 @@ def thin(values: list, limit: int) -> list[int]:
         return list(range(n))
     step = (n - 1) / (limit - 1)
     return sorted({round(i * step) for i in range(limit)})
+
+
+def detailed_steps(trace: Trace, limit: int = 3) -> list:
+    """The step records a document spells out in full: all of them when few, else the
+    first ones and the last (the loss table and plot cover every step)."""
+    steps = list(trace.steps)
+    if len(steps) <= limit:
+        return steps
+    return steps[: limit - 1] + [steps[-1]]
+
+
+def equation_values(trace: Trace) -> dict:
+    """Every equation's value by canonical name, as its number policy computed it."""
+    return {e.name: e.value for e in trace.equations}
+
+
+def parameter_rows(trace: Trace, record, values: Optional[dict] = None):
+    """Per layer: (layer, [(name, index, before, gradient, after, frozen)]) of every
+    parameter. Values come from the equations when the derivation has them (so a
+    hand-rounded document shows the rounded numbers it derived), else from the records."""
+    import numpy as np
+
+    from ..names import at
+
+    names = NetworkNames.of(trace.spec)
+    values = values if values is not None else equation_values(trace)
+    s = record.step
+
+    def pick(W, b, index):
+        if index[0] == "w":
+            return float(W[index[1], index[2]])
+        return float(b) if np.ndim(b) == 0 else float(b[index[1]])
+
+    out = []
+    for l, layer in enumerate(record.layers):
+        rows = []
+        for name, index in names.parameters(l):
+            frozen = ("weights" if index[0] == "w" else "bias") in layer.frozen
+            before = values.get(at(f"{name}_new", s - 1)) if s > 1 else None
+            rows.append((
+                name, index,
+                before if before is not None else pick(layer.weights_before, layer.bias_before, index),
+                values.get(at(f"dL/d{name}", s), pick(layer.grad_weights, layer.grad_bias, index)),
+                values.get(at(f"{name}_new", s), pick(layer.weights, layer.bias, index)),
+                frozen,
+            ))
+        out.append((l + 1, rows))
+    return out

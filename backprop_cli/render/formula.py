@@ -62,9 +62,26 @@ _TEXT_ESCAPES = {
 }
 
 
+_TEXT_UNICODE = {  # beyond ASCII: what pdflatex's UTF-8 input can typeset without extra fonts
+    "—": "---", "–": "--", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\ldots{}", "−": "-",
+    "×": r"$\times$", "÷": r"$\div$", "·": r"$\cdot$", "→": r"$\to$", "←": r"$\leftarrow$",
+    "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "≈": r"$\approx$", "∂": r"$\partial$",
+    "²": r"$^2$", "³": r"$^3$", "½": r"$\frac12$", "°": r"$^\circ$", "±": r"$\pm$", "\u00a0": "~",
+}
+
+
+def _is_hangul(ch: str) -> bool:
+    o = ord(ch)
+    return 0xAC00 <= o <= 0xD7A3 or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F
+
+
 def latex_text(text: str) -> str:
     """User text (a spec's name) made safe for LaTeX text mode: every special escaped,
-    control characters dropped, so no input can run a command or break the document."""
+    control characters dropped, so no input can run a command or break the document.
+    Beyond ASCII, what pdflatex cannot set without more fonts becomes `?`; Hangul stays
+    (documents with Hangul load kotex), Greek letters become math."""
+    from ..notation import GREEK_LATEX
+
     out = []
     for ch in text:
         if ch in _TEXT_ESCAPES:
@@ -73,16 +90,25 @@ def latex_text(text: str) -> str:
             out.append(" ")
         elif ord(ch) < 32 or ord(ch) == 127:
             continue
-        else:
+        elif ord(ch) < 128 or _is_hangul(ch) or (0xC0 <= ord(ch) <= 0xFF and ch not in "×÷"):
             out.append(ch)
+        elif ch in _TEXT_UNICODE:
+            out.append(_TEXT_UNICODE[ch])
+        elif ch in GREEK_LATEX:
+            out.append("$" + GREEK_LATEX[ch] + "$")
+        elif 0x80 <= ord(ch) < 0xC0 or ord(ch) in (0x200B, 0xFEFF):
+            continue
+        else:
+            out.append("?")
     return "".join(out)
 
 
 def markdown_text(text: str) -> str:
-    """User text made inert in Markdown: no emphasis, links, HTML or math from a name."""
+    """User text made inert in Markdown: no emphasis, links, HTML, tables or math from a
+    name. Parentheses stay as they are: `\\(` would open inline math in Jupyter."""
     out = []
     for ch in text:
-        if ch in "\\`*_{}[]()<>#+!|$~":
+        if ch in "\\`*_[]<>#|$~":
             out.append("\\" + ch)
         elif ord(ch) < 32:
             out.append(" ")
@@ -320,7 +346,8 @@ class FormulaPrinter:
             starts_number = plain_right[:1].isdigit() or plain_right.startswith(("-", "."))
             fractions = "\\frac" in left or "\\frac" in plain_right
             hyper = isinstance(e.left, Ref) and e.left.name in HYPERPARAMETERS
-            if not starts_number and (not fractions or hyper):
+            indexed = isinstance(e.left, Ref) and resolve(left).endswith(")")  # W₁(2) × x₁, not W₁(2)x₁
+            if not starts_number and not indexed and (not fractions or hyper):
                 return " "
         return mark(1) + r" \times "
 
@@ -353,6 +380,8 @@ class FormulaPrinter:
             return base + e.right.text.translate(SUP), PREC_POW
         exponent = self._p(e.right)[0]
         if self.latex:
+            if "^" in strip_marks(base) and not base.startswith(OPEN):  # σ^{(1)}_{1} squared: no double ^
+                base = "{" + resolve(base) + "}"
             return base + "^{" + self._brace(exponent) + "}", PREC_POW
         return (f"{base}^{exponent}" if len(exponent) == 1 else f"{base}^({exponent})"), PREC_POW
 
@@ -366,7 +395,8 @@ _CMD_WIDTH = {
     "top": 0.8, "sum": 1.5, "to": 1.3, "leftarrow": 1.3, "mid": 0.6, "approx": 1.35, "in": 1.2,
     "%": 0.9, "#": 0.9, "_": 0.55, "&": 0.8, "$": 0.55, "{": 0.55, "}": 0.55,
 }
-_ZERO = ("left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "biggl", "biggr", "displaystyle",
+_CMD_WIDTH.update({"left": 0.2, "right": 0.2, "Bigl": 0.15, "Bigr": 0.15})  # tall delimiters are wider
+_ZERO = ("bigl", "bigr", "big", "Big", "biggl", "biggr", "displaystyle",
          "textstyle", "limits", "nolimits", "phantom")
 
 
@@ -406,7 +436,7 @@ def tex_width(s: str, scale: float = 1.0) -> float:
                 num, i = _group(s, i)
                 den, i = _group(s, i)
                 f = 0.75 if cmd == "tfrac" else 1.0
-                total += f * max(tex_width(num), tex_width(den)) + 0.25
+                total += f * max(tex_width(num), tex_width(den)) + 0.45
                 prev_operand = True
             elif cmd == "begin":
                 env, i = _group(s, i)

@@ -12,6 +12,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from ..notation import Sym
 from ..trace import Equation, Trace
 from .common import Look, architecture, optimizer_text, sections, sparkline, thin
 from .formula import SUP, format_number
@@ -29,7 +30,7 @@ def _equation_line(look: Look, eq: Equation) -> Text:
         line.append(" = ")
         line.append(part, style="bold cyan" if i == len(parts) - 1 else "")
     if eq.condition and eq.condition != "frozen":
-        line.append(f"   ({eq.condition})", style="dim")
+        line.append(f"   ({look.condition(eq)})", style="dim")
     return line
 
 
@@ -69,13 +70,14 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     if getattr(trace, "kind", "network") == "graph":
         from .graph_table import graph_table
 
-        return graph_table(trace, digits=digits)
+        return graph_table(trace, digits=digits, lang=lang)
     L = labels(lang)
     look = Look.of(trace, "unicode", digits, notation)
     spec = trace.spec
     parts: list[RenderableType] = []
 
-    head = Table(box=box.ROUNDED, show_header=False, title=Text(trace.name, style="bold"))
+    parts.append(Text(trace.name, style="bold"))  # a title above, not a table title wrapped to its width
+    head = Table(box=box.ROUNDED, show_header=False)
     head.add_column(style="bold")
     head.add_column()
     head.add_row(L["architecture"], f"{architecture(spec)}  ({', '.join(l.activation.name for l in spec.layers)})")
@@ -95,6 +97,8 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
         else:
             parts.extend(_matrix_step(trace, record, L, digits))
         parts.append(_update_table(trace, record, look, L))
+        if record.step == 1 and trace.symbolic:
+            parts.extend(_symbolic(trace, look, L))
     parts.append(_after(trace, look, L))
     if len(trace.losses) > 2:
         parts.append(_loss_table(trace, L, digits))
@@ -142,14 +146,48 @@ def _pick(W, b, index):
     return float(b) if np.ndim(b) == 0 else float(b[index[1]])
 
 
+def _layer_title(look: Look, layer: int, L) -> Text:
+    """`Layer 2 (output layer)`: the same grouping as the LaTeX and Markdown documents."""
+    last = max((n[0] for n in look.notation.neurons.values()), default=layer)
+    kind = L["output_layer"] if layer == last else L["hidden_layer"]
+    return Text(f" {L['layer']} {layer} ({kind})", style="italic")
+
+
+def _by_layer(look: Look, eqs) -> list:
+    groups: list = []
+    for eq in eqs:
+        layer = look.layer_of(eq)
+        if groups and (groups[-1][0] == layer or layer is None):
+            groups[-1][1].append(eq)
+        else:
+            groups.append((layer, [eq]))
+    return groups
+
+
 def _scalar_step(look: Look, record, L) -> list[RenderableType]:
     groups = sections(record.equations)
     out: list[RenderableType] = []
+    deep = len({n[0] for n in look.notation.neurons.values()}) > 1
     for key in ("forward", "loss", "backward"):
         if not groups.get(key):
             continue
         out.append(Text(L[key], style="bold underline"))
-        out.extend(_equation_line(look, eq) for eq in groups[key])
+        if key == "loss" or not deep:
+            out.extend(_equation_line(look, eq) for eq in groups[key])
+            continue
+        hidden_said = False
+        for layer, eqs in _by_layer(look, groups[key]):
+            if layer:
+                out.append(_layer_title(look, layer, L))
+            if key == "backward" and layer and not hidden_said and layer < max(n[0] for n in look.notation.neurons.values()):
+                n = look.notation
+                a, ak, zk = (n.unicode_sym(Sym(n.letters["a"], "j")), n.unicode_sym(Sym(n.letters["a"], "k")),
+                             n.unicode_sym(Sym(n.letters["z"], "k")))
+                Lsym = n.unicode("loss")
+                out.append(Text(f"  ∂{Lsym}/∂{a} = Σₖ ∂{Lsym}/∂{ak} × ∂{ak}/∂{zk} × ∂{zk}/∂{a}   ({L['sum_over']})",
+                                style="dim"))
+                hidden_said = True
+            out.extend(_equation_line(look, eq) for eq in eqs)
     if groups.get("update"):
         out.append(Text(L["update"], style="bold underline"))
         out.extend(_equation_line(look, eq) for eq in groups["update"])
@@ -217,6 +255,14 @@ def _update_rule(trace: Trace, look: Look) -> str:
         return "buf = μ·buf + g,  θ⁺ = θ − α·" + ("(g + μ·buf)" if opt.nesterov else "buf")
     wd = " (g = ∂L/∂θ + λθ)" if opt.weight_decay.value else ""
     return "θ⁺ = θ − α × ∂L/∂θ" + wd
+
+
+def _symbolic(trace: Trace, look: Look, L) -> list[RenderableType]:
+    """--symbolic: each gradient as a simplified formula, then with the numbers."""
+    out: list[RenderableType] = [Text(L.get("symbolic", "Gradients as formulas"), style="bold underline")]
+    for g in trace.symbolic:
+        out.append(_equation_line(look, Equation(g.name, g.expr, g.operands, g.value, "symbolic")))
+    return out
 
 
 def _after(trace: Trace, look: Look, L) -> RenderableType:
