@@ -306,7 +306,7 @@ class Notation:
     def spell(self, sym: Sym, style: str) -> str:
         return self.unicode_sym(sym) if style == "unicode" else self.latex_sym(sym)
 
-    def _loss(self, style: str) -> str:
+    def loss_symbol(self, style: str) -> str:
         L = self.letters["L"]
         if style == "unicode":
             return _letter_unicode(L)
@@ -318,9 +318,9 @@ class Notation:
         sample = int(m.group("sample")) if m.group("sample") else None
         step = int(m.group("step")) if m.group("step") else 1
         if base == "loss":
-            return self._loss(style)
+            return self.loss_symbol(style)
         if base == "loss_after":
-            return self._loss(style) + ("′" if style == "unicode" else r"_{\mathrm{after}}")
+            return self.loss_symbol(style) + ("′" if style == "unicode" else r"_{\mathrm{after}}")
         if base in _HYPER:
             return _HYPER[base] if style == "unicode" else _HYPER_LATEX[base]
         mm = _PARAM_NEW.match(base)
@@ -336,7 +336,7 @@ class Notation:
             return letter + "_{" + param + "}(" + str(step) + ")"
         mm = _DERIVATIVE.match(base)
         if mm:
-            top = self._loss(style) if mm.group("top") == "L" else self._part(mm.group("top"), sample, step, style)
+            top = self.loss_symbol(style) if mm.group("top") == "L" else self._part(mm.group("top"), sample, step, style)
             bottom = self._part(mm.group("bottom"), sample, step, style)
             if style == "unicode":
                 return f"∂{top}/∂{bottom}"
