@@ -129,3 +129,15 @@ def test_shipped_examples_exact_agree(name):
     for key, value in trace.exact.items():
         if key in floats:
             assert high_precision(value) == pytest.approx(floats[key], rel=1e-12, abs=1e-15), key
+
+
+def test_renderers_show_fractions_beside_decimals():
+    from backprop_cli.render import render
+
+    trace = solve(load_spec(CONFIGS / "rational_relu.yaml"), exact=True)
+    table = render(trace, "table")
+    assert "59/288 ≈ 0.2049" in table  # W6⁺, exact and decimal
+    assert "1/2 × 29/12" in table  # operands substituted as fractions
+    latex = render(trace, "latex")
+    assert r"\tfrac{59}{288} \approx 0.2049" in latex
+    assert r"\tfrac{59}{288}" in render(trace, "markdown")

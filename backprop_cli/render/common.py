@@ -14,7 +14,7 @@ from ..expr import Num, Ref
 from ..names import NetworkNames
 from ..notation import Notation, Sym
 from ..trace import Equation, Trace
-from .formula import FormulaPrinter, format_number, resolve
+from .formula import FormulaPrinter, format_number, resolve, exact_value_text
 
 SECTION_ORDER = ("forward", "loss", "backward", "update", "after")
 _CONDITION = re.compile(r"^(?P<name>\S+) (?P<op><=|>=|==|=|<|>) (?P<rhs>.+)$")
@@ -107,7 +107,7 @@ class Look:
     def value(self, eq: Equation) -> str:
         if isinstance(eq.expr, Ref) and eq.expr.name in self.given:  # ∂z₁/∂W₁ = x₁ = 1
             return self.number(eq.value, eq.expr.name)
-        return format_number(eq.value, self.digits, self.style)
+        return exact_value_text(eq.value, self.digits, self.style)
 
     def chain_marked(self, eq: Equation) -> list[str]:
         """Right-hand sides of `name = formula = numbers = value`, without repeats.

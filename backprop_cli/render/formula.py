@@ -32,7 +32,13 @@ HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "beta1", "beta2", "eps", "s
 
 
 def format_number(value, digits: int, style: str = "unicode", policy: str = "float") -> str:
-    """A value with `digits` decimals; hand-rounded values print as they were rounded."""
+    """A value with `digits` decimals; hand-rounded values print as they were rounded;
+    exact rationals (--exact) print as fractions, exact closed forms as a decimal
+    followed by … (the closed form itself is the expression printed beside it)."""
+    if getattr(value, "is_rational", False):
+        return _fraction(value.expr, style)
+    if hasattr(value, "is_rational"):  # an exact closed form
+        return format_number(float(value), digits, style) + ("…" if style == "unicode" else r"\ldots")
     if isinstance(value, Decimal):
         text = format(value, "f")
         if text.startswith("-") and value == 0:
@@ -50,6 +56,24 @@ def format_number(value, digits: int, style: str = "unicode", policy: str = "flo
                 text = text[1:]
     if text.startswith("-"):
         text = ("−" if style == "unicode" else "-") + text[1:]
+    return text
+
+
+def _fraction(q, style: str) -> str:
+    sign = "−" if style == "unicode" else "-"
+    text = sign if q < 0 else ""
+    p, d = abs(q.numerator), q.denominator
+    if d == 1:
+        return text + str(p)
+    return text + (f"{p}/{d}" if style == "unicode" else r"\tfrac{" + str(p) + "}{" + str(d) + "}")
+
+
+def exact_value_text(value, digits: int, style: str) -> str:
+    """The result of an exact equation: 59/288 ≈ 0.2049, or the decimal of a closed form."""
+    text = format_number(value, digits, style)
+    if getattr(value, "is_rational", False) and value.expr.denominator != 1:
+        approx = format_number(float(value), digits, style)
+        text += (" ≈ " if style == "unicode" else r" \approx ") + approx
     return text
 
 
