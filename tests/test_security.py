@@ -25,7 +25,7 @@ from backprop_cli.yamlsafe import MAX_DEPTH, MAX_SIZE, Source, check_depth, load
 from .cli_proc import ENV, ROOT, WarmCLI, cold
 
 BASE = (Path(__file__).parent / "bad_inputs" / "valid" / "base.yaml").read_text(encoding="utf-8")
-MEMORY_LIMIT_MB = 200
+MEMORY_LIMIT_MB = 300  # a python process with numpy is ~80 MB; an unbounded alias bomb is GBs
 WORK_LIMIT_S = 2.0  # the refusal itself; a cold interpreter adds its own start-up on top
 
 
