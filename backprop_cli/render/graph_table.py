@@ -23,6 +23,7 @@ from ..expr import Num, Ref
 from ..graph import expression_size
 from ..trace import Equation, GraphTrace
 from .formula import SUP, FormulaPrinter, format_number
+from .table import equation_line
 
 LABELS = {
     "en": {
@@ -141,15 +142,7 @@ def _condition(text: str) -> str:
 
 
 def _line(look: _Look, eq: Equation, note: str | None = None) -> Text:
-    parts = look.chain(eq)
-    line = Text("  ")
-    line.append(parts[0], style="bold")
-    for i, part in enumerate(parts[1:], 1):
-        line.append(" = ")
-        line.append(part, style="bold cyan" if i == len(parts) - 1 else "")
-    if note or eq.condition:
-        line.append(f"   ({note or _condition(eq.condition)})", style="dim")
-    return line
+    return equation_line(look.chain(eq), note or (_condition(eq.condition) if eq.condition else None))
 
 
 def _table(*columns: str) -> Table:

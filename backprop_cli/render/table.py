@@ -22,16 +22,22 @@ MATRIX_ROWS = 8
 MATRIX_COLS = 8
 
 
-def _equation_line(look: Look, eq: Equation) -> Text:
-    parts = look.chain(eq)
+def equation_line(parts: list[str], note: str | None = None) -> Text:
+    """`name = formula = numbers = value` as one wrapped line, the result highlighted;
+    `note` (a branch taken, a node off the path) follows, dimmed. Graphs use it too."""
     line = Text("  ")
     line.append(parts[0], style="bold")
     for i, part in enumerate(parts[1:], 1):
         line.append(" = ")
         line.append(part, style="bold cyan" if i == len(parts) - 1 else "")
-    if eq.condition and eq.condition != "frozen":
-        line.append(f"   ({look.condition(eq)})", style="dim")
+    if note:
+        line.append(f"   ({note})", style="dim")
     return line
+
+
+def _equation_line(look: Look, eq: Equation) -> Text:
+    shown = eq.condition and eq.condition != "frozen"
+    return equation_line(look.chain(eq), look.condition(eq) if shown else None)
 
 
 def _sup(layer: int) -> str:
