@@ -551,8 +551,20 @@ def _read_notation(r: _Reader, node):
         return r.choice(node, "notation", NOTATION_PRESETS, "a notation preset")
     if not isinstance(node, yaml.MappingNode):
         raise r.fail(node, "notation", expected="a preset name or a mapping", found=describe(node))
+    from .notation import OVERRIDE_KEYS  # checked here so a bad key has its line and column
+
+    known = ("preset",) + tuple(OVERRIDE_KEYS)
     out = {}
     for k, v in node.value:
         key = r.text(k, "notation", "a notation key")
-        out[key] = r.text(v, f"notation.{key}", "text")
+        if key not in known:
+            hint = suggest(key, known) or f"known keys: {', '.join(k for k in known if len(k) > 1)}"
+            raise r.fail(k, f"notation.{key}", "unknown notation key", hint=hint)
+        if key == "preset":
+            out[key] = r.choice(v, "notation.preset", NOTATION_PRESETS, "a notation preset")
+            continue
+        text = r.text(v, f"notation.{key}", "a short symbol")
+        if not text.strip() or len(text.strip()) > 12:
+            raise r.fail(v, f"notation.{key}", expected="a short symbol (1–12 characters)", found=repr(text))
+        out[key] = text
     return out

@@ -145,3 +145,15 @@ def test_library_api_without_cli():
     assert trace.named["W5_new"] == pytest.approx(-0.4452, abs=5e-5)
     text = backprop_cli.render(trace, "json")
     assert json.loads(text)["loss_after"] == trace.loss_after
+
+
+def test_notation_block_is_checked_when_the_spec_is_read(tmp_path):
+    base = "input: [1]\ntarget: [0]\nlayers:\n  - weights: [[1]]\nloss: mse\nlr: 1\nnotation:\n  preset: mazur\n"
+    bad = tmp_path / "n.yaml"
+    bad.write_text(base + "  activaton: o\n")
+    result = run("validate", bad)
+    assert result.exit_code == 2 and "n.yaml:9:3" in result.stderr and "did you mean 'activation'" in result.stderr
+    good = tmp_path / "g.yaml"
+    good.write_text(base + "  activation: o\n")
+    assert run("validate", good).exit_code == 0
+    assert "oₒ₁ = netₒ₁" in run("solve", good).stdout  # the override replaced "out"
