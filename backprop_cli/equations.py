@@ -253,7 +253,7 @@ class Derivation:
                     av = self.value(a.name)
                     denominator: Expr = E.mul(a, E.sub(Num("1"), a))
                     if av * (1 - av) < BCE_EPS and self.arith.name == "float":
-                        denominator = E.call("max", denominator, Num("1e-12"))
+                        denominator = E.call("max", denominator, Num(repr(BCE_EPS)))
                     g = E.div(E.sub(a, t), denominator)
                 else:
                     if self.value(t.name) == 0:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 BCE_LOG_FLOOR = -100.0
-BCE_EPS = 1e-12
+# torch's BCE backward divides by max(ŷ(1 − ŷ), EPSILON) with EPSILON = 1e-12 held as a
+# float32, i.e. 9.999999960041972e-13 in float64: PyTorch is the reference (SPEC §2 says
+# 1e-12, meaning PyTorch's), and a saturated gradient would otherwise differ by 4e-9.
+BCE_EPS = float(np.float32(1e-12))
 
 
 def activate(name: str, z: np.ndarray, slope: float = 0.01) -> tuple[np.ndarray, np.ndarray | None]:
