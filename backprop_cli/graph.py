@@ -47,7 +47,7 @@ from .graph_calculus import ONE, ZERO, _is_zero, differentiate, s_mul, s_sum
 from .graph_parse import _IDENTIFIER, _children, _NameTable, _Scope, _suggest, parse_expression
 from .numbers import Number, describe, number, parse_text
 from .trace import Equation, GraphTrace, LocalGradient
-from .yamlsafe import where
+from .yamlsafe import is_plain, where
 
 MAX_MAGNITUDE = 1e300  # beyond this a value is refused (SPEC §4)
 # A derived expression (a derivative, a fan-out sum) is written out in full; beyond
@@ -133,11 +133,6 @@ def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
     return GraphSpec(title, tuple(nodes), output, wrt, order, file)
 
 
-def _is_plain(node: yaml.ScalarNode) -> bool:
-    """Plain (unquoted) scalar. The C loader reports '' rather than None for plain."""
-    return not node.style
-
-
 def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     fields: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     keys = [k.value for k, _ in root.value if isinstance(k, yaml.ScalarNode)]
@@ -165,7 +160,7 @@ def _read_name(field, file: str) -> str | None:
     if field is None:
         return None
     _, v = field
-    if not isinstance(v, yaml.ScalarNode) or (_is_plain(v) and v.value.lower() in ("", "~", "null")):
+    if not isinstance(v, yaml.ScalarNode) or (is_plain(v) and v.value.lower() in ("", "~", "null")):
         raise SpecError(file=file, path="name", **where(v), expected="a title (text)", found=describe(v))
     return v.value
 
@@ -186,7 +181,7 @@ def _read_output(field, nodes: list[GraphNode], file: str) -> str:
     if field is None:
         return names[-1]
     _, v = field
-    if not isinstance(v, yaml.ScalarNode) or (_is_plain(v) and v.value.lower() in ("", "~")):
+    if not isinstance(v, yaml.ScalarNode) or (is_plain(v) and v.value.lower() in ("", "~")):
         raise SpecError(file=file, path="output", **where(v), expected="the name of a node", found=describe(v))
     if v.value not in names:
         raise SpecError(
@@ -280,7 +275,7 @@ def _read_node(name: str, value: yaml.Node, scope: "_Scope", file: str) -> Graph
     if not isinstance(value, yaml.ScalarNode):
         raise SpecError(file=file, path=path, **loc, expected="a number or an expression", found=describe(value))
     word = value.value.lower()
-    if _is_plain(value) and word in _PLAIN_WORDS and not scope.is_defined(value.value):
+    if is_plain(value) and word in _PLAIN_WORDS and not scope.is_defined(value.value):
         found = "nothing (null)" if word in ("", "~", "null") else f"the boolean {value.value}"
         raise SpecError(file=file, path=path, **loc, expected="a number or an expression", found=found)
     text = value.value

@@ -17,7 +17,6 @@ a "did you mean" where one is close — a key that names W99_new must fail loudl
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import yaml
 from .errors import KeyFileError, SpecError
 from .names import NetworkNames, at
 from .numbers import describe, number
+from .spec import suggest
 from .yamlsafe import MAX_SIZE, load_nodes, where, is_plain
 
 # Fields of SPEC §5 that identify a record in a list instead of being checked.
@@ -357,7 +357,7 @@ def _read_tolerance(node: yaml.Node, file: str) -> Tolerance:
     for k, v in node.value:
         name = getattr(k, "value", None)
         if name not in ("abs", "rel"):
-            hint = _did_you_mean(str(name), ("abs", "rel")) or "tolerance has abs and rel"
+            hint = suggest(str(name), ("abs", "rel")) or "tolerance has abs and rel"
             raise KeyFileError("unknown key", file=file, path=f"tolerance.{name}", **where(k), hint=hint)
         n = _number(v, f"tolerance.{name}", file)
         if n.value < 0:
@@ -371,11 +371,6 @@ def _number(node: yaml.Node, path: str, file: str, what: str = "a number"):
         return number(node, path, file, what)
     except SpecError as error:
         raise _as_key_error(error) from None
-
-
-def _did_you_mean(word: str, choices) -> Optional[str]:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {match[0]!r}?" if match else None
 
 
 def json_path(path: tuple) -> str:
@@ -473,7 +468,7 @@ class _Resolver:
             return self.fail(node, path, "this spec is a batch: name the sample",
                              hint=f"{solution.spec.samples} samples: {base}#1 … {base}#{solution.spec.samples}")
         same_step = [n for n in known if (_STEP_RE.fullmatch(n).group("step") == step)]
-        hint = _did_you_mean(name, same_step) or _did_you_mean(name, known)
+        hint = suggest(name, same_step) or suggest(name, known)
         note = _range_note(name, known)
         if note:
             hint = f"{hint} ({note})" if hint else note
@@ -529,7 +524,7 @@ class _Resolver:
             if word in ids:
                 continue  # it chose the record; sequence() matched it already
             if word not in doc:
-                raise self.fail(k, sub, self._missing_field(word, doc, out), hint=_did_you_mean(word, list(doc) + list(ids)))
+                raise self.fail(k, sub, self._missing_field(word, doc, out), hint=suggest(word, list(doc) + list(ids)))
             self.walk(v, doc[word], out + (word,), sub)
 
     def _missing_field(self, word: str, doc: dict, out: tuple) -> str:
@@ -610,7 +605,7 @@ class _Resolver:
             raise self.fail(node, f_path, f"layer {wanted['layer']} is out of range", expected=f"a layer 1…{len(doc)}")
         shown = ", ".join(f"{f} {v}" for f, v in wanted.items())
         choices = [str(r.get(next(iter(wanted)))) for r in doc]
-        raise self.fail(node, f_path, f"no record with {shown}", hint=_did_you_mean(str(next(iter(wanted.values()))), choices))
+        raise self.fail(node, f_path, f"no record with {shown}", hint=suggest(str(next(iter(wanted.values()))), choices))
 
 
 def _list_name(out: tuple) -> str:
