@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import BackpropError, ComputeError, SpecError
+from .errors import BackpropError, ComputeError
 from .yamlsafe import MAX_SIZE
 
 app = typer.Typer(

@@ -149,7 +149,7 @@ def _solve_float(spec, names, total, recorded, detail, progress) -> Trace:
             named.update(_named_from_result(spec, names, results[s], s))
             if s > 1:
                 named.update(_state_names(spec, names, previous_state[s], s - 1))
-    _loss_names(named, losses, recorded)
+    _loss_names(named, losses)
 
     equations: dict[int, tuple] = {}
     after = ()
@@ -186,7 +186,7 @@ def _after_names(spec, names, params, s: int) -> dict[str, float]:
     return out
 
 
-def _loss_names(named: dict, losses: list[float], recorded: list[int]) -> None:
+def _loss_names(named: dict, losses: list[float]) -> None:
     total = len(losses) - 1
     for s in range(1, total + 1):
         named[at("loss", s)] = losses[s - 1]
@@ -271,7 +271,7 @@ def _solve_policy(spec, names, total, recorded, arith, digits, progress) -> Trac
     floats = {name: arith.to_float(value) for name, value in d.env.items()}
     losses = [floats[at("loss", s)] for s in range(1, total + 1)] + [floats["loss_after"]]
     named = dict(floats)
-    _loss_names(named, losses, recorded)
+    _loss_names(named, losses)
     steps = tuple(
         _record(spec, _result_from_names(spec, names, floats, s), s, equations[s]) for s in recorded
     )

@@ -16,7 +16,7 @@ import yaml
 
 from .errors import SpecError
 from .numbers import Number, describe, number, number_vector
-from .yamlsafe import MAX_SIZE, Source, is_plain, load_nodes, load_text, where
+from .yamlsafe import MAX_SIZE, is_plain, load_nodes, load_text, where
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "cross_entropy")

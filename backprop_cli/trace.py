@@ -36,12 +36,6 @@ class Equation:
     def expression(self) -> str:
         return to_text(self.expr)
 
-    def operand(self, name: str) -> Any:
-        for key, value in self.operands:
-            if key == name:
-                return value
-        raise KeyError(name)
-
 
 @dataclass(frozen=True)
 class LayerRecord:

@@ -13,10 +13,6 @@ from ..trace import Equation, Trace
 FORMAT = "backprop/1"
 
 
-def _num(x) -> float:
-    return float(x)
-
-
 def _array(x) -> Any:
     if x is None:
         return None
@@ -73,7 +69,7 @@ def network_document(trace: Trace) -> dict:
                 frozen=list(layer.frozen),
             )
             layers.append(entry)
-        step = {"step": record.step, "loss": _num(record.loss), "layers": layers}
+        step = {"step": record.step, "loss": json_float(record.loss), "layers": layers}
         step["equations"] = [equation_json(e) for e in record.equations] if show_equations else []
         steps.append(step)
     doc: dict[str, Any] = {
