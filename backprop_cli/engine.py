@@ -40,7 +40,7 @@ class StepResult:
 
 def forward(spec: Spec, params) -> tuple[list, list, list]:
     zs, acts, derivs = [], [], []
-    a = spec.input
+    a = np.asarray(spec.input)
     for layer, (W, b) in zip(spec.layers, params):
         z = a @ W.T
         if b is not None:
@@ -72,7 +72,7 @@ def _update_hint(spec: Spec) -> str:
 
 def _step(spec: Spec, params, state: dict, step: int) -> StepResult:
     zs, acts, derivs = forward(spec, params)
-    loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], spec.target)
+    loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], np.asarray(spec.target))
     layers = backward(spec, params, zs, acts, derivs)
     new_params, new_state = update(spec, params, layers, state, step)
     return StepResult(tuple(params), loss, tuple(layers), new_params, new_state)
@@ -84,7 +84,7 @@ def backward(spec: Spec, params, zs, acts, derivs, *, unit_layers=(), weights=No
     The two keyword arguments re-run the pass with a classic mistake, for `check`'s
     diagnoses: `unit_layers` take σ′ = 1 (a softmax output skips its Jacobian) and
     `weights` replaces the weights δ is carried down through (the updated ones)."""
-    t = spec.target
+    t = np.asarray(spec.target)
     last = len(spec.layers) - 1
     dL_da = F.loss_grad(spec.loss, spec.reduction, acts[-1], t)
     if last in unit_layers:
@@ -97,7 +97,7 @@ def backward(spec: Spec, params, zs, acts, derivs, *, unit_layers=(), weights=No
         if l < last:
             dL_da = delta @ through[l + 1][0]
             delta = dL_da if l in unit_layers else dL_da * derivs[l]
-        source = spec.input if l == 0 else acts[l - 1]
+        source = np.asarray(spec.input) if l == 0 else acts[l - 1]
         kind = spec.layers[l].bias_kind
         grad_b = None if kind == "none" else (float(delta.sum()) if kind == "shared" else delta.sum(axis=0))
         layers[l] = LayerState(zs[l], acts[l], dL_da, derivs[l], delta, delta.T @ source, grad_b)
@@ -178,13 +178,17 @@ def _finite(arr, what: str, why: str, file: str | None) -> None:
 
 
 def initial_params(spec: Spec) -> tuple:
-    return tuple((layer.weights.copy(), None if layer.bias is None else np.copy(layer.bias)) for layer in spec.layers)
+    """The spec's parameters as writable float64 arrays (a shared bias stays a float)."""
+    return tuple(
+        (np.array(layer.weights), layer.bias if layer.bias_kind != "vector" else np.array(layer.bias))
+        for layer in spec.layers
+    )
 
 
 def final_loss(spec: Spec, params) -> float:
     with np.errstate(all="ignore"):
         zs, acts, _ = forward(spec, params)
-        loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], spec.target)
+        loss = F.loss_value(spec.loss, spec.reduction, acts[-1], zs[-1], np.asarray(spec.target))
     if not np.isfinite(loss):
         raise ComputeError("the loss after the last step is not a finite number (overflow)", file=spec.file)
     return loss

@@ -8,11 +8,11 @@ kept beside the float so exact mode can read `0.1` as 1/10.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-import numpy as np
 import yaml
 
 from .errors import SpecError
@@ -111,8 +111,8 @@ def number(node: yaml.Node, path: str, file: str, what: str = "a number") -> Num
     return parsed
 
 
-def number_vector(node: yaml.Node, path: str, file: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """A flat list of numbers → (float64 array, source texts)."""
+def number_vector(node: yaml.Node, path: str, file: str) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """A flat list of numbers → (float64 values, source texts)."""
     if not isinstance(node, yaml.SequenceNode):
         raise SpecError(file=file, path=path, expected="a list of numbers", found=describe(node), **where(node))
     children = node.value
@@ -120,8 +120,8 @@ def number_vector(node: yaml.Node, path: str, file: str) -> tuple[np.ndarray, tu
         texts = [c.value for c in children]
         joined = "\n".join(texts) + "\n"
         if _PLAIN_LIST_RE.fullmatch(joined):
-            values = np.array(texts, dtype=np.float64)
-            if np.isfinite(values).all():  # else the slow path names the entry too large
+            values = tuple(map(float, texts))
+            if all(map(math.isfinite, values)):  # else the slow path names the entry too large
                 return values, tuple(texts)
     numbers = [number(c, f"{path}[{i}]", file) for i, c in enumerate(children)]
-    return np.array([n.value for n in numbers], dtype=np.float64), tuple(n.text for n in numbers)
+    return tuple(float(n.value) for n in numbers), tuple(n.text for n in numbers)

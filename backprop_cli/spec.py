@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import numpy as np
 import yaml
 
 from .errors import SpecError
+from .grid import Grid, is_array
 from .numbers import Number, describe, number, number_vector
 from .yamlsafe import MAX_SIZE, is_plain, load_nodes, load_text, where
 
@@ -46,8 +46,8 @@ class Activation:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    weights: np.ndarray  # (out, in): row j = weights into neuron j (nn.Linear)
-    bias: Any  # np.ndarray (per neuron) | float (one shared parameter) | None
+    weights: Grid  # (out, in): row j = weights into neuron j (nn.Linear)
+    bias: Any  # Grid (per neuron) | float (one shared parameter) | None
     activation: Activation
     freeze: tuple[str, ...] = ()
     weights_text: tuple[tuple[str, ...], ...] = ()
@@ -65,7 +65,7 @@ class LayerSpec:
     def bias_kind(self) -> str:
         if self.bias is None:
             return "none"
-        return "shared" if np.ndim(self.bias) == 0 else "vector"
+        return "vector" if is_array(self.bias) else "shared"
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ class Spec:
     file: str
     name: str
     description: str
-    input: np.ndarray  # (N, I)
-    target: np.ndarray  # (N, K): values, one-hot rows for class indices
+    input: Grid  # (N, I)
+    target: Grid  # (N, K): values, one-hot rows for class indices
     layers: tuple[LayerSpec, ...]
     loss: str
     reduction: str
@@ -216,7 +216,7 @@ class _Reader:
             return value.lower() == "true"
         raise self.fail(node, path, expected="true or false", found=describe(node))
 
-    def matrix(self, node: yaml.Node, path: str, what: str) -> tuple[np.ndarray, tuple]:
+    def matrix(self, node: yaml.Node, path: str, what: str) -> tuple[Grid, tuple]:
         """A non-empty list of equal-length rows of numbers."""
         if not isinstance(node, yaml.SequenceNode) or not node.value:
             raise self.fail(node, path, expected=what, found=describe(node))
@@ -237,7 +237,7 @@ class _Reader:
                 )
             rows.append(values)
             texts.append(text)
-        return np.vstack(rows), tuple(texts)
+        return Grid.matrix(rows), tuple(texts)
 
 
 # --------------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ def _read_input(r: _Reader, node: yaml.Node):
     values, text = number_vector(node, "input", r.file)
     if not len(values):
         raise r.fail(node, "input", expected="at least one number", found="an empty list")
-    return values[None, :], (text,), False
+    return Grid.matrix([values]), (text,), False
 
 
 def _read_layers(r: _Reader, node: yaml.Node, fan_in: int) -> tuple[LayerSpec, ...]:
@@ -351,14 +351,14 @@ def _read_bias(r: _Reader, node, path: str, units: int):
                 found=describe(node), hint="to have no bias, omit the field",
             )
         n = number(node, path, r.file, "a list of numbers (one per neuron) or one number (shared)")
-        return n.value, n.text
+        return float(n.value), n.text
     values, text = number_vector(node, path, r.file)
     if len(values) != units:
         raise r.fail(
             node, path, "shape mismatch", expected=f"{units} number{'s' * (units != 1)} (one per neuron)",
             found=f"{len(values)}",
         )
-    return values, text
+    return Grid.vector(values), text
 
 
 def _read_activation(r: _Reader, node, path: str, is_last: bool) -> Activation:
@@ -430,15 +430,16 @@ def _read_target(r: _Reader, node, loss: str, K: int, N: int, batched: bool):
                 hint="the input is one sample (a flat list), so the target is one flat list too",
             )
         values, text1 = number_vector(node, path, r.file)
-        t, text = values[None, :], (text1,)
+        t, text = Grid.matrix([values]), (text1,)
     if t.shape != (N, K):
         raise r.fail(
             node, path, "shape mismatch",
             expected=f"{N} row(s) of {K} number(s) (the input has {N} sample(s), the last layer {K} neuron(s))",
             found=f"{t.shape[0]} row(s) of {t.shape[1]}" if batched else f"{t.shape[1]} number(s)",
         )
-    if loss == "bce" and ((t < 0) | (t > 1)).any():
-        i, k = np.argwhere((t < 0) | (t > 1))[0]
+    outside = [(i, k) for i, row in enumerate(t.rows()) for k, v in enumerate(row) if not 0 <= v <= 1]
+    if loss == "bce" and outside:
+        i, k = outside[0]
         sub = f"[{i}][{k}]" if batched else f"[{k}]"
         raise r.fail(node, path + sub, "bce targets are probabilities", expected="a value in [0, 1]", found=repr(text[i][k]))
     return t, text, None
@@ -462,14 +463,13 @@ def _read_ce_target(r: _Reader, node, K: int, N: int, batched: bool):
             return one(item.value[0], f"{p}[0]")
         if isinstance(item, yaml.ScalarNode):
             k = _ce_index(r, item, p, K)
-            row = np.zeros(K)
-            row[k] = 1.0
+            row = tuple(1.0 if j == k else 0.0 for j in range(K))
             indices.append(k)
             return row, tuple("1" if j == k else "0" for j in range(K))
         values, text = number_vector(item, p, r.file)
         if len(values) != K:
             raise r.fail(item, p, "shape mismatch", expected=f"a class index or a row of {K} numbers", found=f"{len(values)} numbers")
-        if (values < 0).any():
+        if any(v < 0 for v in values):
             raise r.fail(item, p, expected="non-negative class probabilities", found="a negative value")
         return values, text
 
@@ -488,7 +488,7 @@ def _read_ce_target(r: _Reader, node, K: int, N: int, batched: bool):
         rows_t.append(row)
         texts.append(text)
     idx = tuple(indices) if len(indices) == len(rows_t) else None
-    return np.vstack(rows_t), tuple(texts), idx
+    return Grid.matrix(rows_t), tuple(texts), idx
 
 
 def _read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:

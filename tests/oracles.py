@@ -93,7 +93,7 @@ def finite_difference_gradients(spec, h: float = 1e-6) -> dict[str, float]:
         l = next(l for l in range(len(layers)) for n, _ in names.parameters(l) if n == name)
         layer = layers[l]
         if index[0] == "w":
-            W = layer.weights.copy()
+            W = np.array(layer.weights)
             W[index[1], index[2]] += delta
             layers[l] = replace(layer, weights=W)
         elif len(index) == 1:

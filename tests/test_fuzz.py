@@ -183,7 +183,7 @@ def _loss_at_step_1(spec) -> float:
 
 def _with_weight(spec, l, j, i, value):
     layers = list(spec.layers)
-    w = layers[l].weights.copy()
+    w = np.array(layers[l].weights)
     w[j, i] = value
     layers[l] = dataclasses.replace(layers[l], weights=w)
     return dataclasses.replace(spec, layers=tuple(layers))

@@ -20,7 +20,7 @@ def torch_run(spec, steps):
     torch.set_default_dtype(torch.float64)
     params, trainable = [], []
     for layer in spec.layers:
-        W = torch.tensor(layer.weights, requires_grad=True)
+        W = torch.tensor(np.asarray(layer.weights), requires_grad=True)
         b = None if layer.bias is None else torch.tensor(np.asarray(layer.bias, dtype=float), requires_grad=True)
         params.append((W, b))
         if "weights" not in layer.freeze:
@@ -34,8 +34,8 @@ def torch_run(spec, steps):
     else:
         optimizer = torch.optim.Adam(trainable, lr=opt.lr.value, betas=(opt.beta1.value, opt.beta2.value),
                                      eps=opt.eps.value, weight_decay=opt.weight_decay.value)
-    x = torch.tensor(spec.input)
-    t = torch.tensor(spec.target)
+    x = torch.tensor(np.asarray(spec.input))
+    t = torch.tensor(np.asarray(spec.target))
     records = []
     for _ in range(steps + 1):
         for W, b in params:  # frozen tensors are outside the optimizer: zero them too
