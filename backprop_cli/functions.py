@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BCE_LOG_FLOOR = -100.0
-# torch's BCE backward divides by max(ŷ(1 − ŷ), EPSILON) with EPSILON = 1e-12 held as a
-# float32, i.e. 9.999999960041972e-13 in float64: PyTorch is the reference (SPEC §2 says
-# 1e-12, meaning PyTorch's), and a saturated gradient would otherwise differ by 4e-9.
-BCE_EPS = float(np.float32(1e-12))
+from .conventions import BCE_EPS, BCE_LOG_FLOOR, loss_scale
 
 
 def activate(name: str, z: np.ndarray, slope: float = 0.01) -> tuple[np.ndarray, np.ndarray | None]:
@@ -44,9 +40,10 @@ def _clamped_log(p: np.ndarray) -> np.ndarray:
     return np.where(p > 0, np.maximum(np.log(safe), BCE_LOG_FLOOR), BCE_LOG_FLOOR)
 
 
-def logsumexp(z: np.ndarray) -> np.ndarray:
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise log softmax as PyTorch forms it: (z − max) − log Σ exp(z − max)."""
     m = z.max(axis=1, keepdims=True)
-    return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+    return (z - m) - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
 
 
 def loss_value(loss: str, reduction: str, a: np.ndarray, z: np.ndarray, t: np.ndarray) -> float:
@@ -61,18 +58,11 @@ def loss_value(loss: str, reduction: str, a: np.ndarray, z: np.ndarray, t: np.nd
     if loss == "bce":
         total = -float(np.sum(t * _clamped_log(a) + (1.0 - t) * _clamped_log(1.0 - a)))
         return total / (N * K) if reduction == "mean" else total
-    if loss == "cross_entropy":
-        per_sample = logsumexp(z) * t.sum(axis=1) - np.sum(t * z, axis=1)
+    if loss == "cross_entropy":  # PyTorch's form keeps a nearly-right prediction's digits
+        per_sample = -np.sum(t * log_softmax(z), axis=1)
         total = float(per_sample.sum())
         return total / N if reduction == "mean" else total
     raise ValueError(f"unknown loss {loss!r}")
-
-
-def loss_scale(loss: str, reduction: str, N: int, K: int) -> int:
-    """The divisor the reduction applies (1 for sum): NK for mse/bce, N otherwise."""
-    if reduction == "sum":
-        return 1
-    return N * K if loss in ("mse", "bce") else N
 
 
 def loss_grad(loss: str, reduction: str, a: np.ndarray, t: np.ndarray) -> np.ndarray:
