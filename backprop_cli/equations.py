@@ -13,15 +13,31 @@ sums the chain over the next layer; W5_new = W5 − lr × ∂L/∂W5.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from . import expr as E
 from .errors import ComputeError
 from .expr import Expr, Num, Ref, evaluate, refs
-from .functions import BCE_EPS, loss_scale
+from .conventions import BCE_EPS, loss_scale
 from .names import NetworkNames, at
 from .spec import Spec
 from .trace import Equation
+
+
+def softmax(z: list[float]) -> list[float]:
+    """Shifted by the max, as PyTorch computes it: never overflows, never 0/0."""
+    m = max(z)
+    e = [math.exp(v - m) for v in z]
+    total = sum(e)
+    return [v / total for v in e]
+
+
+def cross_entropy(z: list[float], t: list[float]) -> float:
+    """One sample's −Σ t log softmax(z), in PyTorch's form (log-softmax shifted by the
+    max), which keeps the digits a nearly-right prediction's small loss needs."""
+    m = max(z)
+    lse = math.log(sum(math.exp(v - m) for v in z))
+    return -sum(tk * ((v - m) - lse) for v, tk in zip(z, t))
 
 
 class _Scope:
@@ -73,9 +89,16 @@ class Derivation:
         for key, n in spec.optimizer.hyperparameters().items():
             self._given(key, n.text, n.value)
 
-    def emit(self, name: str, expression: Expr, section: str, condition: Optional[str] = None) -> None:
+    def emit(self, name: str, expression: Expr, section: str, condition: Optional[str] = None,
+             stable: Optional[Callable[[], float]] = None) -> None:
+        """Record name = expression. Its value: the engine's (lookup mode); else, in
+        float64, `stable()` where the printed form would overflow or lose digits
+        (softmax, cross-entropy: PyTorch shifts by the max first); else the expression
+        evaluated under the policy, on the operands as they were computed."""
         if not self.evaluating and name in self.lookup:
             value = self.lookup[name]
+        elif stable is not None and self.arith.name == "float":
+            value = stable()
         else:
             try:
                 value = self.arith.finish(evaluate(expression, _Scope(self), self.arith))
@@ -171,8 +194,10 @@ class Derivation:
                 self.emit(a_name, E.mul(Ref("slope"), z), section, cond)
         elif act.name == "softmax":
             units = self.spec.layers[l].units
-            exps = [E.call("exp", Ref(self._neuron("z", l, k, n, s))) for k in range(units)]
-            self.emit(a_name, E.div(exps[j], E.add(*exps)), section)
+            zs = [self._neuron("z", l, k, n, s) for k in range(units)]
+            exps = [E.call("exp", Ref(z_k)) for z_k in zs]
+            self.emit(a_name, E.div(exps[j], E.add(*exps)), section,
+                      stable=lambda: softmax([self.value(z_k) for z_k in zs])[j])
         else:  # pragma: no cover - the spec reader admits no other names
             raise ValueError(act.name)
 
@@ -221,7 +246,18 @@ class Derivation:
             divisor *= 2
         if divisor != 1:
             total = E.div(total, Num(str(divisor)))
-        self.emit(name, total, section)
+        stable = (lambda: self._cross_entropy(s) / divisor) if spec.loss == "cross_entropy" else None
+        self.emit(name, total, section, stable=stable)
+
+    def _cross_entropy(self, s: int) -> float:
+        """Σ over samples of −Σ t log softmax(z), PyTorch's way (float64 only)."""
+        L = len(self.spec.layers) - 1
+        K = self.spec.outputs
+        return sum(
+            cross_entropy([self.value(self._neuron("z", L, k, n, s)) for k in range(K)],
+                          [self.value(self.names.sample(f"t{k + 1}", n)) for k in range(K)])
+            for n in range(self.spec.samples)
+        )
 
     # -- backward --------------------------------------------------------------------------
 

@@ -111,3 +111,14 @@ class Grid:
 def is_array(value) -> bool:
     """A vector or matrix (Grid or ndarray), as opposed to a float or None."""
     return getattr(value, "ndim", 0) > 0
+
+
+def as_rows(values) -> list[list[float]]:
+    """A float, vector or matrix (Grid or ndarray) as a list of rows of floats, the
+    way a matrix is printed (numpy's atleast_2d, without numpy)."""
+    if not is_array(values):
+        return [[float(values)]]
+    listed = values.tolist()
+    if values.ndim == 1:
+        return [[float(v) for v in listed]]
+    return [[float(v) for v in row] for row in listed]

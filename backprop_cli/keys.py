@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 
 from .errors import KeyFileError, SpecError
-from .names import NetworkNames, at
+from .names import NetworkNames, at, parameter_value
 from .numbers import describe, number
 from .spec import suggest
 from .yamlsafe import MAX_SIZE, load_nodes, where, is_plain
@@ -167,7 +167,7 @@ class Solution:
                         if name is not None:
                             out[name] = float(np.asarray(array)[index])
                 for name, index in self.names.parameters(l):
-                    out[at(name, record.step)] = _parameter(layer.weights_before, layer.bias_before, index)
+                    out[at(name, record.step)] = parameter_value(layer.weights_before, layer.bias_before, index)
         return out
 
     def canonical(self, name: str) -> Optional[str]:
@@ -224,11 +224,6 @@ def _layer_arrays(layer) -> Iterator[tuple[str, Any]]:
         yield "grad_bias", layer.grad_bias
         yield "bias", layer.bias
 
-
-def _parameter(W, b, index: tuple) -> float:
-    if index[0] == "w":
-        return float(W[index[1], index[2]])
-    return float(b) if np.ndim(b) == 0 else float(b[index[1]])
 
 
 def field_name(names: NetworkNames, layer: int, field_: str, index: tuple, step: int) -> Optional[str]:

@@ -74,3 +74,11 @@ class NetworkNames:
         elif kind == "shared":
             out.append((self.bias(layer, 0), ("b",)))
         return out
+
+
+def parameter_value(W, b, index: tuple) -> float:
+    """The parameter at a `parameters()` index, out of a layer's weights and bias
+    (Grid or ndarray; a shared bias is a float)."""
+    if index[0] == "w":
+        return float(W[index[1], index[2]])
+    return float(b) if len(index) == 1 else float(b[index[1]])

@@ -1,20 +1,20 @@
 """Spec → Trace: run the steps, record every quantity under its canonical name.
 
-Float solves run the numpy engine (engine.py) and, for networks a person reads, build
-the scalar derivation beside it with the engine's values. Hand-rounded (`--round D`)
-and exact (`--exact`) solves run the scalar derivation alone under their number policy;
-its values fill the same arrays. Either way the result is one frozen `Trace`.
+A network a person reads by hand — small, spelled out scalar by scalar, at most
+RECORD_ALL_STEPS steps — is solved by the scalar derivation alone (equations.py): every
+value is its printed expression evaluated under the number policy (float64, `--round
+D`, `--exact`), and numpy is never imported. Everything else, and any float solve whose
+printed formulas overflow, runs on the numpy engine (solve_engine.py), which PyTorch
+parity is measured against. Either way the result is one frozen `Trace`.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
-import numpy as np
-
-from . import engine
 from .arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
 from .equations import Derivation
-from .errors import BackpropError
+from .errors import BackpropError, ComputeError
+from .grid import Grid
 from .names import NetworkNames, at
 from .spec import MAX_STEPS, Spec
 from .trace import LayerRecord, StepRecord, Trace
@@ -89,7 +89,14 @@ def _solve(spec, steps, round_digits, exact, detail, progress) -> Trace:
     names = NetworkNames.of(spec)
     recorded = recorded_steps(total)
     if policy == "float":
-        return _solve_float(spec, names, total, recorded, detail, progress)
+        if detail == "scalar" and total <= RECORD_ALL_STEPS and spec.parameter_count <= SCALAR_PARAMETER_LIMIT:
+            try:
+                return _solve_policy(spec, names, total, recorded, FloatArithmetic(), None, progress)
+            except ComputeError:
+                pass  # a printed form overflowed: the engine is stable, or names the culprit
+        from .solve_engine import solve_with_engine
+
+        return solve_with_engine(spec, names, total, recorded, detail, progress)
     arith = ExactArithmetic() if exact else RoundedArithmetic(round_digits)
     return _solve_policy(spec, names, total, recorded, arith, round_digits, progress)
 
@@ -119,74 +126,7 @@ def _check_policy(spec: Spec, policy: str, total: int, digits: Optional[int]) ->
         )
 
 
-# ------------------------------------------------------------------------------------------
-# float
-
-
-def _solve_float(spec, names, total, recorded, detail, progress) -> Trace:
-    params = engine.initial_params(spec)
-    state: dict = {}
-    losses: list[float] = []
-    results: dict[int, engine.StepResult] = {}
-    previous_state: dict[int, dict] = {}
-    keep = set(recorded)
-    for s in range(1, total + 1):
-        if s in keep and s > 1:
-            previous_state[s] = state
-        result = engine.step_once(spec, params, state, s)
-        losses.append(result.loss)
-        if s in keep:
-            results[s] = result
-        params, state = result.new_params, result.state
-        if progress:
-            progress(s, total)
-    losses.append(engine.final_loss(spec, params))
-
-    small = spec.parameter_count <= SCALAR_PARAMETER_LIMIT
-    named: dict[str, float] = {}
-    if small or detail == "scalar":
-        for s in recorded:
-            named.update(_named_from_result(spec, names, results[s], s))
-            if s > 1:
-                named.update(_state_names(spec, names, previous_state[s], s - 1))
-    _loss_names(named, losses)
-
-    equations: dict[int, tuple] = {}
-    after = ()
-    if detail == "scalar":
-        d = Derivation(spec, FloatArithmetic(), lookup={**named, **_after_names(spec, names, params, total + 1)})
-        for s in recorded:
-            start = len(d.equations)
-            d.step(s)
-            equations[s] = tuple(d.equations[start:])
-        start = len(d.equations)
-        d.after(total)
-        after = tuple(d.equations[start:])
-        for name, value in d.env.items():
-            named.setdefault(name, float(value))
-        if not small:
-            named = {k: v for k, v in named.items() if k.startswith("loss")}
-    steps = tuple(_record(spec, results[s], s, equations.get(s, ())) for s in recorded)
-    return Trace(
-        name=spec.name, spec=spec, steps=steps, losses=tuple(losses), named=named,
-        after_equations=after, detail=detail, policy="float",
-    )
-
-
-def _after_names(spec, names, params, s: int) -> dict[str, float]:
-    """z and a of the forward pass after the last step, from the engine (stable at any |z|)."""
-    zs, acts, _ = engine.forward(spec, params)
-    out = {}
-    for l, layer in enumerate(spec.layers):
-        for n in range(spec.samples):
-            for j in range(layer.units):
-                neuron = names.neuron(l, j)
-                out[at(names.sample(f"z{neuron}", n), s)] = float(zs[l][n, j])
-                out[at(names.sample(f"a{neuron}", n), s)] = float(acts[l][n, j])
-    return out
-
-
-def _loss_names(named: dict, losses: list[float]) -> None:
+def loss_names(named: dict, losses: list[float]) -> None:
     total = len(losses) - 1
     for s in range(1, total + 1):
         named[at("loss", s)] = losses[s - 1]
@@ -195,65 +135,7 @@ def _loss_names(named: dict, losses: list[float]) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# names ↔ arrays
-
-
-def _slots(spec: Spec, names: NetworkNames, s: int) -> Iterator[tuple[str, tuple]]:
-    """Every per-step canonical name with where its value lives in a StepResult."""
-    for l, layer in enumerate(spec.layers):
-        for n in range(spec.samples):
-            for j in range(layer.units):
-                neuron = names.neuron(l, j)
-                for base, field in (("z", "z"), ("a", "a"), ("dL/da", "dL_da"), ("delta", "delta")):
-                    yield at(names.sample(f"{base}{neuron}", n), s), (field, l, n, j)
-                if layer.activation.name != "softmax":
-                    yield at(names.sample(f"da{neuron}/dz{neuron}", n), s), ("da_dz", l, n, j)
-        for name, index in names.parameters(l):
-            yield at(name, s), ("param", l) + index
-            yield at(f"dL/d{name}", s), ("grad", l) + index
-            yield at(f"{name}_new", s), ("new", l) + index
-
-
-def _get(result: engine.StepResult, slot: tuple) -> float:
-    kind, l = slot[0], slot[1]
-    if kind in ("z", "a", "dL_da", "delta", "da_dz"):
-        field = {"dL_da": "dL_da", "da_dz": "da_dz"}.get(kind, kind)
-        return float(getattr(result.layers[l], field)[slot[2], slot[3]])
-    index = slot[2:]
-    if kind == "param":
-        source = result.params[l]
-    elif kind == "new":
-        source = result.new_params[l]
-    else:
-        source = (result.layers[l].grad_w, result.layers[l].grad_b)
-    return _param_value(source, index)
-
-
-def _param_value(pair, index: tuple) -> float:
-    if index[0] == "w":
-        return float(pair[0][index[1], index[2]])
-    b = pair[1]
-    return float(b) if np.ndim(b) == 0 else float(b[index[1]])
-
-
-def _named_from_result(spec, names, result: engine.StepResult, s: int) -> dict[str, float]:
-    named = {name: _get(result, slot) for name, slot in _slots(spec, names, s)}
-    named.update(_state_names(spec, names, result.state, s))
-    return named
-
-
-def _state_names(spec, names, state: dict, s: int) -> dict[str, float]:
-    out = {}
-    for (kind, l, which), arr in state.items():
-        pair = (arr, None) if which == "w" else (None, arr)
-        for name, index in names.parameters(l):
-            if index[0] == which:
-                out[at(f"{kind}_{name}", s)] = _param_value(pair, index)
-    return out
-
-
-# ------------------------------------------------------------------------------------------
-# hand-rounded / exact
+# the derivation alone: float64 for small networks, hand-rounded, exact
 
 
 def _solve_policy(spec, names, total, recorded, arith, digits, progress) -> Trace:
@@ -271,10 +153,8 @@ def _solve_policy(spec, names, total, recorded, arith, digits, progress) -> Trac
     floats = {name: arith.to_float(value) for name, value in d.env.items()}
     losses = [floats[at("loss", s)] for s in range(1, total + 1)] + [floats["loss_after"]]
     named = dict(floats)
-    _loss_names(named, losses)
-    steps = tuple(
-        _record(spec, _result_from_names(spec, names, floats, s), s, equations[s]) for s in recorded
-    )
+    loss_names(named, losses)
+    steps = tuple(_record_from_names(spec, names, floats, s, equations[s]) for s in recorded)
     exact = dict(d.env) if arith.name == "exact" else {}
     return Trace(
         name=spec.name, spec=spec, steps=steps, losses=tuple(losses), named=named,
@@ -282,59 +162,38 @@ def _solve_policy(spec, names, total, recorded, arith, digits, progress) -> Trac
     )
 
 
-def _result_from_names(spec, names, values: dict[str, float], s: int) -> engine.StepResult:
+def _record_from_names(spec: Spec, names: NetworkNames, values: dict[str, float], s: int,
+                       equations: tuple) -> StepRecord:
+    """A step's arrays, gathered from the derivation's canonical names into Grids."""
     N = spec.samples
-    layers, params, new_params = [], [], []
-    for l, layer in enumerate(spec.layers):
-        arrays = {f: np.zeros((N, layer.units)) for f in ("z", "a", "dL_da", "delta", "da_dz")}
-        pairs = {k: [np.zeros_like(layer.weights), None if layer.bias is None else np.zeros(np.shape(layer.bias))]
-                 for k in ("param", "grad", "new")}
-        layers.append((arrays, pairs))
-    for name, slot in _slots(spec, names, s):
-        kind, l = slot[0], slot[1]
-        arrays, pairs = layers[slot[1]]
-        value = values[name]
-        if kind in arrays:
-            arrays[kind][slot[2], slot[3]] = value
-        else:
-            index = slot[2:]
-            pair = pairs[kind]
-            if index[0] == "w":
-                pair[0][index[1], index[2]] = value
-            elif len(index) == 1:
-                pair[1] = np.float64(value)
-            else:
-                pair[1][index[1]] = value
-    states = []
-    for l, (arrays, pairs) in enumerate(layers):
-        softmax = spec.layers[l].activation.name == "softmax"
-        gb = pairs["grad"][1]
-        states.append(engine.LayerState(
-            arrays["z"], arrays["a"], arrays["dL_da"], None if softmax else arrays["da_dz"],
-            arrays["delta"], pairs["grad"][0], None if gb is None else (float(gb) if np.ndim(gb) == 0 else gb),
-        ))
-        params.append(tuple(pairs["param"]))
-        new_params.append(tuple(pairs["new"]))
-    loss = values[at("loss", s)]
-    return engine.StepResult(tuple(params), loss, tuple(states), tuple(new_params), {})
-
-
-def _record(spec: Spec, result: engine.StepResult, s: int, equations: tuple) -> StepRecord:
     layers = []
-    for l, (layer, st) in enumerate(zip(spec.layers, result.layers)):
-        W, b = result.params[l]
-        W_new, b_new = result.new_params[l]
+    for l, layer in enumerate(spec.layers):
+        units = range(layer.units)
+
+        def per_unit(base: str) -> Grid:
+            return Grid.matrix(
+                [values[at(names.sample(base.format(u=names.neuron(l, j)), n), s)] for j in units]
+                for n in range(N)
+            )
+
+        def parameters(form: str):
+            weights = Grid.matrix(
+                [values[at(form.format(names.weight(l, j, i)), s)] for i in range(layer.fan_in)] for j in units
+            )
+            if layer.bias_kind == "none":
+                return weights, None
+            if layer.bias_kind == "shared":
+                return weights, values[at(form.format(names.bias(l, 0)), s)]
+            return weights, Grid.vector(values[at(form.format(names.bias(l, j)), s)] for j in units)
+
+        softmax = layer.activation.name == "softmax"
+        W, b = parameters("{}")
+        grad_W, grad_b = parameters("dL/d{}")
+        W_new, b_new = parameters("{}_new")
         layers.append(LayerRecord(
-            layer=l + 1, activation=layer.activation.name, z=st.z, a=st.a, dL_da=st.dL_da,
-            da_dz=None if layer.activation.name == "softmax" else st.da_dz, delta=st.delta,
-            weights_before=W, bias_before=_bias_form(b), grad_weights=st.grad_w,
-            grad_bias=_bias_form(st.grad_b), weights=W_new, bias=_bias_form(b_new),
-            frozen=layer.freeze,
+            layer=l + 1, activation=layer.activation.name, z=per_unit("z{u}"), a=per_unit("a{u}"),
+            dL_da=per_unit("dL/da{u}"), da_dz=None if softmax else per_unit("da{u}/dz{u}"),
+            delta=per_unit("delta{u}"), weights_before=W, bias_before=b, grad_weights=grad_W,
+            grad_bias=grad_b, weights=W_new, bias=b_new, frozen=layer.freeze,
         ))
-    return StepRecord(step=s, loss=result.loss, layers=tuple(layers), equations=equations)
-
-
-def _bias_form(b):
-    if b is None:
-        return None
-    return float(b) if np.ndim(b) == 0 else np.asarray(b, dtype=np.float64)
+    return StepRecord(step=s, loss=values[at("loss", s)], layers=tuple(layers), equations=equations)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-import numpy as np
-
 from .expr import Expr, to_text
 
 
@@ -39,20 +37,23 @@ class Equation:
 
 @dataclass(frozen=True)
 class LayerRecord:
-    """One layer in one step; arrays are (N, units); bias mirrors the spec's form."""
+    """One layer in one step; arrays are (N, units); bias mirrors the spec's form.
+
+    Arrays are Grids (a solve by the derivation alone) or ndarrays (the engine's):
+    read them through the interface both share (grid.py)."""
 
     layer: int
     activation: str
-    z: np.ndarray
-    a: np.ndarray
-    dL_da: np.ndarray
-    da_dz: Optional[np.ndarray]  # None for softmax (its Jacobian is not a vector)
-    delta: np.ndarray
-    weights_before: np.ndarray
+    z: Any
+    a: Any
+    dL_da: Any
+    da_dz: Optional[Any]  # None for softmax (its Jacobian is not a vector)
+    delta: Any
+    weights_before: Any
     bias_before: Any  # ndarray (per neuron) | float (shared) | None
-    grad_weights: np.ndarray
+    grad_weights: Any
     grad_bias: Any
-    weights: np.ndarray  # after this step
+    weights: Any  # after this step
     bias: Any  # after this step
     frozen: tuple[str, ...] = ()
 

@@ -5,13 +5,10 @@ tests/netgen.py with fixed seeds, so a failure is reproducible by its seed.
 """
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 import pytest
 
-from backprop_cli.arithmetic import FloatArithmetic
-from backprop_cli.equations import Derivation
 from backprop_cli.spec import loads_spec
 from backprop_cli.solve import solve
 from tests.netgen import HIDDEN_ACTIVATIONS, OPTIMIZERS, OUTPUT_FOR_LOSS, random_spec
@@ -49,18 +46,7 @@ def test_gradients_match_finite_differences(seed):
         assert ours[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
 
 
-@pytest.mark.parametrize("seed,optimizer", list(itertools.product(range(3), range(len(OPTIMIZERS)))))
-def test_scalar_derivation_agrees_with_engine(seed, optimizer):
-    """The two implementations of the math — numpy layers and scalar equations — agree."""
-    spec = loads_spec(random_spec(2000 + seed * 7 + optimizer, optimizer=OPTIMIZERS[optimizer], steps=3))
-    trace = solve(spec, detail="scalar")
-    d = Derivation(spec, FloatArithmetic())  # evaluating every equation itself
-    for s in range(1, 4):
-        d.step(s)
-    d.after(3)
-    for name, value in d.env.items():
-        if name in trace.named:
-            assert float(value) == pytest.approx(trace.named[name], rel=1e-10, abs=1e-12), name
+# The scalar derivation against the numpy engine: tests/test_solve_paths.py.
 
 
 def _manual_optimizer(kind, params, grads_per_step):

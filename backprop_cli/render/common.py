@@ -224,18 +224,11 @@ def parameter_rows(trace: Trace, record, values: Optional[dict] = None):
     """Per layer: (layer, [(name, index, before, gradient, after, frozen)]) of every
     parameter. Values come from the equations when the derivation has them (so a
     hand-rounded document shows the rounded numbers it derived), else from the records."""
-    import numpy as np
-
-    from ..names import at
+    from ..names import at, parameter_value
 
     names = NetworkNames.of(trace.spec)
     values = values if values is not None else equation_values(trace)
     s = record.step
-
-    def pick(W, b, index):
-        if index[0] == "w":
-            return float(W[index[1], index[2]])
-        return float(b) if np.ndim(b) == 0 else float(b[index[1]])
 
     out = []
     for l, layer in enumerate(record.layers):
@@ -245,9 +238,9 @@ def parameter_rows(trace: Trace, record, values: Optional[dict] = None):
             before = values.get(at(f"{name}_new", s - 1)) if s > 1 else None
             rows.append((
                 name, index,
-                before if before is not None else pick(layer.weights_before, layer.bias_before, index),
-                values.get(at(f"dL/d{name}", s), pick(layer.grad_weights, layer.grad_bias, index)),
-                values.get(at(f"{name}_new", s), pick(layer.weights, layer.bias, index)),
+                before if before is not None else parameter_value(layer.weights_before, layer.bias_before, index),
+                values.get(at(f"dL/d{name}", s), parameter_value(layer.grad_weights, layer.grad_bias, index)),
+                values.get(at(f"{name}_new", s), parameter_value(layer.weights, layer.bias, index)),
                 frozen,
             ))
         out.append((l + 1, rows))

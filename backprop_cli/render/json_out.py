@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
 
 from ..errors import ComputeError
 from ..expr import to_text
+from ..grid import is_array
 from ..trace import Equation, Trace
 
 FORMAT = "backprop/1"
@@ -16,9 +16,9 @@ FORMAT = "backprop/1"
 def _array(x) -> Any:
     if x is None:
         return None
-    if np.ndim(x) == 0:
+    if not is_array(x):
         return float(x)
-    return np.asarray(x, dtype=np.float64).tolist()
+    return x.tolist()
 
 
 def json_float(value: Any) -> float:

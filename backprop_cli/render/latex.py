@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
 
 from ..expr import Num, Ref
+from ..grid import as_rows
 from ..names import NetworkNames, at
 from ..notation import Sym
 from ..trace import Equation, Trace
@@ -101,9 +101,10 @@ def aligned(lines: list[str]) -> str:
 
 
 def bmatrix(values, fmt, max_rows: int = MATRIX_MAX, max_cols: int = MATRIX_MAX) -> str:
-    """A matrix; past max rows/cols the middle is elided with \\cdots, \\vdots, \\ddots."""
-    arr = np.atleast_2d(np.asarray(values, dtype=object))
-    rows, cols = arr.shape
+    """A matrix (Grid, ndarray, a bias vector or a list of rows of cells); past max
+    rows/cols the middle is elided with \\cdots, \\vdots, \\ddots."""
+    arr = values if isinstance(values, (list, tuple)) else as_rows(values)
+    rows, cols = len(arr), len(arr[0])
     keep_r = list(range(rows)) if rows <= max_rows else list(range(max_rows - 2)) + [None, rows - 1]
     keep_c = list(range(cols)) if cols <= max_cols else list(range(max_cols - 2)) + [None, cols - 1]
     lines = []
@@ -117,7 +118,7 @@ def bmatrix(values, fmt, max_rows: int = MATRIX_MAX, max_cols: int = MATRIX_MAX)
             elif c is None:
                 cells.append(r"\cdots")
             else:
-                cells.append(fmt(arr[r, c]))
+                cells.append(fmt(arr[r][c]))
         lines.append(" & ".join(cells))
     return "\\begin{bmatrix}" + " \\\\ ".join(lines) + "\\end{bmatrix}"
 
@@ -452,7 +453,7 @@ class LatexWriter(DocWriter):
                 l = layer.layer
                 mats = [f"W^{{({l})}} = " + self.mat(layer.weights_before)]
                 if layer.bias_before is not None:
-                    mats.append(f"\\mathbf{{b}}^{{({l})}} = " + self.mat(np.atleast_1d(layer.bias_before)[None, :]))
+                    mats.append(f"\\mathbf{{b}}^{{({l})}} = " + self.mat(layer.bias_before))
                 out.append(self.side_by_side(mats))
         hyper = [(k, n.value) for k, n in spec.optimizer.hyperparameters().items()]
         leaky = [layer for layer in spec.layers if layer.activation.name == "leaky_relu"]
@@ -590,7 +591,7 @@ class LatexWriter(DocWriter):
             if layer.grad_bias is not None:
                 out.append(self.matrix_display(
                     f"\\frac{{\\partial \\mathcal{{L}}}}{{\\partial \\mathbf{{b}}^{{({l})}}}}",
-                    [r"\textstyle\sum_n \delta^{(" + str(l) + r")}_n", self.mat(np.atleast_1d(layer.grad_bias)[None, :])]))
+                    [r"\textstyle\sum_n \delta^{(" + str(l) + r")}_n", self.mat(layer.grad_bias)]))
         out.append(self.heading(level, self.text(L["update"])))
         out += self.update_words(record.step)
         s = record.step
@@ -599,7 +600,7 @@ class LatexWriter(DocWriter):
             out.append(self.matrix_display(f"W^{{({l})}}({s + 1})", [self.mat(layer.weights)]))
             if layer.bias is not None:
                 out.append(self.matrix_display(f"\\mathbf{{b}}^{{({l})}}({s + 1})",
-                                               [self.mat(np.atleast_1d(layer.bias)[None, :])]))
+                                               [self.mat(layer.bias)]))
         return out
 
     # -- summary, after, losses ------------------------------------------------------------------
@@ -621,8 +622,8 @@ class LatexWriter(DocWriter):
                                           f"W^{{({l})}}({steps + 1}) = " + self.mat(layer_n.weights)]))
             if layer0.bias_before is not None:
                 out.append(self.side_by_side([
-                    f"\\mathbf{{b}}^{{({l})}}(1) = " + self.mat(np.atleast_1d(layer0.bias_before)[None, :]),
-                    f"\\mathbf{{b}}^{{({l})}}({steps + 1}) = " + self.mat(np.atleast_1d(layer_n.bias)[None, :])]))
+                    f"\\mathbf{{b}}^{{({l})}}(1) = " + self.mat(layer0.bias_before),
+                    f"\\mathbf{{b}}^{{({l})}}({steps + 1}) = " + self.mat(layer_n.bias)]))
         return out
 
     def summary_table(self, l: int, rows, rows_end, steps: int) -> str:

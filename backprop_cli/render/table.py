@@ -5,13 +5,14 @@ that rich wraps; batches and big layers are shown as matrices truncated with ⋯
 """
 from __future__ import annotations
 
-import numpy as np
 from rich import box
 from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from ..grid import as_rows
+from ..names import parameter_value
 from ..notation import Sym
 from ..trace import Equation, Trace
 from .common import Look, architecture, optimizer_text, sections, sparkline, thin
@@ -46,8 +47,8 @@ def _sup(layer: int) -> str:
 
 def _matrix(values, digits: int, title: str = "") -> RenderableType:
     """A matrix as a borderless table, truncated with ⋯/⋮ past MATRIX_ROWS × MATRIX_COLS."""
-    arr = np.atleast_2d(np.asarray(values, dtype=float))
-    rows, cols = arr.shape
+    arr = as_rows(values)
+    rows, cols = len(arr), len(arr[0])
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
     col_idx = thin(list(range(cols)), MATRIX_COLS)
     row_idx = thin(list(range(rows)), MATRIX_ROWS)
@@ -61,7 +62,7 @@ def _matrix(values, digits: int, title: str = "") -> RenderableType:
         for c in col_idx:
             if c != last_c + 1 and len(cells) < len(table.columns) - 1:
                 cells.append("⋯")
-            cells.append(format_number(arr[r, c], digits))
+            cells.append(format_number(arr[r][c], digits))
             last_c = c
         while len(cells) < len(table.columns):
             cells.append("")
@@ -143,13 +144,7 @@ def _parameters_before(trace: Trace):
     first = trace.steps[0]
     for l, record in enumerate(first.layers):
         for name, index in names.parameters(l):
-            yield name, _pick(record.weights_before, record.bias_before, index)
-
-
-def _pick(W, b, index):
-    if index[0] == "w":
-        return float(W[index[1], index[2]])
-    return float(b) if np.ndim(b) == 0 else float(b[index[1]])
+            yield name, parameter_value(record.weights_before, record.bias_before, index)
 
 
 def _layer_title(look: Look, layer: int, L) -> Text:
@@ -214,7 +209,7 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
         out.append(_matrix(layer.delta, digits, f"δ{_sup(layer.layer)}"))
         out.append(_matrix(layer.grad_weights, digits, f"∂L/∂W{_sup(layer.layer)}"))
         if layer.grad_bias is not None:
-            out.append(_matrix(np.atleast_1d(layer.grad_bias)[None, :], digits, f"∂L/∂b{_sup(layer.layer)}"))
+            out.append(_matrix(layer.grad_bias, digits, f"∂L/∂b{_sup(layer.layer)}"))
     return out
 
 
@@ -237,9 +232,9 @@ def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
     equations = {e.name: e for e in record.equations}
     for l, layer in enumerate(record.layers):
         for name, index in names.parameters(l):
-            old = _pick(layer.weights_before, layer.bias_before, index)
-            grad = _pick(layer.grad_weights, layer.grad_bias, index)
-            new = _pick(layer.weights, layer.bias, index)
+            old = parameter_value(layer.weights_before, layer.bias_before, index)
+            grad = parameter_value(layer.grad_weights, layer.grad_bias, index)
+            new = parameter_value(layer.weights, layer.bias, index)
             eq = equations.get(at(f"{name}_new", record.step))
             new_text = look.value(eq) if eq is not None else format_number(new, look.digits)
             frozen = ("weights" if index[0] == "w" else "bias") in layer.frozen
