@@ -1,4 +1,4 @@
 """`python -m backprop_cli` runs the CLI."""
-from .cli import main
+from .entry import main
 
 main()

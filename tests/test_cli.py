@@ -157,3 +157,21 @@ def test_notation_block_is_checked_when_the_spec_is_read(tmp_path):
     good.write_text(base + "  activation: o\n")
     assert run("validate", good).exit_code == 0
     assert "oₒ₁ = netₒ₁" in run("solve", good).stdout  # the override replaced "out"
+
+
+def test_console_entry_pauses_the_collector_only_while_importing():
+    """entry.main imports with gc paused, then freezes and re-enables it (entry.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('GC', gc.isenabled(), gc.get_freeze_count() > 0))\n"
+        "sys.argv = ['backprop', 'examples']\n"
+        "from backprop_cli.entry import main\n"
+        "main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "seed000" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "GC True True"
