@@ -1,18 +1,23 @@
 """Whole-process timings of `backprop solve`, reported as ratios from one run.
 
 1. seed 000 as a table vs a minimal typer app printing one rich table (our stack's
-   floor; goal ≤ 1.2×).
+   floor; goal ≤ 1.2×); `--format json` beside it for reference.
 2. one SGD step of a 784-256-256-10 MLP, batch 64, `--format json`, vs a PyTorch
    float64 script reading the same YAML (C loader) and writing the same JSON
    (goal ≤ 0.8×).
 
-Machines are noisy: each command runs REPEAT times, the median is kept, and only the
-ratios are meant to be compared across runs. Usage: python bench/bench_solve.py
+Machines are noisy: the commands of a comparison run interleaved, REPEAT times each,
+and the median is kept; both CPU time (user + system of the child: steadier on a busy
+machine) and wall time are reported, and only ratios are meant to be compared across
+runs. Children run without PYTHONDONTWRITEBYTECODE, as on a user's machine, so an
+editable install reuses its bytecode instead of recompiling every module every run.
+Usage: python bench/bench_solve.py   (REPEAT=15 for steadier figures)
 """
 from __future__ import annotations
 
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,13 +36,31 @@ def backprop_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "backprop_cli"]
 
 
-def timed(cmd: list[str], repeat: int = REPEAT) -> float:
-    times = []
+def _env() -> dict:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def timed(commands: dict[str, list[str]], repeat: int = REPEAT) -> dict[str, tuple[float, float]]:
+    """name → (median CPU seconds, median wall seconds), the commands interleaved."""
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    env = _env()
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, cmd in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            wall[name].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return {name: (statistics.median(cpu[name]), statistics.median(wall[name])) for name in commands}
+
+
+def ratio_line(label: str, ours: tuple[float, float], theirs: tuple[float, float], goal: str) -> str:
+    return (f"{label}: CPU {ours[0]:.3f}s vs {theirs[0]:.3f}s = {ours[0] / theirs[0]:.2f}x, "
+            f"wall {ours[1]:.3f}s vs {theirs[1]:.3f}s = {ours[1] / theirs[1]:.2f}x ({goal})")
 
 
 def big_spec(path: Path, widths=(784, 256, 256, 10), batch=64, seed=0) -> None:
@@ -64,24 +87,32 @@ def big_spec(path: Path, widths=(784, 256, 256, 10), batch=64, seed=0) -> None:
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    seed = ROOT / "configs" / "seed000.yaml"
+    seed = str(ROOT / "configs" / "seed000.yaml")
     bp = backprop_cmd()
-    floor = timed([sys.executable, str(HERE / "floor_app.py"), str(seed)])
-    ours = timed(bp + ["solve", str(seed)])
-    print(f"seed000 table: backprop {ours:.3f}s, typer+rich floor {floor:.3f}s, ratio {ours / floor:.2f}x (goal <= 1.2x)")
+    # warm-up: an editable install writes its bytecode on the first run
+    subprocess.run(bp + ["solve", seed], check=True, stdout=subprocess.DEVNULL, env=_env())
+    t = timed({
+        "floor": [sys.executable, str(HERE / "floor_app.py"), seed],
+        "table": bp + ["solve", seed],
+        "json": bp + ["solve", seed, "--format", "json"],
+    })
+    print(ratio_line("seed000 table vs typer+rich floor", t["table"], t["floor"], "goal <= 1.2x"))
+    print(ratio_line("seed000 json  vs typer+rich floor", t["json"], t["floor"], "for reference"))
 
     big = OUT / "mlp_784_256_256_10.yaml"
     if not big.exists():
         big_spec(big)
     print(f"big spec: {big.stat().st_size / 1e6:.1f} MB")
-    ours_big = timed(bp + ["solve", str(big), "--format", "json", "-o", str(OUT / "ours.json")], repeat=3)
+    commands = {"ours": bp + ["solve", str(big), "--format", "json", "-o", str(OUT / "ours.json")]}
     try:
         import torch  # noqa: F401
     except ImportError:
-        print(f"MLP step json: backprop {ours_big:.3f}s (torch not installed: no ratio)")
+        ours = timed(commands, repeat=3)["ours"]
+        print(f"MLP step json: backprop CPU {ours[0]:.3f}s, wall {ours[1]:.3f}s (torch not installed: no ratio)")
         return
-    theirs = timed([sys.executable, str(HERE / "torch_step.py"), str(big), str(OUT / "torch.json")], repeat=3)
-    print(f"MLP step json: backprop {ours_big:.3f}s, pytorch {theirs:.3f}s, ratio {ours_big / theirs:.2f}x (goal <= 0.8x)")
+    commands["torch"] = [sys.executable, str(HERE / "torch_step.py"), str(big), str(OUT / "torch.json")]
+    t = timed(commands, repeat=3)
+    print(ratio_line("MLP 784-256-256-10 step json vs PyTorch script", t["ours"], t["torch"], "goal <= 0.8x"))
 
 
 if __name__ == "__main__":
