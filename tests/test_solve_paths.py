@@ -112,3 +112,13 @@ def test_a_worked_example_never_imports_numpy(fmt):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stderr.split("MODULES")[-1].split() == []
+
+
+@pytest.mark.parametrize("example", ["relu_leaky", "rational_relu"])
+def test_json_never_writes_negative_zero(example):
+    # a ReLU's zero derivative times a negative number is −0.0 in float arithmetic
+    from backprop_cli.render import render
+    from backprop_cli.spec import load_spec
+
+    text = render(solve(load_spec(f"configs/{example}.yaml"), steps=2), "json")
+    assert "-0.0," not in text and "-0.0]" not in text

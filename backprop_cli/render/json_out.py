@@ -14,11 +14,14 @@ FORMAT = "backprop/1"
 
 
 def _array(x) -> Any:
+    """A record's float, vector or matrix as JSON lists, with −0.0 written as 0.0."""
     if x is None:
         return None
     if not is_array(x):
-        return float(x)
-    return x.tolist()
+        return json_float(x)
+    if x.ndim == 1:
+        return [v + 0.0 for v in x.tolist()]
+    return [[v + 0.0 for v in row] for row in x.tolist()]
 
 
 def json_float(value: Any) -> float:
@@ -79,7 +82,7 @@ def network_document(trace: Trace) -> dict:
         "steps": steps,
         "losses": [float(v) for v in trace.losses],
         "loss_after": float(trace.loss_after),
-        "named": {k: float(v) for k, v in trace.named.items()},
+        "named": {k: json_float(v) for k, v in trace.named.items()},
     }
     if show_equations and trace.after_equations:
         doc["equations"] = [equation_json(e) for e in trace.after_equations]
