@@ -9,7 +9,9 @@ parity is measured against. Either way the result is one frozen `Trace`.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+import gc
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 from .arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
 from .equations import Derivation
@@ -53,7 +55,8 @@ def solve(
 ) -> Trace:
     """Solve a network spec. `progress(done, total)` is called after each step;
     `symbolic` adds each step-1 gradient as a simplified formula (symbolic.py)."""
-    trace = _solve(spec, steps, round_digits, exact, detail, progress)
+    with _collection_paused():
+        trace = _solve(spec, steps, round_digits, exact, detail, progress)
     if not symbolic:
         return trace
     if round_digits is not None:
@@ -66,6 +69,25 @@ def solve(
 
     formulas = symbolic_gradients(trace.steps[0].equations, trace.named, spec.parameter_count)
     return replace(trace, symbolic=formulas)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """A derivation allocates millions of long-lived, acyclic objects (expression
+    trees, equations); CPython's cyclic collector rescans the growing heap again and
+    again while they are built — 60 % of a 287-parameter, 50-step solve. Nothing a
+    solve builds is cyclic, so collection waits until it returns, and what it built
+    then joins the oldest generation (freeze + unfreeze: O(1)) instead of being
+    scanned once more as young objects. Refcounting frees the trace as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _solve(spec, steps, round_digits, exact, detail, progress) -> Trace:

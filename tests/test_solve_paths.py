@@ -122,3 +122,21 @@ def test_json_never_writes_negative_zero(example):
 
     text = render(solve(load_spec(f"configs/{example}.yaml"), steps=2), "json")
     assert "-0.0," not in text and "-0.0]" not in text
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_solve_restores_the_collector_as_it_found_it(enabled):
+    import gc
+
+    from backprop_cli.spec import load_spec
+
+    spec = load_spec("configs/seed000.yaml")
+    (gc.enable if enabled else gc.disable)()
+    try:
+        solve(spec)
+        assert gc.isenabled() is enabled
+        with pytest.raises(Exception):
+            solve(spec, steps=0)  # an error inside the pause restores it too
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
