@@ -78,14 +78,20 @@ def _collection_paused() -> Iterator[None]:
     again while they are built — 60 % of a 287-parameter, 50-step solve. Nothing a
     solve builds is cyclic, so collection waits until it returns, and what it built
     then joins the oldest generation (freeze + unfreeze: O(1)) instead of being
-    scanned once more as young objects. Refcounting frees the trace as usual."""
+    scanned once more as young objects. Refcounting frees the trace as usual.
+
+    Where objects were already frozen (the CLI freezes its start-up, entry.py), the
+    solve's join them: unfreezing would hand the whole start-up heap back to the
+    collector."""
     enabled = gc.isenabled()
+    already_frozen = gc.get_freeze_count() > 0
     gc.disable()
     try:
         yield
     finally:
         gc.freeze()
-        gc.unfreeze()
+        if not already_frozen:
+            gc.unfreeze()
         if enabled:
             gc.enable()
 
