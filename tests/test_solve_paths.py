@@ -140,3 +140,21 @@ def test_solve_restores_the_collector_as_it_found_it(enabled):
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+def test_solve_leaves_nothing_frozen_unless_the_caller_froze_first():
+    import gc
+
+    from backprop_cli.spec import load_spec
+
+    spec = load_spec("configs/seed000.yaml")
+    assert gc.get_freeze_count() == 0
+    solve(spec)
+    assert gc.get_freeze_count() == 0  # a library caller's heap stays the collector's
+    gc.freeze()  # as the CLI's entry does after start-up
+    try:
+        before = gc.get_freeze_count()
+        solve(spec)
+        assert gc.get_freeze_count() > before  # the solve's objects joined, nothing was unfrozen
+    finally:
+        gc.unfreeze()
