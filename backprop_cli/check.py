@@ -12,11 +12,11 @@ CLI prints them and picks the exit code (`Report.exit_code`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Any, Optional, Sequence, Union
 
+from .frozen import frozen, replace
 from .errors import BackpropError
 from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
 from .numbers import parse_text
@@ -25,7 +25,7 @@ from .yamlsafe import MAX_SIZE
 EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30 relative
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckOptions:
     """How values are compared: tolerances that override the key's, and the number policy."""
 
@@ -54,7 +54,7 @@ def parse_tolerance_option(text: Optional[str], flag: str) -> Optional[float]:
     return parsed.value
 
 
-@dataclass(frozen=True)
+@frozen
 class Result:
     """One checked value (SPEC §6's JSON `results` record, plus where the key wrote it)."""
 
@@ -70,7 +70,7 @@ class Result:
     column: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@frozen
 class SpecReport:
     spec: str
     key: Optional[str]
@@ -90,7 +90,7 @@ class SpecReport:
         return self.error is None and not self.mismatches
 
 
-@dataclass(frozen=True)
+@frozen
 class Report:
     specs: tuple[SpecReport, ...]
 

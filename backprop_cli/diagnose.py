@@ -18,12 +18,12 @@ passing key costs nothing here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from . import engine
+from .frozen import frozen
 from .errors import BackpropError
 from .keys import Solution, Tolerance, field_name
 from .names import at
@@ -40,7 +40,7 @@ _PATTERNS = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Miss:
     """One mismatching value: what the key expects and what the solve computed."""
 
@@ -54,7 +54,7 @@ class Miss:
         return value is not None and np.isfinite(value) and self.tolerance.allows(self.expected, value)
 
 
-@dataclass(frozen=True)
+@frozen
 class Parsed:
     base: str  # the name without #n and @s
     sample: Optional[int]

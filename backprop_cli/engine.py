@@ -6,17 +6,17 @@ built beside it by equations.py; hand-rounded and exact solves use that builder 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import functions as F
+from .frozen import frozen
 from .errors import ComputeError
 from .spec import Spec
 
 
-@dataclass(frozen=True)
+@frozen
 class LayerState:
     """Everything one layer computed in one step (arrays are (N, units))."""
 
@@ -29,7 +29,7 @@ class LayerState:
     grad_b: Any
 
 
-@dataclass(frozen=True)
+@frozen
 class StepResult:
     params: tuple  # ((W, b), …) used in this step (before the update)
     loss: float

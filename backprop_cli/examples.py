@@ -1,11 +1,12 @@
 """The shipped example specs (configs/), found both in a checkout and in an installed wheel."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from .frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class Example:
     name: str
     path: Path

@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import keyword
 import math
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Mapping
 
 import yaml
 
+from .frozen import frozen
 from .arithmetic import FloatArithmetic
 from .errors import ComputeError, SpecError
 from .expr import FUNCTIONS, Bin, Expr, Ref, evaluate, refs
@@ -71,7 +71,7 @@ _PLAIN_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "", "~", "n
 # 1. The spec
 # ======================================================================================
 
-@dataclass(frozen=True)
+@frozen
 class GraphNode:
     """One line of `graph:` — a leaf (given number) or an expression over earlier nodes."""
 
@@ -91,7 +91,7 @@ class GraphNode:
         return tuple(refs(self.expr)) if self.expr is not None else ()
 
 
-@dataclass(frozen=True)
+@frozen
 class GraphSpec:
     name: str
     nodes: tuple[GraphNode, ...]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import keyword
 import math
 import re
-from dataclasses import dataclass
 from typing import Mapping, NoReturn
 
+from .frozen import frozen
 from .arithmetic import FloatArithmetic
 from .errors import ComputeError, SpecError
 from .expr import FUNCTIONS, FUNCTIONS_1, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
@@ -27,7 +27,7 @@ _NOT_FINITE_WORDS = ("nan", "inf", "infinity")
 # 1b. The expression parser: our own tokenizer and recursive descent, nothing evaluated
 # ======================================================================================
 
-@dataclass(frozen=True)
+@frozen
 class _NameTable:
     """Every node of the graph, built once: a scope is a position in it (linear, not
     a copy of the names per node)."""
@@ -38,7 +38,7 @@ class _NameTable:
     line: Mapping[str, int]
 
 
-@dataclass(frozen=True)
+@frozen
 class _Scope:
     """What a name in the expression of node number `index` may refer to: earlier nodes."""
 
@@ -59,7 +59,7 @@ class _Scope:
         return self.table.names[: self.index]
 
 
-@dataclass(frozen=True)
+@frozen
 class _Token:
     kind: str  # num name op str bad other end
     text: str

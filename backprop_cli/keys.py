@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 import numpy as np
 import yaml
 
+from .frozen import frozen
 from .errors import KeyFileError, SpecError
 from .names import NetworkNames, at, parameter_value
 from .numbers import describe, number
@@ -58,7 +59,7 @@ _CANONICAL_RE = re.compile(
 # tolerance
 
 
-@dataclass(frozen=True)
+@frozen
 class Tolerance:
     """Pass when |computed − expected| ≤ abs or ≤ rel·|expected| (SPEC §6)."""
 
@@ -292,14 +293,14 @@ def document_name(solution: Solution, path: tuple) -> Optional[str]:
 # the key file
 
 
-@dataclass(frozen=True)
+@frozen
 class AnswerKey:
     file: str
     root: yaml.MappingNode
     tolerance: Optional[Tolerance]  # `tolerance:` in the key, replacing the literal default
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """One value the key expects, with what the solve computed for it."""
 

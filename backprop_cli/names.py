@@ -7,8 +7,8 @@ batch is `#n`; step s > 1 is `@s`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from .frozen import frozen
 from .spec import Spec
 
 
@@ -17,7 +17,7 @@ def at(name: str, step: int) -> str:
     return name if step == 1 else f"{name}@{step}"
 
 
-@dataclass(frozen=True)
+@frozen
 class NetworkNames:
     neuron_offset: tuple[int, ...]  # layer l's first neuron is neuron_offset[l] + 1
     weight_offset: tuple[int, ...]

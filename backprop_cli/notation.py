@@ -22,9 +22,10 @@ superscript (n) (indexed: [n], since (l) is the layer there).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import field
 from typing import Any, Optional
 
+from .frozen import frozen, replace
 from .errors import BackpropError
 
 SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
@@ -72,7 +73,7 @@ _DERIVATIVE = re.compile(r"^d(?P<top>L|[az]\d+)/d(?P<bottom>[zWbax]\d+)$")
 _PER_SAMPLE = ("z", "a", "delta", "x", "t")
 
 
-@dataclass(frozen=True)
+@frozen
 class Sym:
     """One display symbol, before it is spelled in Unicode or LaTeX."""
 
@@ -120,7 +121,7 @@ def _sub_unicode(sub: str) -> str:
     return "_" + sub
 
 
-@dataclass(frozen=True)
+@frozen
 class Notation:
     preset: str = "seed000"
     letters: dict = field(default_factory=lambda: dict(_LETTERS["seed000"]))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 
 import yaml
 
+from .frozen import frozen
 from .errors import SpecError
 from .yamlsafe import is_plain, where
 
@@ -31,7 +31,7 @@ _BOOLEANS = {"true", "false", "yes", "no", "on", "off", "y", "n"}
 _NULLS = {"", "~", "null"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Number:
     value: float
     text: str  # as written (decimal or p/q), for exact mode

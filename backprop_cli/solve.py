@@ -63,7 +63,7 @@ def solve(
         raise BackpropError("--symbolic evaluates its formulas in float64: it cannot be combined with --round")
     if trace.detail != "scalar":
         raise BackpropError("--symbolic needs the scalar derivation: one sample and a small network (or --detail scalar)")
-    from dataclasses import replace
+    from .frozen import replace
 
     from .symbolic import symbolic_gradients
 

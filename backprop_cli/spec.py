@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Optional
 
 import yaml
 
+from .frozen import frozen
 from .errors import SpecError
 from .grid import Grid, is_array
 from .numbers import Number, describe, number, number_vector
@@ -37,14 +38,14 @@ OPTIMIZER_KEYS = {
 NOTATION_PRESETS = ("seed000", "mazur", "seed002", "indexed")
 
 
-@dataclass(frozen=True)
+@frozen
 class Activation:
     name: str
     slope: float = DEFAULT_SLOPE  # leaky_relu only
     slope_text: str = "0.01"
 
 
-@dataclass(frozen=True)
+@frozen
 class LayerSpec:
     weights: Grid  # (out, in): row j = weights into neuron j (nn.Linear)
     bias: Any  # Grid (per neuron) | float (one shared parameter) | None
@@ -68,7 +69,7 @@ class LayerSpec:
         return "vector" if is_array(self.bias) else "shared"
 
 
-@dataclass(frozen=True)
+@frozen
 class Optimizer:
     name: str  # sgd | adam
     lr: Number
@@ -92,7 +93,7 @@ class Optimizer:
         return out
 
 
-@dataclass(frozen=True)
+@frozen
 class Spec:
     file: str
     name: str
@@ -129,7 +130,7 @@ class Spec:
         return total
 
     def with_steps(self, steps: int) -> "Spec":
-        from dataclasses import replace
+        from .frozen import replace
 
         return replace(self, steps=steps)
 

@@ -11,9 +11,9 @@ recorded gradient. sympy is imported only here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from .frozen import frozen
 from .arithmetic import FloatArithmetic
 from .errors import BackpropError
 from .expr import Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
@@ -25,7 +25,7 @@ _GRADIENT = re.compile(r"^dL/d[Wb]\d+(?:@\d+)?$")
 SYMBOLIC_PARAMETER_LIMIT = 40
 
 
-@dataclass(frozen=True)
+@frozen
 class SymbolicGradient:
     """A gradient as a simplified formula over forward quantities (and its value)."""
 

@@ -9,13 +9,14 @@ JSON and answer keys speak floats. Under `--round`/`--exact` the policy's own va
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping, Optional
 
+from .frozen import frozen
 from .expr import Expr, to_text
 
 
-@dataclass(frozen=True)
+@frozen
 class Equation:
     """name = expr, evaluated: the operands it used and its result, under one policy.
 
@@ -30,12 +31,18 @@ class Equation:
     section: str
     condition: Optional[str] = None
 
+    def __init__(self, name: str, expr: Expr, operands: tuple, value: Any, section: str,
+                 condition: Optional[str] = None) -> None:  # one per equation: kept fast (see expr.py)
+        fields = self.__dict__
+        fields["name"], fields["expr"], fields["operands"] = name, expr, operands
+        fields["value"], fields["section"], fields["condition"] = value, section, condition
+
     @property
     def expression(self) -> str:
         return to_text(self.expr)
 
 
-@dataclass(frozen=True)
+@frozen
 class LayerRecord:
     """One layer in one step; arrays are (N, units); bias mirrors the spec's form.
 
@@ -58,7 +65,7 @@ class LayerRecord:
     frozen: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class StepRecord:
     step: int
     loss: float
@@ -66,7 +73,7 @@ class StepRecord:
     equations: tuple[Equation, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Trace:
     """A solved network spec."""
 
@@ -104,14 +111,14 @@ class Trace:
         return render_latex_math(self)
 
 
-@dataclass(frozen=True)
+@frozen
 class LocalGradient:
     node: str
     input: str
     value: float
 
 
-@dataclass(frozen=True)
+@frozen
 class GraphTrace:
     """A solved computational-graph spec (SPEC §4, §5 `"kind": "graph"`)."""
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 import yaml
 
+from .frozen import frozen
 from .errors import SpecError
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
@@ -66,7 +66,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _BaseParserLoader = yaml.BaseLoader
 
 
-@dataclass(frozen=True)
+@frozen
 class Source:
     """A decoded input file: its label for messages and its text."""
 

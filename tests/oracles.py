@@ -82,7 +82,7 @@ def sympy_gradients(spec) -> dict[str, float]:
 
 def finite_difference_gradients(spec, h: float = 1e-6) -> dict[str, float]:
     """Central differences of the float64 loss with respect to each parameter."""
-    from dataclasses import replace
+    from backprop_cli.frozen import replace
 
     from backprop_cli import engine
 

@@ -11,7 +11,6 @@ differences of the loss, computed through the library API (`loads_spec`, `solve`
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
+from backprop_cli.frozen import replace
 from backprop_cli.solve import solve
 from backprop_cli.spec import loads_spec
 
@@ -185,8 +185,8 @@ def _with_weight(spec, l, j, i, value):
     layers = list(spec.layers)
     w = np.array(layers[l].weights)
     w[j, i] = value
-    layers[l] = dataclasses.replace(layers[l], weights=w)
-    return dataclasses.replace(spec, layers=tuple(layers))
+    layers[l] = replace(layers[l], weights=w)
+    return replace(spec, layers=tuple(layers))
 
 
 def _near_kink(spec) -> bool:

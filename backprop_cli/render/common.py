@@ -7,9 +7,9 @@ the same symbols. Renderers only *format* what the trace's equations hold.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional
 
+from ..frozen import frozen
 from ..expr import Num, Ref
 from ..names import NetworkNames
 from ..notation import Notation, Sym
@@ -50,7 +50,7 @@ def _clean_given(text: str) -> str:
     return text[1:] if text.startswith("+") else text
 
 
-@dataclass(frozen=True)
+@frozen
 class Look:
     """Symbols and numbers for one renderer (style: unicode | latex)."""
 
@@ -234,14 +234,14 @@ def parameter_rows(trace: Trace, record, values: Optional[dict] = None):
     for l, layer in enumerate(record.layers):
         rows = []
         for name, index in names.parameters(l):
-            frozen = ("weights" if index[0] == "w" else "bias") in layer.frozen
+            is_frozen = ("weights" if index[0] == "w" else "bias") in layer.frozen
             before = values.get(at(f"{name}_new", s - 1)) if s > 1 else None
             rows.append((
                 name, index,
                 before if before is not None else parameter_value(layer.weights_before, layer.bias_before, index),
                 values.get(at(f"dL/d{name}", s), parameter_value(layer.grad_weights, layer.grad_bias, index)),
                 values.get(at(f"{name}_new", s), parameter_value(layer.weights, layer.bias, index)),
-                frozen,
+                is_frozen,
             ))
         out.append((l + 1, rows))
     return out

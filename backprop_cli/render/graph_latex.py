@@ -10,9 +10,9 @@ equations and maps; nothing is computed here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional
 
+from ..frozen import frozen
 from ..expr import refs
 from ..notation import Notation
 from ..trace import Equation, GraphTrace
@@ -75,7 +75,7 @@ def expression_latex(text: str) -> str:
     return " ".join(out)
 
 
-@dataclass(frozen=True)
+@frozen
 class GraphLook(Look):
     """Look for graph names: node names as written, ∂-fractions for gradients."""
 

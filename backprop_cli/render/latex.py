@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Optional
 
 
+from ..frozen import frozen
 from ..expr import Num, Ref
 from ..grid import as_rows
 from ..names import NetworkNames, at
@@ -125,7 +125,7 @@ def bmatrix(values, fmt, max_rows: int = MATRIX_MAX, max_cols: int = MATRIX_MAX)
 
 # -- the document -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@frozen
 class Options:
     digits: int
     lang: str
@@ -634,11 +634,11 @@ class LatexWriter(DocWriter):
         else:
             head = [L["parameter"], L["initial"], L["final"].format(n=steps)]
         body = []
-        for (name, _, before, grad, _, frozen), (_, _, _, _, after, _) in zip(rows, rows_end):
+        for (name, _, before, grad, _, is_frozen), (_, _, _, _, after, _) in zip(rows, rows_end):
             cells = [self.inline(self.sym(name)), self.inline(self.look.number(before, name))]
             if single:
                 cells.append(self.inline(self.num(grad)))
-            cells.append(self.inline(self.num(after)) + (f" ({self.text(L['frozen_short'])})" if frozen else ""))
+            cells.append(self.inline(self.num(after)) + (f" ({self.text(L['frozen_short'])})" if is_frozen else ""))
             body.append(cells)
         return self.table([self.text(h) for h in head], body, "l" + "r" * (len(head) - 1),
                           caption=self.text(f"{L['layer']} {l}"))
