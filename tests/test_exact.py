@@ -39,7 +39,7 @@ def high_precision(value) -> float:
     import mpmath
     from fractions import Fraction
 
-    from backprop_cli.expr import Bin, Call, Neg, Num
+    from backprop_cli.expr import Bin, Neg, Num
 
     memo: dict[int, object] = {}
 

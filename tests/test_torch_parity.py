@@ -53,7 +53,7 @@ def torch_run(spec, steps):
             a.retain_grad()
             zs.append(z)
             acts.append(a)
-        N, K = spec.samples, spec.outputs
+        N = spec.samples
         if spec.loss == "mse":
             loss = torch.nn.MSELoss(reduction=spec.reduction)(a, t)
         elif spec.loss in ("sse", "half_sse"):
