@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -104,8 +105,6 @@ def main() -> None:
         big_spec(big)
     print(f"big spec: {big.stat().st_size / 1e6:.1f} MB")
     commands = {"ours": bp + ["solve", str(big), "--format", "json", "-o", str(OUT / "ours.json")]}
-    from importlib.util import find_spec
-
     if find_spec("torch") is None:
         ours = timed(commands, repeat=3)["ours"]
         print(f"MLP step json: backprop CPU {ours[0]:.3f}s, wall {ours[1]:.3f}s (torch not installed: no ratio)")
