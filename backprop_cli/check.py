@@ -16,8 +16,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Any, Optional, Sequence, Union
 
-from .frozen import frozen, replace
 from .errors import BackpropError
+from .frozen import frozen, replace
 from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
 from .numbers import parse_text
 from .yamlsafe import MAX_SIZE

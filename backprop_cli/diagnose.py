@@ -23,8 +23,8 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from . import engine
-from .frozen import frozen
 from .errors import BackpropError
+from .frozen import frozen
 from .keys import Solution, Tolerance, field_name
 from .names import at
 

@@ -1,8 +1,9 @@
 """The float64 engine: forward → loss → backward → update on whole layers (numpy).
 
-This is what runs for every float solve, whatever its size, and it is what must agree
-with PyTorch (tests/test_torch_parity.py). Scalar equations for the derivation are
-built beside it by equations.py; hand-rounded and exact solves use that builder alone.
+This runs the float solves the scalar derivation does not take alone (solve.py): big
+networks, batches, long runs, and any example whose printed formulas overflow. It must
+agree with PyTorch (tests/test_torch_parity.py) and with the derivation
+(tests/test_solve_paths.py), which then takes its values (lookup mode).
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from . import functions as F
-from .frozen import frozen
 from .errors import ComputeError
+from .frozen import frozen
 from .spec import Spec
 
 

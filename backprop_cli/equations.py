@@ -3,9 +3,11 @@
 `Derivation` walks one network step neuron by neuron and weight by weight, and for each
 canonical quantity emits `name = expression` with its operands and value. Under a
 hand-rounding or exact policy the value *is* computed here — the expression evaluated
-on the (already rounded) operands — so every printed equation holds as printed. Under
-float64 the values come from the numpy engine (`lookup`) and only the trivial local
-factors (∂z3/∂W5 = a1) are evaluated here.
+on the (already rounded) operands — so every printed equation holds as printed. In
+float64 a worked example is evaluated the same way (softmax and cross-entropy by their
+shifted, PyTorch forms); beside the numpy engine (big or long solves) the values come
+from the engine (`lookup`) and only the trivial local factors (∂z3/∂W5 = a1) are
+evaluated here.
 
 Forms follow seed 000: ∂L/∂W5 = ∂L/∂a3 × ∂a3/∂z3 × ∂z3/∂W5; a hidden neuron's ∂L/∂a
 sums the chain over the next layer; W5_new = W5 − lr × ∂L/∂W5.
@@ -16,9 +18,9 @@ import math
 from typing import Any, Callable, Mapping, Optional
 
 from . import expr as E
+from .conventions import BCE_EPS, loss_scale
 from .errors import ComputeError
 from .expr import Expr, Num, Ref, evaluate, refs
-from .conventions import BCE_EPS, loss_scale
 from .names import NetworkNames, at
 from .spec import Spec
 from .trace import Equation

@@ -39,10 +39,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from .frozen import frozen
 from .arithmetic import FloatArithmetic
 from .errors import ComputeError, SpecError
 from .expr import FUNCTIONS, Bin, Expr, Ref, evaluate, refs
+from .frozen import frozen
 from .graph_calculus import ONE, ZERO, _is_zero, differentiate, s_mul, s_sum
 from .graph_parse import _IDENTIFIER, _children, _NameTable, _Scope, _suggest, parse_expression
 from .numbers import Number, describe, number, parse_text

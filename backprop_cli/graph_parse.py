@@ -10,10 +10,10 @@ import math
 import re
 from typing import Mapping, NoReturn
 
-from .frozen import frozen
 from .arithmetic import FloatArithmetic
 from .errors import ComputeError, SpecError
 from .expr import FUNCTIONS, FUNCTIONS_1, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
+from .frozen import frozen
 from .numbers import parse_text
 from .spec import suggest as _suggest
 

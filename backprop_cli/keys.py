@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterator, Optional, Union
 import numpy as np
 import yaml
 
-from .frozen import frozen
 from .errors import KeyFileError, SpecError
+from .frozen import frozen
 from .names import NetworkNames, at, parameter_value
 from .numbers import describe, number
 from .spec import suggest

@@ -25,8 +25,8 @@ import re
 from dataclasses import field
 from typing import Any, Optional
 
-from .frozen import frozen, replace
 from .errors import BackpropError
+from .frozen import frozen, replace
 
 SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")

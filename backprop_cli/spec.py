@@ -13,8 +13,8 @@ from typing import Any, Optional
 
 import yaml
 
-from .frozen import frozen
 from .errors import SpecError
+from .frozen import frozen
 from .grid import Grid, is_array
 from .numbers import Number, describe, number, number_vector
 from .yamlsafe import MAX_SIZE, is_plain, load_nodes, load_text, where

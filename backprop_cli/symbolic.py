@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .frozen import frozen
 from .arithmetic import FloatArithmetic
 from .errors import BackpropError
 from .expr import Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
+from .frozen import frozen
 from .trace import Equation
 
 # Quantities that stay symbols: forward values, data, parameters, hyperparameters.

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any, Mapping, Optional
 
-from .frozen import frozen
 from .expr import Expr, to_text
+from .frozen import frozen
 
 
 @frozen

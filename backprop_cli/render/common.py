@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..frozen import frozen
 from ..expr import Num, Ref
+from ..frozen import frozen
 from ..names import NetworkNames
 from ..notation import Notation, Sym
 from ..trace import Equation, Trace

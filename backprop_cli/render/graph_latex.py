@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..frozen import frozen
 from ..expr import refs
+from ..frozen import frozen
 from ..notation import Notation
 from ..trace import Equation, GraphTrace
 from .common import Look

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-
 from ..errors import ComputeError
 from ..expr import to_text
 from ..grid import is_array

@@ -21,9 +21,8 @@ import math
 import re
 from typing import Optional
 
-
-from ..frozen import frozen
 from ..expr import Num, Ref
+from ..frozen import frozen
 from ..grid import as_rows
 from ..names import NetworkNames, at
 from ..notation import Sym
