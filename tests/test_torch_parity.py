@@ -84,8 +84,8 @@ def assert_close(ours, theirs, what):
                                rtol=1e-9, atol=1e-13, err_msg=what)
 
 
-def compare(spec, steps):
-    trace = solve(spec, steps=steps)
+def compare(spec, steps, detail="auto"):
+    trace = solve(spec, steps=steps, detail=detail)
     ref = torch_run(spec, steps)
     for record, r in zip(trace.steps, ref):
         s = record.step
@@ -107,6 +107,14 @@ def compare(spec, steps):
 def test_random_networks_match_torch(seed):
     spec = loads_spec(random_spec(seed, optimizer=OPTIMIZERS[seed % len(OPTIMIZERS)], steps=3))
     compare(spec, 3)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_batches_spelled_out_by_the_derivation_match_torch(seed):
+    # --detail scalar on a batch: the derivation alone computes it, numpy-free
+    spec = loads_spec(random_spec(7000 + seed, optimizer=OPTIMIZERS[seed % len(OPTIMIZERS)], steps=3,
+                                  samples=2 + seed % 3))
+    compare(spec, 3, detail="scalar")
 
 
 def test_frozen_and_shared_bias_match_torch():
