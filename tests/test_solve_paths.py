@@ -56,13 +56,9 @@ def test_derivation_path_agrees_with_engine(seed, optimizer):
                 _close(getattr(a, field), getattr(b, field), f"step {mine.step} layer {l + 1} {field}")
 
 
-def _spec(body: str):
-    return loads_spec(body)
-
-
 def test_overflowing_printed_form_falls_back_to_the_stable_engine():
     # e^800 overflows the printed 1/(1 + e^−z): the engine's values are used instead
-    spec = _spec("input: [1]\ntarget: [1]\nlayers:\n  - weights: [[-800]]\n    activation: sigmoid\n"
+    spec = loads_spec("input: [1]\ntarget: [1]\nlayers:\n  - weights: [[-800]]\n    activation: sigmoid\n"
                  "loss: mse\nlr: 0.1\n")
     trace = solve(spec)
     assert not isinstance(trace.steps[0].layers[0].z, Grid)
@@ -71,7 +67,7 @@ def test_overflowing_printed_form_falls_back_to_the_stable_engine():
 
 def test_softmax_of_very_negative_logits_keeps_its_digits():
     # e^−740 is subnormal: the printed e^z / Σ e^z would lose digits; the shift keeps them
-    spec = _spec("input: [1]\ntarget: 0\nlayers:\n  - weights: [[-740], [-741]]\n    activation: softmax\n"
+    spec = loads_spec("input: [1]\ntarget: 0\nlayers:\n  - weights: [[-740], [-741]]\n    activation: softmax\n"
                  "loss: cross_entropy\nlr: 0.1\n")
     ours = solve(spec)
     engine = _engine(spec, 1)
@@ -83,7 +79,7 @@ def test_softmax_of_very_negative_logits_keeps_its_digits():
 
 def test_cross_entropy_of_a_nearly_right_prediction_keeps_its_digits():
     # loss = log(1 + e^−20) ≈ 2.06e-9: PyTorch's log-softmax form, not log Σ e^z − z
-    spec = _spec("input: [1]\ntarget: 0\nlayers:\n  - weights: [[20], [0]]\n    activation: softmax\n"
+    spec = loads_spec("input: [1]\ntarget: 0\nlayers:\n  - weights: [[20], [0]]\n    activation: softmax\n"
                  "loss: cross_entropy\nlr: 0.1\n")
     ours = solve(spec)
     engine = _engine(spec, 1)
