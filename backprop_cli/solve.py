@@ -190,38 +190,53 @@ def _solve_policy(spec, names, total, recorded, arith, digits, progress) -> Trac
     )
 
 
+def step_slots(spec: Spec, names: NetworkNames, s: int) -> Iterator[tuple[str, tuple]]:
+    """Every per-step canonical name with where its value lives: (array field, layer,
+    sample, unit) or (param | grad | new, layer) + its `parameters()` index. The one
+    map between names and arrays, read both ways (here and in solve_engine.py)."""
+    for l, layer in enumerate(spec.layers):
+        for n in range(spec.samples):
+            for j in range(layer.units):
+                neuron = names.neuron(l, j)
+                for base, field in (("z", "z"), ("a", "a"), ("dL/da", "dL_da"), ("delta", "delta")):
+                    yield at(names.sample(f"{base}{neuron}", n), s), (field, l, n, j)
+                if layer.activation.name != "softmax":
+                    yield at(names.sample(f"da{neuron}/dz{neuron}", n), s), ("da_dz", l, n, j)
+        for name, index in names.parameters(l):
+            yield at(name, s), ("param", l) + index
+            yield at(f"dL/d{name}", s), ("grad", l) + index
+            yield at(f"{name}_new", s), ("new", l) + index
+
+
 def _record_from_names(spec: Spec, names: NetworkNames, values: dict[str, float], s: int,
                        equations: tuple) -> StepRecord:
     """A step's arrays, gathered from the derivation's canonical names into Grids."""
-    N = spec.samples
+    cells: list[dict] = [{} for _ in spec.layers]  # per layer: slot without the layer → value
+    for name, slot in step_slots(spec, names, s):
+        cells[slot[1]][(slot[0],) + slot[2:]] = values[name]
     layers = []
-    for l, layer in enumerate(spec.layers):
+    for l, (layer, cell) in enumerate(zip(spec.layers, cells)):
         units = range(layer.units)
 
-        def per_unit(base: str) -> Grid:
-            return Grid.matrix(
-                [values[at(names.sample(base.format(u=names.neuron(l, j)), n), s)] for j in units]
-                for n in range(N)
-            )
+        def per_unit(field: str) -> Grid:
+            return Grid.matrix([cell[(field, n, j)] for j in units] for n in range(spec.samples))
 
-        def parameters(form: str):
-            weights = Grid.matrix(
-                [values[at(form.format(names.weight(l, j, i)), s)] for i in range(layer.fan_in)] for j in units
-            )
+        def parameters(kind: str):
+            weights = Grid.matrix([cell[(kind, "w", j, i)] for i in range(layer.fan_in)] for j in units)
             if layer.bias_kind == "none":
                 return weights, None
             if layer.bias_kind == "shared":
-                return weights, values[at(form.format(names.bias(l, 0)), s)]
-            return weights, Grid.vector(values[at(form.format(names.bias(l, j)), s)] for j in units)
+                return weights, cell[(kind, "b")]
+            return weights, Grid.vector(cell[(kind, "b", j)] for j in units)
 
         softmax = layer.activation.name == "softmax"
-        W, b = parameters("{}")
-        grad_W, grad_b = parameters("dL/d{}")
-        W_new, b_new = parameters("{}_new")
+        W, b = parameters("param")
+        grad_W, grad_b = parameters("grad")
+        W_new, b_new = parameters("new")
         layers.append(LayerRecord(
-            layer=l + 1, activation=layer.activation.name, z=per_unit("z{u}"), a=per_unit("a{u}"),
-            dL_da=per_unit("dL/da{u}"), da_dz=None if softmax else per_unit("da{u}/dz{u}"),
-            delta=per_unit("delta{u}"), weights_before=W, bias_before=b, grad_weights=grad_W,
+            layer=l + 1, activation=layer.activation.name, z=per_unit("z"), a=per_unit("a"),
+            dL_da=per_unit("dL_da"), da_dz=None if softmax else per_unit("da_dz"),
+            delta=per_unit("delta"), weights_before=W, bias_before=b, grad_weights=grad_W,
             grad_bias=grad_b, weights=W_new, bias=b_new, frozen=layer.freeze,
         ))
     return StepRecord(step=s, loss=values[at("loss", s)], layers=tuple(layers), equations=equations)

@@ -4,19 +4,17 @@
 past SCALAR_PARAMETER_LIMIT, matrix detail, runs past RECORD_ALL_STEPS, and anything
 whose printed formulas overflow in plain float arithmetic (the engine is stable at any
 |z| and names the first non-finite quantity). The engine's arrays fill the records; the
-canonical names are read out of them (`_slots`).
+canonical names are read out of them (`solve.step_slots`).
 """
 from __future__ import annotations
-
-from typing import Iterator
 
 import numpy as np
 
 from . import engine
 from .arithmetic import FloatArithmetic
 from .equations import Derivation
-from .names import NetworkNames, at, parameter_value
-from .solve import SCALAR_PARAMETER_LIMIT, loss_names
+from .names import at, parameter_value
+from .solve import SCALAR_PARAMETER_LIMIT, loss_names, step_slots
 from .spec import Spec
 from .trace import LayerRecord, StepRecord, Trace
 
@@ -90,22 +88,6 @@ def _after_names(spec, names, params, s: int) -> dict[str, float]:
 # names ↔ arrays
 
 
-def _slots(spec: Spec, names: NetworkNames, s: int) -> Iterator[tuple[str, tuple]]:
-    """Every per-step canonical name with where its value lives in a StepResult."""
-    for l, layer in enumerate(spec.layers):
-        for n in range(spec.samples):
-            for j in range(layer.units):
-                neuron = names.neuron(l, j)
-                for base, field in (("z", "z"), ("a", "a"), ("dL/da", "dL_da"), ("delta", "delta")):
-                    yield at(names.sample(f"{base}{neuron}", n), s), (field, l, n, j)
-                if layer.activation.name != "softmax":
-                    yield at(names.sample(f"da{neuron}/dz{neuron}", n), s), ("da_dz", l, n, j)
-        for name, index in names.parameters(l):
-            yield at(name, s), ("param", l) + index
-            yield at(f"dL/d{name}", s), ("grad", l) + index
-            yield at(f"{name}_new", s), ("new", l) + index
-
-
 def _get(result: engine.StepResult, slot: tuple) -> float:
     kind, l = slot[0], slot[1]
     if kind in ("z", "a", "dL_da", "delta", "da_dz"):
@@ -122,7 +104,7 @@ def _get(result: engine.StepResult, slot: tuple) -> float:
 
 
 def _named_from_result(spec, names, result: engine.StepResult, s: int) -> dict[str, float]:
-    named = {name: _get(result, slot) for name, slot in _slots(spec, names, s)}
+    named = {name: _get(result, slot) for name, slot in step_slots(spec, names, s)}
     named.update(_state_names(spec, names, result.state, s))
     return named
 
