@@ -227,13 +227,24 @@ def check_event_depth(source: Source, limit: int = MAX_DEPTH) -> None:
         if isinstance(event, starts):
             depth += 1
             if depth > limit:
-                mark = event.start_mark
-                raise SpecError(
-                    "nesting too deep", file=source.file, line=mark.line + 1, column=mark.column + 1,
-                    expected=f"at most {limit} levels", found=f"more than {limit} levels",
-                )
+                raise _too_deep(source, event.start_mark, limit)
         elif isinstance(event, ends):
             depth -= 1
+
+
+def _too_deep(source: Source, mark: yaml.Mark | None, limit: int = MAX_DEPTH) -> SpecError:
+    return SpecError(
+        "nesting too deep", file=source.file,
+        line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
+        expected=f"at most {limit} levels", found=f"more than {limit} levels",
+    )
+
+
+def _is_parser_depth_limit(exc: yaml.MarkedYAMLError) -> bool:
+    """PyYAML's own nesting guard (libyaml ≥ 0.2.5's scanner, bundled since PyYAML 6.0.4)
+    can fire before our event check reaches `limit` + 1: its scanner looks ahead through
+    a run of `[[[…` looking for a simple key. It is the same error, so it gets our words."""
+    return "nesting depth" in (exc.problem or "") or "nesting depth" in (exc.context or "")
 
 
 def compose(source: Source) -> yaml.Node:
@@ -245,6 +256,8 @@ def compose(source: Source) -> yaml.Node:
         node = yaml.compose(source.text, Loader=_BaseParserLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if _is_parser_depth_limit(exc):
+            raise _too_deep(source, mark) from None
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             problem = f"{exc.context}: {exc.problem}"
