@@ -3,7 +3,7 @@
 Library use (the CLI is a thin layer over these)::
 
     from backprop_cli import load_spec, solve, render
-    trace = solve(load_spec("configs/seed000.yaml"))
+    trace = solve(load_spec("configs/bce_2_2_1.yaml"))
     print(trace.named["dL/dW5"])            # 0.2727…
     print(render(trace, "markdown"))
 

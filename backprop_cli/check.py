@@ -111,7 +111,7 @@ class Report:
 
 
 def sibling_key(spec: Path) -> Path:
-    """configs/seed000.yaml → configs/seed000.key.yaml (SPEC §7; .key.yml if that is
+    """configs/bce_2_2_1.yaml → configs/bce_2_2_1.key.yaml (SPEC §7; .key.yml if that is
     the one that exists)."""
     stem = spec.name[: -len(spec.suffix)] if spec.suffix in (".yaml", ".yml") else spec.name
     key = spec.with_name(f"{stem}.key.yaml")

@@ -99,7 +99,7 @@ def solve(
     exact: bool = typer.Option(False, "--exact", help="Exact rationals and closed forms (sympy)."),
     symbolic: bool = typer.Option(False, "--symbolic", help="Show each gradient as a formula in the names first."),
     detail: Detail = typer.Option(Detail.auto, "--detail", help="Scalar equations, matrix form, or chosen by size."),
-    notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: seed000, mazur, seed002, indexed."),
+    notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed."),
     standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex."),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the prose: en or ko."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
@@ -107,7 +107,7 @@ def solve(
 ) -> None:
     """Solve a spec and show every step: forward pass, loss, chain rule, update.
 
-    Example: backprop solve configs/seed000.yaml --format latex --standalone -o seed000.tex
+    Example: backprop solve configs/bce_2_2_1.yaml --format latex --standalone -o bce_2_2_1.tex
     """
     from .render import render
     from .spec import load_spec
@@ -296,7 +296,7 @@ def init(
 ) -> None:
     """Write a commented starter spec to edit (never overwrites without --force).
 
-    Example: backprop init my_net.yaml --example seed000
+    Example: backprop init my_net.yaml --example bce_2_2_1
     """
     from .examples import find_example, list_examples
     from .starter import STARTER

@@ -12,7 +12,7 @@ from .check import NO_CAUSE, Report, Result, SpecReport, shown_computed
 
 
 def _classname(spec: str) -> str:
-    """configs/seed000.yaml → configs.seed000: the dotted form CI tools group by."""
+    """configs/bce_2_2_1.yaml → configs.bce_2_2_1: the dotted form CI tools group by."""
     path = Path(spec).with_suffix("")
     parts = [p for p in path.parts if p not in (path.anchor, "..", ".")]
     return ".".join(parts) or spec

@@ -3,11 +3,14 @@
 Canonical names (SPEC §3) never change; only how they are shown does. A preset says
 which letter each kind of quantity gets:
 
-* `seed000` (default): z, σ, W, b, x and y for the target, global numbering, updated
-  parameters as W₅(2) — seed 000's notation (its `W_5(2) = W_5(1) − α ∂L/∂W_5(1)`).
+* `standard` (default): z, σ, W, b, x and y for the target, global numbering, updated
+  parameters as W₅(2) — the Korean PyTorch tutorial's notation (its
+  `W_5(2) = W_5(1) − α ∂L/∂W_5(1)`).
 * `mazur`: net, out, w, b, i for inputs, target; hidden neurons h1…, outputs o1…, loss E,
-  updated weights w₅⁺ — Matt Mazur's worked example and seed 003.
-* `seed002`: z, h (hidden activations), y (outputs), w, t for the target.
+  updated weights w₅⁺ — Matt Mazur's worked example.
+* `hidden_output`: z, h (hidden activations), y (outputs), w, t for the target.
+
+The earlier names `seed000` and `seed002` are still read (LEGACY_PRESETS).
 * `indexed`: layer-indexed W⁽ˡ⁾ⱼₖ, b⁽ˡ⁾ⱼ, z⁽ˡ⁾ⱼ, a⁽ˡ⁾ⱼ, δ⁽ˡ⁾ⱼ.
 
 A spec's `notation:` (a preset name, or a mapping with `preset:` and per-letter
@@ -41,14 +44,16 @@ GREEK_LATEX = {
 }
 _LATEX_GREEK = {v[1:]: k for k, v in GREEK_LATEX.items()}
 
-PRESETS = ("seed000", "mazur", "seed002", "indexed")
+PRESETS = ("standard", "mazur", "hidden_output", "indexed")
+# names of 0.1.0, still accepted in specs and --notation; not listed anywhere a user reads
+LEGACY_PRESETS = {"seed000": "standard", "seed002": "hidden_output"}
 
 # letters each preset uses: weighted sum, activation (hidden, output), weight, bias,
 # input, target, loss, error signal
 _LETTERS = {
-    "seed000": dict(z="z", a="σ", a_out="σ", W="W", b="b", x="x", t="y", L="L", delta="δ"),
+    "standard": dict(z="z", a="σ", a_out="σ", W="W", b="b", x="x", t="y", L="L", delta="δ"),
     "mazur": dict(z="net", a="out", a_out="out", W="w", b="b", x="i", t="target", L="E", delta="δ"),
-    "seed002": dict(z="z", a="h", a_out="y", W="w", b="b", x="x", t="t", L="L", delta="δ"),
+    "hidden_output": dict(z="z", a="h", a_out="y", W="w", b="b", x="x", t="t", L="L", delta="δ"),
     "indexed": dict(z="z", a="a", a_out="a", W="W", b="b", x="x", t="y", L="L", delta="δ"),
 }
 
@@ -123,8 +128,8 @@ def _sub_unicode(sub: str) -> str:
 
 @frozen
 class Notation:
-    preset: str = "seed000"
-    letters: dict = field(default_factory=lambda: dict(_LETTERS["seed000"]))
+    preset: str = "standard"
+    letters: dict = field(default_factory=lambda: dict(_LETTERS["standard"]))
     # neuron number → (layer 1-based, position 1-based, is_output); filled per network
     neurons: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)  # W number → (layer, j, i)
@@ -136,7 +141,7 @@ class Notation:
         """A preset with per-letter overrides, fitted to a network when `spec` is given.
 
         Unknown presets and override keys are bad input (a message, not a KeyError)."""
-        name = preset or "seed000"
+        name = LEGACY_PRESETS.get(preset or "standard", preset or "standard")
         if name not in _LETTERS:
             raise BackpropError(f"unknown notation {name!r}: choose one of {', '.join(PRESETS)}")
         letters = dict(_LETTERS[name])
@@ -227,7 +232,7 @@ class Notation:
             return Sym(letter, str(pos), layer=layer, sample=sample, sample_style=style)
         if self.preset == "mazur" and self.neurons:
             return Sym(letter, f"o{pos}" if is_out else f"h{i}", sample=sample)
-        if self.preset == "seed002" and kind == "a" and is_out:
+        if self.preset == "hidden_output" and kind == "a" and is_out:
             return Sym(letter, str(pos), sample=sample)
         return Sym(letter, str(i), sample=sample, sample_style=style)
 

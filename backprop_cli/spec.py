@@ -35,7 +35,8 @@ OPTIMIZER_KEYS = {
     "sgd": ("name", "lr", "momentum", "weight_decay", "nesterov"),
     "adam": ("name", "lr", "betas", "eps", "weight_decay"),
 }
-NOTATION_PRESETS = ("seed000", "mazur", "seed002", "indexed")
+NOTATION_PRESETS = ("standard", "mazur", "hidden_output", "indexed")
+_LEGACY_NOTATION = ("seed000", "seed002")  # 0.1.0 names, read as standard / hidden_output
 
 
 @frozen
@@ -549,6 +550,8 @@ def _hyper(r: _Reader, node, path: str, lo: float, hi: Optional[float] = None) -
 
 def _read_notation(r: _Reader, node):
     if isinstance(node, yaml.ScalarNode):
+        if node.value in _LEGACY_NOTATION:
+            return node.value
         return r.choice(node, "notation", NOTATION_PRESETS, "a notation preset")
     if not isinstance(node, yaml.MappingNode):
         raise r.fail(node, "notation", expected="a preset name or a mapping", found=describe(node))
@@ -562,7 +565,7 @@ def _read_notation(r: _Reader, node):
             hint = suggest(key, known) or f"known keys: {', '.join(k for k in known if len(k) > 1)}"
             raise r.fail(k, f"notation.{key}", "unknown notation key", hint=hint)
         if key == "preset":
-            out[key] = r.choice(v, "notation.preset", NOTATION_PRESETS, "a notation preset")
+            out[key] = v.value if isinstance(v, yaml.ScalarNode) and v.value in _LEGACY_NOTATION else r.choice(v, "notation.preset", NOTATION_PRESETS, "a notation preset")
             continue
         text = r.text(v, f"notation.{key}", "a short symbol")
         if not text.strip() or len(text.strip()) > 12:

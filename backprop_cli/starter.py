@@ -18,5 +18,5 @@ loss: bce                     # mse, sse, half_sse, bce, cross_entropy
 reduction: mean               # mean (default) or sum
 optimizer: {name: sgd, lr: 1} # or adam: {name: adam, lr: 0.01, betas: [0.9, 0.999]}
 steps: 1                      # training steps on the same input
-# notation: mazur             # display only: seed000, mazur, seed002, indexed
+# notation: mazur             # display only: standard, mazur, hidden_output, indexed
 """

@@ -88,7 +88,7 @@ def big_spec(path: Path, widths=(784, 256, 256, 10), batch=64, seed=0) -> None:
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    seed = str(ROOT / "configs" / "seed000.yaml")
+    seed = str(ROOT / "configs" / "bce_2_2_1.yaml")
     bp = backprop_cmd()
     # warm-up: an editable install writes its bytecode on the first run
     subprocess.run(bp + ["solve", seed], check=True, stdout=subprocess.DEVNULL, env=_env())
@@ -97,8 +97,8 @@ def main() -> None:
         "table": bp + ["solve", seed],
         "json": bp + ["solve", seed, "--format", "json"],
     })
-    print(ratio_line("seed000 table vs typer+rich floor", t["table"], t["floor"], "goal <= 1.2x"))
-    print(ratio_line("seed000 json  vs typer+rich floor", t["json"], t["floor"], "for reference"))
+    print(ratio_line("bce_2_2_1 table vs typer+rich floor", t["table"], t["floor"], "goal <= 1.2x"))
+    print(ratio_line("bce_2_2_1 json  vs typer+rich floor", t["json"], t["floor"], "for reference"))
 
     big = OUT / "mlp_784_256_256_10.yaml"
     if not big.exists():

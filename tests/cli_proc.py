@@ -96,7 +96,7 @@ for optional in ("backprop_cli.graph", "backprop_cli.check", "backprop_cli.keys"
 # One run of each command in-process first: typer, click and rich import and build
 # a good deal lazily on the first call, and every forked child should start past that.
 from typer.testing import CliRunner
-_example = os.path.join(os.getcwd(), "configs", "seed000.yaml")
+_example = os.path.join(os.getcwd(), "configs", "bce_2_2_1.yaml")
 for warm in (["validate", _example], ["solve", _example, "--format", "json"], ["solve", _example],
              ["solve", os.path.join(os.getcwd(), "configs", "graph_circuit.yaml"), "--format", "json"]):
     try:

@@ -13,8 +13,8 @@ from backprop_cli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
-SEED = CONFIGS / "seed000.yaml"
-PUBLISHED = CONFIGS / "seed000.published.key.yaml"
+SEED = CONFIGS / "bce_2_2_1.yaml"
+PUBLISHED = CONFIGS / "bce_2_2_1.published.key.yaml"
 
 runner = CliRunner()
 
@@ -30,8 +30,8 @@ def run_json(*args: str) -> tuple[int, dict]:
 
 @pytest.fixture
 def seed(tmp_path: Path) -> Path:
-    """seed000.yaml copied to a temp dir, to give it keys of our own."""
-    spec = tmp_path / "seed000.yaml"
+    """bce_2_2_1.yaml copied to a temp dir, to give it keys of our own."""
+    spec = tmp_path / "bce_2_2_1.yaml"
     shutil.copyfile(SEED, spec)
     return spec
 
@@ -55,7 +55,7 @@ def test_every_shipped_example_passes_its_key() -> None:
     assert "NO KEY" not in result.stdout
 
 
-def test_seed000_published_table_fails_exactly_at_the_w2_w3_swap() -> None:
+def test_bce_2_2_1_published_table_fails_exactly_at_the_w2_w3_swap() -> None:
     code, doc = run_json(SEED, "--key", PUBLISHED)
     assert code == 1
     (spec,) = doc["specs"]
@@ -90,7 +90,7 @@ def test_json_report_shape(seed: Path) -> None:
     assert set(doc) == {"ok", "specs"} and doc["ok"] is False
     (spec,) = doc["specs"]
     assert set(spec) == {"spec", "key", "ok", "results"}
-    assert spec["spec"] == str(seed) and spec["key"] == str(seed.with_name("seed000.key.yaml"))
+    assert spec["spec"] == str(seed) and spec["key"] == str(seed.with_name("bce_2_2_1.key.yaml"))
     first = spec["results"][0]
     assert set(first) == {"name", "expected", "computed", "difference", "tolerance", "ok", "cause"}
     assert first["name"] == "W2_new" and first["ok"] is False
@@ -193,7 +193,7 @@ def test_bad_key_is_one_located_message_on_stderr_and_nothing_on_stdout(seed: Pa
     result = run(seed, "--format", "json")
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert "seed000.key.yaml:3:3: named.W99_new: this network has no W99_new" in result.stderr
+    assert "bce_2_2_1.key.yaml:3:3: named.W99_new: this network has no W99_new" in result.stderr
     assert "hint: did you mean 'W6_new'?" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -20,19 +20,19 @@ CONFIGS = ROOT / "configs"
 KEYS = ROOT / "tests" / "data" / "keys"
 
 PLANTED = [
-    ("seed000.sign", "dL/dW5", "sign flipped: the expected value is −computed"),
-    ("seed000.direction", "W5_new", "update in the wrong direction: old + lr·g (the gradient added instead of subtracted)"),
+    ("bce_2_2_1.sign", "dL/dW5", "sign flipped: the expected value is −computed"),
+    ("bce_2_2_1.direction", "W5_new", "update in the wrong direction: old + lr·g (the gradient added instead of subtracted)"),
     ("softmax_ce.lr_left_out", "W5_new", "lr left out: old − g (lr = 0.1 not applied)"),
     ("softmax_ce.lr_twice", "W1_new", "lr applied twice: old − lr²·g (lr = 0.1)"),
-    ("seed000.sigma_output", "dL/dW5", "activation derivative left out: the chain recomputed with layer 2's σ′ = 1 (sigmoid)"),
+    ("bce_2_2_1.sigma_output", "dL/dW5", "activation derivative left out: the chain recomputed with layer 2's σ′ = 1 (sigmoid)"),
     ("mazur.sigma_hidden", "dL/dW1", "activation derivative left out: the chain recomputed with layer 1's σ′ = 1 (sigmoid)"),
-    ("seed000.updated_weights", "dL/dW1", "updated weights used in backprop: the chain through the post-step weights"),
+    ("bce_2_2_1.updated_weights", "dL/dW1", "updated weights used in backprop: the chain through the post-step weights"),
     ("mazur.half_left_out", "dL/dW5", "loss factor: computed × 2 (a ½ in the loss left out?)"),
     ("three_outputs.per_output", "loss", "loss factor: computed × K = 3 (the mean over the 3 outputs left out?)"),
     ("batch_xor.summed", "dL/dW5", "batch summed vs averaged: computed × N = 4 (the batch summed, not averaged?)"),
     ("softmax_ce.rounding", "dL/da3", "hand rounding at 3 decimals: backprop solve --round 3 reproduces it"),
-    ("seed000.swap_forward", "z1", "matches z2: indices swapped?"),
-    ("seed000.unexplained", "W5_new", None),
+    ("bce_2_2_1.swap_forward", "z1", "matches z2: indices swapped?"),
+    ("bce_2_2_1.unexplained", "W5_new", None),
 ]
 
 
@@ -54,7 +54,7 @@ def test_planted_mistake_is_found_and_named(fixture: str, name: str, cause: str 
 
 @pytest.fixture(scope="module")
 def seed():
-    return solve_for_check(load_spec(CONFIGS / "seed000.yaml"))
+    return solve_for_check(load_spec(CONFIGS / "bce_2_2_1.yaml"))
 
 
 def cause(solution, name: str, expected: float, text: str | None = None) -> str | None:

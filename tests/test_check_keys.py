@@ -62,8 +62,8 @@ def test_named_and_bare_names_and_step_suffixes(tmp_path: Path) -> None:
 
 
 def test_single_sample_rows_may_drop_the_batch_nesting(tmp_path: Path) -> None:
-    flat = entries("seed000", "steps:\n  - layers:\n      - {layer: 2, z: [-0.3415], a: [0.4154]}\n", tmp_path)
-    nested = entries("seed000", "steps:\n  - layers:\n      - {layer: 2, z: [[-0.3415]], a: [[0.4154]]}\n", tmp_path)
+    flat = entries("bce_2_2_1", "steps:\n  - layers:\n      - {layer: 2, z: [-0.3415], a: [0.4154]}\n", tmp_path)
+    nested = entries("bce_2_2_1", "steps:\n  - layers:\n      - {layer: 2, z: [[-0.3415]], a: [[0.4154]]}\n", tmp_path)
     assert [e.label for e in flat] == [e.label for e in nested] == ["steps[0].layers[1].z[0][0]", "steps[0].layers[1].a[0][0]"]
     assert [e.name for e in flat] == ["z3", "a3"]
 
@@ -84,7 +84,7 @@ def test_shared_bias_is_a_scalar_and_names_one_parameter(tmp_path: Path) -> None
 
 
 def test_losses_and_equations_of_the_json_structure(tmp_path: Path) -> None:
-    got = entries("seed000", "losses: [0.5368, 0.2804]\nloss_after: 0.2804\nsteps:\n  - equations:\n"
+    got = entries("bce_2_2_1", "losses: [0.5368, 0.2804]\nloss_after: 0.2804\nsteps:\n  - equations:\n"
                   "      - {name: dL/dW5, value: 0.2727, operands: {dz3/dW5: 0.6565}}\n", tmp_path)
     assert [(e.label, e.name) for e in got] == [
         ("losses[0]", "loss"), ("losses[1]", "loss_after"), ("loss_after", "loss_after"),
@@ -96,19 +96,19 @@ def test_losses_and_equations_of_the_json_structure(tmp_path: Path) -> None:
 def _equation_index(name: str) -> int:
     from backprop_cli.solve import solve
 
-    trace = solve(load_spec(CONFIGS / "seed000.yaml"))
+    trace = solve(load_spec(CONFIGS / "bce_2_2_1.yaml"))
     return next(i for i, e in enumerate(trace.steps[0].equations) if e.name == name)
 
 
 def test_local_factors_need_the_scalar_derivation(tmp_path: Path) -> None:
-    got = entries("seed000", "named: {dz3/dW5: 0.6565, dz3/da1: -0.1725, x1: 1, lr: 1}\n", tmp_path)
+    got = entries("bce_2_2_1", "named: {dz3/dW5: 0.6565, dz3/da1: -0.1725, x1: 1, lr: 1}\n", tmp_path)
     assert [e.computed for e in got] == pytest.approx([0.6565145265936446, -0.1725, 1, 1])
 
 
 def test_text_fields_are_compared_as_text(tmp_path: Path) -> None:
     key = tmp_path / "k.key.yaml"
     key.write_text("kind: network\nformat: backprop/2\nsteps:\n  - layers:\n      - {layer: 1, frozen: []}\n")
-    report = check_spec(CONFIGS / "seed000.yaml", key, CheckOptions())
+    report = check_spec(CONFIGS / "bce_2_2_1.yaml", key, CheckOptions())
     assert [(r.name, r.ok) for r in report.results] == [
         ("format", False), ("kind", True), ("steps[0].layers[0].frozen", True),
     ]
@@ -128,14 +128,14 @@ def test_the_json_output_itself_is_a_passing_key(tmp_path: Path) -> None:
 
 
 def test_name_this_network_lacks(tmp_path: Path) -> None:
-    e = key_error("seed000", "named:\n  W99_new: 0.1\n", tmp_path)
+    e = key_error("bce_2_2_1", "named:\n  W99_new: 0.1\n", tmp_path)
     assert (e.line, e.column, e.path) == (2, 3, "named.W99_new")
     assert "this network has no W99_new" in str(e)
     assert "did you mean 'W6_new'?" in str(e) and "W1…W6" in str(e)
 
 
 def test_unknown_name_with_suggestion(tmp_path: Path) -> None:
-    e = key_error("seed000", "named:\n  dl/dW5: 0.2727\n", tmp_path)
+    e = key_error("bce_2_2_1", "named:\n  dl/dW5: 0.2727\n", tmp_path)
     assert "unknown name 'dl/dW5'" in str(e) and "did you mean 'dL/dW5'?" in str(e)
 
 
@@ -160,7 +160,7 @@ def test_unknown_name_with_suggestion(tmp_path: Path) -> None:
     ("loss: 1\nloss: 2", "duplicate key 'loss'"),
 ])
 def test_bad_keys(tmp_path: Path, text: str, message: str) -> None:
-    e = key_error("seed000", text + "\n", tmp_path)
+    e = key_error("bce_2_2_1", text + "\n", tmp_path)
     assert message in str(e)
     assert e.file.endswith("k.key.yaml") and e.line is not None
 

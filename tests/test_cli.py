@@ -14,7 +14,7 @@ from backprop_cli.examples import list_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
-NETWORK_EXAMPLES = ["seed000", "mazur", "softmax_ce", "relu_leaky", "batch_xor", "adam_steps"]
+NETWORK_EXAMPLES = ["bce_2_2_1", "mazur", "softmax_ce", "relu_leaky", "batch_xor", "adam_steps"]
 
 
 def run(*args):
@@ -35,8 +35,8 @@ def test_solve_every_example_as_table_and_json(name):
     assert doc["loss_after"] == doc["losses"][-1]
 
 
-def test_seed000_numbers_in_json():
-    doc = json.loads(run("solve", CONFIGS / "seed000.yaml", "--format", "json").stdout)
+def test_bce_2_2_1_numbers_in_json():
+    doc = json.loads(run("solve", CONFIGS / "bce_2_2_1.yaml", "--format", "json").stdout)
     named = doc["named"]
     assert named["loss"] == pytest.approx(0.5368841905553434, rel=1e-12)
     assert named["dL/dW5"] == pytest.approx(0.2727, abs=5e-5)
@@ -47,22 +47,22 @@ def test_seed000_numbers_in_json():
 
 
 def test_table_shows_the_chain_rule_with_numbers():
-    out = run("solve", CONFIGS / "seed000.yaml").stdout
+    out = run("solve", CONFIGS / "bce_2_2_1.yaml").stdout
     assert "∂L/∂W₅ = ∂L/∂σ₃ × ∂σ₃/∂z₃ × ∂z₃/∂W₅ = 1.7107 × 0.2428 × 0.6565 = 0.2727" in out
     assert "0.4352 × 1 + 0.3545 × 1 − 0.1419 = 0.6478" in out
 
 
 def test_digits_and_output_file(tmp_path):
     out = tmp_path / "seed.json"
-    result = run("solve", CONFIGS / "seed000.yaml", "--format", "json", "--output", out)
+    result = run("solve", CONFIGS / "bce_2_2_1.yaml", "--format", "json", "--output", out)
     assert result.exit_code == 0 and result.stdout == ""
-    assert json.loads(out.read_text())["name"].startswith("Seed 000")
-    six = run("solve", CONFIGS / "seed000.yaml", "--digits", "6").stdout
+    assert json.loads(out.read_text())["name"].startswith("2-2-1 sigmoid")
+    six = run("solve", CONFIGS / "bce_2_2_1.yaml", "--digits", "6").stdout
     assert "0.272738" in six
 
 
 def test_steps_override():
-    doc = json.loads(run("solve", CONFIGS / "seed000.yaml", "--steps", "3", "--format", "json").stdout)
+    doc = json.loads(run("solve", CONFIGS / "bce_2_2_1.yaml", "--steps", "3", "--format", "json").stdout)
     assert [s["step"] for s in doc["steps"]] == [1, 2, 3]
     assert doc["losses"][0] > doc["losses"][1] > doc["losses"][2] > doc["losses"][3]
     assert "W5_new@3" in doc["named"] and "loss_after@2" in doc["named"]
@@ -75,11 +75,11 @@ def test_round_refused_with_adam():
 
 
 def test_validate_many_and_first_bad(tmp_path):
-    ok = run("validate", CONFIGS / "seed000.yaml", CONFIGS / "mazur.yaml")
+    ok = run("validate", CONFIGS / "bce_2_2_1.yaml", CONFIGS / "mazur.yaml")
     assert ok.exit_code == 0 and ok.stdout.count("ok") == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: [1]\ntarget: [0]\nlayers:\n  - weights: [[1]]\nloss: mse\nlr: 1\nlayres: []\n")
-    result = run("validate", CONFIGS / "seed000.yaml", bad, CONFIGS / "mazur.yaml")
+    result = run("validate", CONFIGS / "bce_2_2_1.yaml", bad, CONFIGS / "mazur.yaml")
     assert result.exit_code == 2
     assert "bad.yaml:7:1" in result.stderr and "did you mean 'layers'" in result.stderr
     assert "mazur" not in result.stdout  # stopped at the first bad file
@@ -110,7 +110,7 @@ def test_examples_lists_every_config_with_a_description():
     names = [line.split()[0] for line in lines]
     assert names == [e.name for e in list_examples()]
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
-    assert "seed000" in names and not any(".key" in n for n in names)
+    assert "bce_2_2_1" in names and not any(".key" in n for n in names)
 
 
 def test_schema_is_json_schema():
@@ -129,7 +129,7 @@ def test_python_dash_m_and_errors_on_stderr_only(tmp_path):
     assert proc.stdout == ""
     assert "broken.yaml" in proc.stderr and "Traceback" not in proc.stderr
     ok = subprocess.run([sys.executable, "-m", "backprop_cli", "examples"], capture_output=True, text=True, timeout=60)
-    assert ok.returncode == 0 and "seed000" in ok.stdout
+    assert ok.returncode == 0 and "bce_2_2_1" in ok.stdout
 
 
 def test_every_command_has_help():
@@ -141,7 +141,7 @@ def test_every_command_has_help():
 def test_library_api_without_cli():
     import backprop_cli
 
-    trace = backprop_cli.solve(backprop_cli.load_spec(CONFIGS / "seed000.yaml"))
+    trace = backprop_cli.solve(backprop_cli.load_spec(CONFIGS / "bce_2_2_1.yaml"))
     assert trace.named["W5_new"] == pytest.approx(-0.4452, abs=5e-5)
     text = backprop_cli.render(trace, "json")
     assert json.loads(text)["loss_after"] == trace.loss_after
@@ -173,5 +173,5 @@ def test_console_entry_pauses_the_collector_only_while_importing():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "seed000" in out.stdout
+    assert "bce_2_2_1" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "GC True True"

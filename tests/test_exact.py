@@ -98,7 +98,7 @@ def test_adam_closed_form_agrees():
 
 
 def test_sigmoid_stays_a_closed_form():
-    trace = solve(load_spec(CONFIGS / "seed000.yaml"), exact=True)
+    trace = solve(load_spec(CONFIGS / "bce_2_2_1.yaml"), exact=True)
     a1 = trace.exact["a1"].to_sympy()
     assert a1.has(sp.exp) and not a1.is_Rational
     assert float(sp.N(a1, 30)) == pytest.approx(0.6565145265936446, rel=1e-14)
@@ -118,10 +118,10 @@ def test_growing_closed_forms_are_refused_not_hung():
     from backprop_cli.errors import BackpropError
 
     with pytest.raises(BackpropError, match="too large to read"):
-        solve(load_spec(CONFIGS / "seed000.yaml"), steps=3, exact=True)
+        solve(load_spec(CONFIGS / "bce_2_2_1.yaml"), steps=3, exact=True)
 
 
-@pytest.mark.parametrize("name", ["seed000", "mazur", "softmax_ce", "relu_leaky"])
+@pytest.mark.parametrize("name", ["bce_2_2_1", "mazur", "softmax_ce", "relu_leaky"])
 def test_shipped_examples_exact_agree(name):
     spec = load_spec(CONFIGS / f"{name}.yaml")
     floats = solve(spec).named

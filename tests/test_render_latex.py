@@ -146,7 +146,7 @@ def test_fragments_compile_in_a_minimal_host(compiled, lang):
 # -- structure ---------------------------------------------------------------------------------
 
 def test_fragment_needs_only_amsmath_and_amssymb():
-    trace = trace_of(next(e for e in examples() if e.stem == "seed000"))
+    trace = trace_of(next(e for e in examples() if e.stem == "bce_2_2_1"))
     tex = render(trace, "latex")
     assert "\\documentclass" not in tex and "\\usepackage" not in tex.replace("% ", "").split("\n", 1)[1]
     assert "tikzpicture" not in tex and "\\begin{axis}" not in tex
@@ -154,7 +154,7 @@ def test_fragment_needs_only_amsmath_and_amssymb():
 
 def test_standalone_order_follows_the_seed():
     """Network diagram, given values, forward, loss, backward, update, before/after, loss after."""
-    trace = trace_of(next(e for e in examples() if e.stem == "seed000"))
+    trace = trace_of(next(e for e in examples() if e.stem == "bce_2_2_1"))
     tex = render(trace, "latex", standalone=True)
     marks = ["tikzpicture", "Given values", "Forward pass", "\\section*{Loss}", "Backward pass",
              "Updating the parameters", "Before and after", "Loss after the step"]
@@ -170,7 +170,7 @@ def test_standalone_order_follows_the_seed():
 
 
 def test_korean_document_uses_kotex_and_korean_headings():
-    trace = trace_of(next(e for e in examples() if e.stem == "seed000"))
+    trace = trace_of(next(e for e in examples() if e.stem == "bce_2_2_1"))
     tex = render(trace, "latex", lang="ko", standalone=True)
     assert "\\usepackage{kotex}" in tex
     for word in ("순전파", "역전파", "가중치 갱신", "오차", "가중치와 편향 갱신 비교"):

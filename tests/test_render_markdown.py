@@ -83,9 +83,9 @@ def test_math_spans_are_found():
 
 
 def test_markdown_has_headings_tables_and_no_latex_only_commands():
-    trace = trace_of(next(e for e in examples() if e.stem == "seed000"))
+    trace = trace_of(next(e for e in examples() if e.stem == "bce_2_2_1"))
     md = render(trace, "markdown")
-    assert md.startswith("# Seed 000")
+    assert md.startswith("# 2-2-1 sigmoid network")
     for heading in ("## Network", "## Given values", "## Forward pass", "## Loss", "## Backward pass",
                     "## Updating the parameters", "## Before and after", "## Loss after the step"):
         assert heading + "\n" in md
@@ -95,7 +95,7 @@ def test_markdown_has_headings_tables_and_no_latex_only_commands():
 
 
 def test_korean_markdown():
-    trace = trace_of(next(e for e in examples() if e.stem == "seed000"))
+    trace = trace_of(next(e for e in examples() if e.stem == "bce_2_2_1"))
     md = render(trace, "markdown", lang="ko")
     for heading in ("## 순전파(Forward Propagation)", "## 역전파(Back Propagation)", "## 가중치 갱신",
                     "## 가중치와 편향 갱신 비교"):
@@ -111,7 +111,7 @@ def test_multi_step_markdown_has_loss_table_and_text_chart():
 
 
 def test_jupyter_reprs():
-    trace = trace_of(next(e for e in examples() if e.stem == "seed000"))
+    trace = trace_of(next(e for e in examples() if e.stem == "bce_2_2_1"))
     assert trace._repr_markdown_() == render(trace, "markdown")
     latex = trace._repr_latex_()
     assert latex.startswith("$$") and "\\begin{aligned}" in latex and "\\section" not in latex

@@ -48,8 +48,8 @@ def test_round_4_equations_hold_as_printed(example):
 
 
 def test_rounded_document_prints_the_rounded_numbers():
-    """Seed 000 by hand: the loss 0.5368 and ∂L/∂σ₃ = 1.7106, as the seed prints them."""
-    trace = _rounded(ROOT / "configs" / "seed000.yaml")
+    """The Korean tutorial by hand: the loss 0.5368 and ∂L/∂σ₃ = 1.7106, as the post prints them."""
+    trace = _rounded(ROOT / "configs" / "bce_2_2_1.yaml")
     tex = render(trace, "latex")
     assert "&= 0.5368" in tex and "&= 1.7106" in tex
     assert "hand" in tex.lower()

@@ -104,7 +104,7 @@ def test_a_worked_example_never_imports_numpy(fmt):
         "sys.argv = ['backprop'] + sys.argv[1:]\n"
         "runpy.run_module('backprop_cli', run_name='__main__')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, "solve", "configs/seed000.yaml", "--format", fmt],
+    out = subprocess.run([sys.executable, "-c", code, "solve", "configs/bce_2_2_1.yaml", "--format", fmt],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stderr.split("MODULES")[-1].split() == []
@@ -126,7 +126,7 @@ def test_solve_restores_the_collector_as_it_found_it(enabled):
 
     from backprop_cli.spec import load_spec
 
-    spec = load_spec("configs/seed000.yaml")
+    spec = load_spec("configs/bce_2_2_1.yaml")
     (gc.enable if enabled else gc.disable)()
     try:
         solve(spec)
@@ -143,7 +143,7 @@ def test_solve_leaves_nothing_frozen_unless_the_caller_froze_first():
 
     from backprop_cli.spec import load_spec
 
-    spec = load_spec("configs/seed000.yaml")
+    spec = load_spec("configs/bce_2_2_1.yaml")
     assert gc.get_freeze_count() == 0
     solve(spec)
     assert gc.get_freeze_count() == 0  # a library caller's heap stays the collector's

@@ -18,7 +18,7 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def test_bce_after_sigmoid_collapses():
-    trace = solve(load_spec(CONFIGS / "seed000.yaml"), symbolic=True)
+    trace = solve(load_spec(CONFIGS / "bce_2_2_1.yaml"), symbolic=True)
     formulas = {g.name: to_text(g.expr) for g in trace.symbolic}
     assert formulas["dL/db3"] == "{a3} - {t1}"
     # the example: ∂L/∂W1 = (σ3 − y)·W5·σ1(1 − σ1)·x1, in some factor order
@@ -28,7 +28,7 @@ def test_bce_after_sigmoid_collapses():
     assert "dL/d" not in w1 and "da" not in w1  # nothing but forward quantities
 
 
-@pytest.mark.parametrize("name", ["seed000", "mazur", "softmax_ce", "relu_leaky", "adam_steps"])
+@pytest.mark.parametrize("name", ["bce_2_2_1", "mazur", "softmax_ce", "relu_leaky", "adam_steps"])
 def test_formulas_evaluate_to_the_gradients(name):
     trace = solve(load_spec(CONFIGS / f"{name}.yaml"), symbolic=True)
     assert trace.symbolic
@@ -45,7 +45,7 @@ def test_random_networks(seed):
 
 
 def test_json_carries_symbolic_equations():
-    doc = json.loads(CliRunner().invoke(app, ["solve", str(CONFIGS / "seed000.yaml"), "--symbolic", "-f", "json"]).stdout)
+    doc = json.loads(CliRunner().invoke(app, ["solve", str(CONFIGS / "bce_2_2_1.yaml"), "--symbolic", "-f", "json"]).stdout)
     entry = next(e for e in doc["symbolic"] if e["name"] == "dL/dW5")
     assert entry["expression"] == "{a1} * ({a3} - {t1})"
     assert entry["value"] == pytest.approx(doc["named"]["dL/dW5"], rel=1e-12)
@@ -53,6 +53,6 @@ def test_json_carries_symbolic_equations():
 
 def test_refused_where_it_cannot_hold():
     with pytest.raises(BackpropError, match="--round"):
-        solve(load_spec(CONFIGS / "seed000.yaml"), symbolic=True, round_digits=4)
+        solve(load_spec(CONFIGS / "bce_2_2_1.yaml"), symbolic=True, round_digits=4)
     with pytest.raises(BackpropError, match="scalar derivation"):
         solve(load_spec(CONFIGS / "batch_xor.yaml"), symbolic=True)

@@ -136,7 +136,7 @@ optimizer: {name: adam, lr: 0.1, weight_decay: 0.01}
     compare(spec, 4)
 
 
-@pytest.mark.parametrize("path", ["seed000", "mazur", "softmax_ce", "relu_leaky", "batch_xor", "adam_steps"])
+@pytest.mark.parametrize("path", ["bce_2_2_1", "mazur", "softmax_ce", "relu_leaky", "batch_xor", "adam_steps"])
 def test_shipped_examples_match_torch(path):
     from pathlib import Path
 
