@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..grid import as_rows
-from ..names import parameter_value
-from ..notation import Sym
+from ..network.names import parameter_value
+from .notation import Sym
 from ..trace import Equation, Trace
 from .common import Look, architecture, optimizer_text, sections, sparkline, thin
 from .formula import SUP, format_number
@@ -74,10 +74,6 @@ def _matrix(values, digits: int, title: str = "") -> RenderableType:
 
 
 def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str | None = None) -> RenderableType:
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_table import graph_table
-
-        return graph_table(trace, digits=digits, lang=lang)
     L = labels(lang)
     look = Look.of(trace, "unicode", digits, notation)
     spec = trace.spec
@@ -137,7 +133,7 @@ def _given(trace: Trace, look: Look, L) -> RenderableType:
 
 
 def _parameters_before(trace: Trace):
-    from ..names import NetworkNames
+    from ..network.names import NetworkNames
 
     spec = trace.spec
     names = NetworkNames.of(spec)
@@ -214,7 +210,7 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
 
 
 def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
-    from ..names import NetworkNames, at
+    from ..network.names import NetworkNames, at
 
     spec = trace.spec
     names = NetworkNames.of(spec)
