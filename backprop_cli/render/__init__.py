@@ -23,14 +23,25 @@ def render(
     standalone: bool = False,
     width: int = 100,
     color: bool = False,
+    show_steps: str | tuple | None = None,
+    heading_level: int = 1,
+    title: bool = True,
 ) -> str:
-    """Render a solved trace as text in one of FORMATS."""
+    """Render a solved trace as text in one of FORMATS. `show_steps`: the steps written
+    out (`all`, `first,last`, `1,2,5`; default: all of a run of up to 3 steps, else 1, 2
+    and the last); `heading_level`, `title`: for a document the output is placed in."""
     if format not in FORMATS:
         raise BackpropError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
     if lang not in LANGS:
         raise BackpropError(f"unknown language {lang!r}: choose en or ko")
     if not 0 <= digits <= 15:
         raise BackpropError(f"--digits takes 0…15, got {digits}")
+    from .common import parse_show_steps
+
+    if isinstance(show_steps, str):
+        show_steps = parse_show_steps(show_steps)
+    if not 1 <= heading_level <= 4:
+        raise BackpropError(f"--heading-level takes 1…4, got {heading_level}")
     if format == "json":
         from .json_out import render_json
 
@@ -43,12 +54,14 @@ def render(
         buffer = io.StringIO()
         console = Console(file=buffer, width=width, color_system="standard" if color else None,
                           force_terminal=color, legacy_windows=False)
-        console.print(render_table(trace, digits=digits, lang=lang, notation=notation))
+        console.print(render_table(trace, digits=digits, lang=lang, notation=notation, show_steps=show_steps))
         return buffer.getvalue()
     if format == "latex":
         from .latex import render_latex
 
-        return render_latex(trace, digits=digits, lang=lang, notation=notation, standalone=standalone)
+        return render_latex(trace, digits=digits, lang=lang, notation=notation, standalone=standalone,
+                            show_steps=show_steps, heading_level=heading_level, title=title)
     from .markdown import render_markdown
 
-    return render_markdown(trace, digits=digits, lang=lang, notation=notation)
+    return render_markdown(trace, digits=digits, lang=lang, notation=notation, show_steps=show_steps,
+                           heading_level=heading_level, title=title)

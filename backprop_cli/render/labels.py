@@ -72,6 +72,7 @@ LABELS = {
         "no_bias": "no bias",
         "samples": "samples",
         "omitted_steps": "Steps {a}–{b} are not written out; the loss table below covers every step.",
+        "omitted_step": "Step {a} is not written out; the loss table below covers every step.",
         "plot_x": "step",
         "after_note": "the loss of the updated parameters",
         # prose
@@ -90,7 +91,8 @@ LABELS = {
         "p_summary": "All parameters before and after the step, layer by layer.",
         "p_after": "The forward pass again, with the updated parameters:",
         "p_matrix": "With a batch (or a large layer) the derivation is written with matrices: a row per sample.",
-        "p_losses": "The loss before every step, and after the last one.",
+        "p_losses": "Row s: the loss of step s's forward pass, before its update; the last row: the "
+                    "loss after the last step.",
         "p_rounded": "Hand-calculation mode: every computed number is rounded to {d} decimals and the "
                      "rounded numbers are used from then on, so each line can be re-done by hand.",
         "p_fragment": "needs amsmath and amssymb",
@@ -180,6 +182,7 @@ LABELS = {
         "no_bias": "편향 없음",
         "samples": "샘플",
         "omitted_steps": "{a}–{b}단계의 풀이는 생략합니다. 아래 오차 표에 모든 단계가 있습니다.",
+        "omitted_step": "{a}단계의 풀이는 생략합니다. 아래 오차 표에 모든 단계가 있습니다.",
         "plot_x": "학습 횟수",
         "after_note": "갱신된 가중치로 계산한 오차",
         # prose (the seeds' own sentences where they exist)
@@ -198,7 +201,7 @@ LABELS = {
         "p_summary": "계층(Layer)별로 갱신 전후의 값을 비교하면 다음과 같습니다.",
         "p_after": "갱신된 가중치와 편향으로 순전파를 다시 계산합니다.",
         "p_matrix": "배치 크기가 1보다 크거나 계층이 크면 행렬로 풀이를 진행합니다. 각 행이 하나의 샘플입니다.",
-        "p_losses": "각 단계의 학습 전 오차와 마지막 갱신 후의 오차입니다.",
+        "p_losses": "s행: s단계 순전파의 오차(갱신 전), 마지막 행: 마지막 갱신 후의 오차입니다.",
         "p_rounded": "손계산 모드: 계산된 모든 값을 소수점 {d}자리로 반올림하고 이후 계산에 반올림된 값을 "
                      "사용하므로, 모든 줄을 손으로 다시 계산할 수 있습니다.",
         "p_fragment": "amsmath, amssymb, kotex 패키지가 필요합니다",

@@ -27,7 +27,7 @@ from ..grid import as_rows
 from ..names import NetworkNames, at
 from ..notation import Sym
 from ..trace import Equation, Trace
-from .common import (Look, architecture, detailed_steps, equation_values, parameter_rows, sections,
+from .common import (Look, architecture, chosen_steps, equation_values, parameter_rows, sections,
                      thin)
 from .formula import MARK, format_number, latex_text, resolve, resolve_line, tex_width
 from .labels import labels
@@ -126,9 +126,17 @@ def bmatrix(values, fmt, max_rows: int = MATRIX_MAX, max_cols: int = MATRIX_MAX)
 
 @frozen
 class Options:
+    """How a document is written. `heading_level` is the level of its top headings
+    (1 = \\section*, 2 = \\subsection*, …; Markdown: 1 = ##); `title` off leaves out the
+    title block, for a fragment inside the user's own document; `show_steps` as
+    common.parse_show_steps returns it."""
+
     digits: int
     lang: str
     standalone: bool
+    show_steps: Optional[tuple] = None
+    heading_level: int = 1
+    title: bool = True
 
     @property
     def width(self) -> float:
@@ -136,13 +144,15 @@ class Options:
 
 
 def render_latex(trace, digits: int = 4, lang: str = "en", notation: Optional[str] = None,
-                 standalone: bool = False) -> str:
+                 standalone: bool = False, show_steps: Optional[tuple] = None, heading_level: int = 1,
+                 title: bool = True) -> str:
     """The worked example as LaTeX: a fragment to \\input, or a complete document."""
+    options = Options(digits, lang, standalone, show_steps, heading_level, title)
     if getattr(trace, "kind", "network") == "graph":
         from .graph_latex import graph_latex
 
-        return graph_latex(trace, digits=digits, lang=lang, standalone=standalone)
-    writer = LatexWriter(trace, Look.of(trace, "latex", digits, notation), Options(digits, lang, standalone))
+        return graph_latex(trace, digits=digits, lang=lang, standalone=standalone, options=options)
+    writer = LatexWriter(trace, Look.of(trace, "latex", digits, notation), options)
     body = writer.body()
     if standalone:
         return preamble(lang, tikz=True, plot=writer.plots, korean=lang == "ko" or _has_hangul(body)) + body + \
@@ -210,9 +220,11 @@ class DocWriter:
     # -- syntax primitives (MarkdownSyntax overrides these) -----------------------------------
 
     def heading(self, level: int, text: str) -> str:
-        return self.HEADINGS[min(level, 3)] + "{" + text + "}"
+        return self.HEADINGS[min(level + self.opt.heading_level - 1, 3)] + "{" + text + "}"
 
     def title_block(self, text: str) -> str:
+        if not self.opt.title:
+            return ""
         return "\\begin{center}\n{\\Large\\bfseries " + text + "}\n\\end{center}"
 
     def text(self, s: str) -> str:
@@ -350,13 +362,13 @@ class LatexWriter(DocWriter):
         parts += self.title()
         parts += self.network()
         parts += self.given()
-        records = detailed_steps(self.trace)
-        for index, record in enumerate(records):
+        records = chosen_steps(self.trace, self.opt.show_steps)
+        previous = 0
+        for record in records:
             level = 0
             if self.multi:
-                if index and record.step - records[index - 1].step > 1:
-                    parts.append(self.prose("omitted_steps", a=str(records[index - 1].step + 1),
-                                            b=str(record.step - 1)))
+                parts.append(self.omitted(previous + 1, record.step - 1))
+                previous = record.step
                 parts.append(self.heading(0, self.text(f"{self.L['step']} {record.step}")))
                 level = 1
             if self.trace.detail == "scalar" and record.equations:
@@ -365,11 +377,19 @@ class LatexWriter(DocWriter):
                 parts += self.matrix_step(record, level)
             if record.step == 1 and getattr(self.trace, "symbolic", ()):
                 parts += self.symbolic(level)
+        if self.multi:
+            parts.append(self.omitted(previous + 1, len(self.trace.steps)))
         parts += self.summary()
         parts += self.after()
         if self.multi:
             parts += self.losses()
         return "\n\n".join(p for p in parts if p)
+
+    def omitted(self, a: int, b: int) -> str:
+        """The note for steps a…b not written out ('' when there are none)."""
+        if b < a:
+            return ""
+        return self.prose("omitted_steps", a=str(a), b=str(b)) if b > a else self.prose("omitted_step", a=str(a))
 
     def title(self) -> list[str]:
         spec, L = self.spec, self.L
@@ -662,7 +682,10 @@ class LatexWriter(DocWriter):
         losses = list(self.trace.losses)
         out = [self.heading(0, self.text(L["losses"])), self.prose("p_losses")]
         rows = []
-        for i in thin(losses, 21):
+        shown = thin(losses, 21)
+        if len(shown) < len(losses):
+            out[-1] += " (" + self.text(L["showing"].format(shown=len(shown), total=len(losses))) + ")"
+        for i in shown:
             label = str(i + 1) if i < len(losses) - 1 else self.text(L["after_last"].format(n=i))
             rows.append([label, self.inline(self.num(losses[i]))])
         out.append(self.table([self.text(L["step"]), self.text(L["loss"])], rows, "rr"))

@@ -15,30 +15,19 @@ from ..grid import as_rows
 from ..names import parameter_value
 from ..notation import Sym
 from ..trace import Equation, Trace
-from .common import Look, architecture, optimizer_text, sections, sparkline, thin
+from .common import Look, architecture, chosen_steps, optimizer_text, sections, sparkline, thin
 from .formula import SUP, format_number
 from .labels import labels
+from .wrap import BrokenEquation, Hanging
 
 MATRIX_ROWS = 8
 MATRIX_COLS = 8
+LOSS_ROWS = 12  # rows of the loss-per-step table (evenly spread, first and last always)
 
 
-def equation_line(parts: list[str], note: str | None = None) -> Text:
-    """`name = formula = numbers = value` as one wrapped line, the result highlighted;
-    `note` (a branch taken, a node off the path) follows, dimmed. Graphs use it too."""
-    line = Text("  ")
-    line.append(parts[0], style="bold")
-    for i, part in enumerate(parts[1:], 1):
-        line.append(" = ")
-        line.append(part, style="bold cyan" if i == len(parts) - 1 else "")
-    if note:
-        line.append(f"   ({note})", style="dim")
-    return line
-
-
-def _equation_line(look: Look, eq: Equation) -> Text:
+def _equation_line(look: Look, eq: Equation) -> BrokenEquation:
     shown = eq.condition and eq.condition != "frozen"
-    return equation_line(look.chain(eq), look.condition(eq) if shown else None)
+    return BrokenEquation(look.symbol(eq.name), look.chain_marked(eq), look.condition(eq) if shown else None)
 
 
 def _sup(layer: int) -> str:
@@ -70,10 +59,13 @@ def _matrix(values, digits: int, title: str = "") -> RenderableType:
         previous = r
     if not title:
         return table
-    return Group(Text(f"  {title}" + (f"   ({rows}×{cols})" if rows * cols > 1 else ""), style="bold"), table)
+    return Group(Hanging(Text(f"  {title}" + (f"   ({rows}×{cols})" if rows * cols > 1 else ""), style="bold")), table)
 
 
-def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str | None = None) -> RenderableType:
+def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str | None = None,
+                 show_steps: tuple | None = None) -> RenderableType:
+    """The worked example for the terminal; `show_steps` (common.parse_show_steps) picks
+    the steps written out (default: all of a short run, else 1, 2 and the last)."""
     if getattr(trace, "kind", "network") == "graph":
         from .graph_table import graph_table
 
@@ -83,7 +75,7 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     spec = trace.spec
     parts: list[RenderableType] = []
 
-    parts.append(Text(trace.name, style="bold"))  # a title above, not a table title wrapped to its width
+    parts.append(Hanging(Text(trace.name, style="bold")))  # a title above, not a table title wrapped to its width
     head = Table(box=box.ROUNDED, show_header=False)
     head.add_column(style="bold")
     head.add_column()
@@ -96,7 +88,14 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     parts.append(head)
     parts.append(_given(trace, look, L))
 
-    for record in trace.steps:
+    records = chosen_steps(trace, show_steps)
+    previous = 0
+    for record in records:
+        if record.step - previous > 1:
+            a, b = previous + 1, record.step - 1
+            parts.append(Hanging(Text(L["omitted_steps"].format(a=a, b=b) if b > a else
+                                      L["omitted_step"].format(a=a), style="dim italic")))
+        previous = record.step
         if len(trace.steps) > 1:
             parts.append(Rule(f"{L['step']} {record.step}", style="bold"))
         if trace.detail == "scalar" and record.equations:
@@ -106,6 +105,10 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
         parts.append(_update_table(trace, record, look, L))
         if record.step == 1 and trace.symbolic:
             parts.extend(_symbolic(trace, look, L))
+    if previous < len(trace.steps):
+        a, b = previous + 1, len(trace.steps)
+        parts.append(Hanging(Text(L["omitted_steps"].format(a=a, b=b) if b > a else
+                                  L["omitted_step"].format(a=a), style="dim italic")))
     parts.append(_after(trace, look, L))
     if len(trace.losses) > 2:
         parts.append(_loss_table(trace, L, digits))
@@ -114,7 +117,7 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
 
 def _given(trace: Trace, look: Look, L) -> RenderableType:
     spec = trace.spec
-    table = Table(title=L["given"], box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column(L["name"])
     table.add_column(L["value"], justify="right")
     if spec.samples == 1:
@@ -124,7 +127,7 @@ def _given(trace: Trace, look: Look, L) -> RenderableType:
             table.add_row(look.symbol(f"t{k + 1}"), look.number(spec.target[0, k], f"t{k + 1}"))
     for name, value in _parameters_before(trace):
         table.add_row(look.symbol(name), look.number(value, name))
-    items = [table]
+    items: list[RenderableType] = [table]
     if spec.samples > 1:
         items.insert(0, _matrix(spec.input, look.digits, f"{L['inputs']} X"))
         items.insert(1, _matrix(spec.target, look.digits, f"{L['targets']}"))
@@ -133,7 +136,12 @@ def _given(trace: Trace, look: Look, L) -> RenderableType:
             _matrix(layer.weights, look.digits, f"W{_sup(l + 1)}")
             for l, layer in enumerate(spec.layers)
         ]
-    return Group(*items)
+    return Group(_title(L["given"]), *items)
+
+
+def _title(text: str) -> RenderableType:
+    """A table's title on its own line: a rich table title wraps to the table's width."""
+    return Hanging(Text(text, style="bold"))
 
 
 def _parameters_before(trace: Trace):
@@ -185,8 +193,8 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
                 a, ak, zk = (n.unicode_sym(Sym(n.letters["a"], "j")), n.unicode_sym(Sym(n.letters["a"], "k")),
                              n.unicode_sym(Sym(n.letters["z"], "k")))
                 Lsym = n.unicode("loss")
-                out.append(Text(f"  ∂{Lsym}/∂{a} = Σₖ ∂{Lsym}/∂{ak} × ∂{ak}/∂{zk} × ∂{zk}/∂{a}   ({L['sum_over']})",
-                                style="dim"))
+                out.append(Hanging(Text(f"  ∂{Lsym}/∂{a} = Σₖ ∂{Lsym}/∂{ak} × ∂{ak}/∂{zk} × ∂{zk}/∂{a}"
+                                        f"   ({L['sum_over']})", style="dim"), indent=6))
                 hidden_said = True
             out.extend(_equation_line(look, eq) for eq in eqs)
     if groups.get("update"):
@@ -196,15 +204,16 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
 
 
 def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
-    out: list[RenderableType] = [Text(L["matrix_note"], style="dim")]
+    out: list[RenderableType] = [Hanging(Text(L["matrix_note"], style="dim"))]
     out.append(Text(L["forward"], style="bold underline"))
-    out.append(Text("  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾,   A⁽ˡ⁾ = σ(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
+    out.append(Text("  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾,   A⁽ˡ⁾ = f(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
     for layer in record.layers:
         out.append(_matrix(layer.z, digits, f"Z{_sup(layer.layer)}"))
         out.append(_matrix(layer.a, digits, f"A{_sup(layer.layer)} = {layer.activation}(Z{_sup(layer.layer)})"))
     out.append(Text(f"{L['loss']}: {format_number(record.loss, digits)}", style="bold"))
     out.append(Text(L["backward"], style="bold underline"))
-    out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ σ′(Z⁽ˡ⁾),   ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾"))
+    out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ f′(Z⁽ˡ⁾)"))
+    out.append(Text("  ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾,   ∂L/∂b⁽ˡ⁾ = Σₙ δ⁽ˡ⁾ₙ"))
     for layer in reversed(record.layers):
         out.append(_matrix(layer.delta, digits, f"δ{_sup(layer.layer)}"))
         out.append(_matrix(layer.grad_weights, digits, f"∂L/∂W{_sup(layer.layer)}"))
@@ -218,13 +227,15 @@ def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
 
     spec = trace.spec
     names = NetworkNames.of(spec)
-    title = f"{L['update']} — {optimizer_text(spec)}"
     if spec.parameter_count > 40:
-        items: list[RenderableType] = [Text(title, style="bold underline")]
+        title = f"{L['update']} — {optimizer_text(spec)}"
+        items: list[RenderableType] = [Hanging(Text(title, style="bold underline"))]
         for layer in record.layers:
             items.append(_matrix(layer.weights, look.digits, f"W{_sup(layer.layer)} ← W{_sup(layer.layer)} − α ∂L/∂W{_sup(layer.layer)}"))
         return Group(*items)
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    # the derivation above already has the "Updating the parameters" heading
+    title = f"{L['summary']} — {optimizer_text(spec)}"
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column(L["parameter"])
     table.add_column(L["before"], justify="right")
     table.add_column(L["gradient"], justify="right")
@@ -244,8 +255,8 @@ def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
                 format_number(grad, look.digits),
                 new_text + ("  (" + L["frozen"] + ")" if frozen else ""),
             )
-    rule = Text("  " + _update_rule(trace, look), style="dim")
-    return Group(table, rule)
+    rule = Hanging(Text("  " + _update_rule(trace, look), style="dim"))
+    return Group(_title(title), table, rule)
 
 
 def _update_rule(trace: Trace, look: Look) -> str:
@@ -273,16 +284,22 @@ def _after(trace: Trace, look: Look, L) -> RenderableType:
     line.append(format_number(trace.loss_after, look.digits), style="bold green")
     line.append(f"   ({look.symbol('loss')} = {format_number(trace.losses[0], look.digits)} → "
                 f"{format_number(trace.loss_after, look.digits)})", style="dim")
-    return line
+    return Hanging(line)
 
 
 def _loss_table(trace: Trace, L, digits: int) -> RenderableType:
     losses = list(trace.losses)
-    table = Table(title=L["losses"], box=box.SIMPLE_HEAD, title_justify="left")
+    """losses[s − 1] is the loss of step s's forward pass (before its update); the last
+    entry is the loss after the last step. Rows say which, and how many are shown."""
+    shown = thin(losses, LOSS_ROWS)
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column(L["step"], justify="right")
     table.add_column(L["loss"], justify="right")
-    for i in thin(losses, 12):
-        label = str(i + 1) if i < len(losses) - 1 else f"{i} ✓"
+    for i in shown:
+        label = str(i + 1) if i < len(losses) - 1 else L["after_last"].format(n=i)
         table.add_row(label, format_number(losses[i], digits))
+    note = L["p_losses"]
+    if len(shown) < len(losses):
+        note += " (" + L["showing"].format(shown=len(shown), total=len(losses)) + ")"
     chart = Text("  " + sparkline([losses[i] for i in thin(losses, 60)]), style="green")
-    return Group(table, chart)
+    return Group(_title(L["losses"]), Hanging(Text(note, style="dim")), table, chart)
