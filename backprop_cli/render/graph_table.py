@@ -93,7 +93,7 @@ def graph_symbol(name: str, output: str) -> str:
     return name
 
 
-class _Look:
+class TableLook:
     """Symbols and numbers for one trace: leaves print as the user wrote them."""
 
     def __init__(self, trace: GraphTrace, digits: int) -> None:
@@ -149,7 +149,7 @@ def _condition(text: str) -> str:
     return text.replace(" <= ", " ≤ ").replace(" >= ", " ≥ ").replace(" == ", " = ").replace(" - ", " − ")
 
 
-def _line(look: _Look, eq: Equation, note: str | None = None) -> BrokenEquation:
+def _line(look: TableLook, eq: Equation, note: str | None = None) -> BrokenEquation:
     parts = look.chain(eq, marked=True)
     return BrokenEquation(parts[0], parts[1:], note or (_condition(eq.condition) if eq.condition else None))
 
@@ -161,7 +161,7 @@ def _table(*columns: str) -> Table:
     return table
 
 
-def _forward(look: _Look, trace: GraphTrace, words: dict) -> FitOrElse:
+def _forward(look: TableLook, trace: GraphTrace, words: dict) -> FitOrElse:
     """A table; as equation lines when the table is wider than the terminal."""
     table = _table(words["node"], words["definition"], words["numbers"], words["value"])
     lines: list[RenderableType] = []
@@ -179,7 +179,7 @@ def _forward(look: _Look, trace: GraphTrace, words: dict) -> FitOrElse:
     return FitOrElse(table, lines)
 
 
-def _locals(look: _Look, trace: GraphTrace, words: dict) -> FitOrElse:
+def _locals(look: TableLook, trace: GraphTrace, words: dict) -> FitOrElse:
     table = _table(words["gradient"], words["rule"], words["numbers"], words["value"])
     lines = []
     for eq in trace.equations:
@@ -194,7 +194,7 @@ def _locals(look: _Look, trace: GraphTrace, words: dict) -> FitOrElse:
     return FitOrElse(table, lines)
 
 
-def _summary(look: _Look, trace: GraphTrace, words: dict) -> Table:
+def _summary(look: TableLook, trace: GraphTrace, words: dict) -> Table:
     f = trace.output
     columns = [words["node"], words["value"], f"∂{f}/∂·"]
     if trace.second:
@@ -214,7 +214,7 @@ def _summary(look: _Look, trace: GraphTrace, words: dict) -> Table:
 def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> RenderableType:
     """A rich renderable of the whole derivation; it reads well at 80 columns."""
     words = LABELS.get(lang, LABELS["en"])
-    look = _Look(trace, digits)
+    look = TableLook(trace, digits)
     title = f"{words['title']}: {trace.name}  ({words['output']} {trace.output})"
     if trace.policy == "round" and trace.digits is not None:
         title += "  — " + words["rounded"].format(d=trace.digits)

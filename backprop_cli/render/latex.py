@@ -30,6 +30,7 @@ from ..trace import Equation, Trace
 from .common import (Look, architecture, chosen_steps, equation_values, parameter_rows, sections,
                      thin)
 from .formula import MARK, format_number, latex_text, resolve, resolve_line, tex_width
+from . import softmax_story
 from .labels import labels
 
 # Width budgets (em of the body font) for one display line. The fragment must fit the
@@ -503,7 +504,7 @@ class LatexWriter(DocWriter):
             n = self.look.notation
             z, w, x, b = (n.latex_sym(Sym(n.letters[k], sub)) for k, sub in
                           (("z", "j"), ("W", "jk"), ("x", "k"), ("b", "j")))
-            a, f = n.latex_sym(Sym(n.letters["a"], "j")), ACT_FN
+            a, f = n.latex_sym(Sym(n.generic_activation_letter, "j")), ACT_FN
             out.append(self.prose("p_forward"))
             out.append(self.display(f"{z} = \\sum_k {w} {x} + {b}, \\qquad {a} = {f}({z})"))
             for layer, eqs in self.by_layer(groups["forward"]):
@@ -514,7 +515,13 @@ class LatexWriter(DocWriter):
             out.append(self.heading(level, self.text(L["loss"])))
             out.append(self.prose("p_loss"))
             out += self.equations(groups["loss"])
+            textbook = softmax_story.textbook_loss(self.look, self.trace, record)
+            if textbook:
+                out.append(self.prose("p_textbook_loss"))
+                out.append(self.aligned(aligned_lines(textbook[0], textbook[1:], self.opt.width)))
         if groups["backward"]:
+            outs = [i for i, (_, _, is_out) in self.look.notation.neurons.items() if is_out]
+            first_delta = f"delta{min(outs)}" if outs else ""
             out.append(self.heading(level, self.text(L["backward"])))
             out.append(self.prose("p_backward"))
             hidden_said = False
@@ -525,6 +532,13 @@ class LatexWriter(DocWriter):
                     out.append(self.prose("p_hidden"))
                     out.append(self.display(self.hidden_rule()))
                     hidden_said = True
+                first = next((k for k, e in enumerate(eqs) if e.name.split("#")[0].split("@")[0] == first_delta), None)
+                if first is not None and softmax_story.applies(self.trace):
+                    out += self.equations(eqs[:first])
+                    out.append(self.prose("p_softmax"))
+                    rule = softmax_story.delta_rule(self.look).split(" = ")
+                    out.append(self.aligned(aligned_lines(rule[0], rule[1:], self.opt.width)))
+                    eqs = eqs[first:]
                 out += self.equations(eqs)
         if groups["update"]:
             out.append(self.heading(level, self.text(L["update"])))
@@ -549,7 +563,7 @@ class LatexWriter(DocWriter):
         def d(top, bottom):
             return r"\frac{\partial " + top + r"}{\partial " + bottom + "}"
 
-        a, z = n.letters["a"], n.letters["z"]
+        a, z = n.generic_activation_letter, n.letters["z"]
         return (d(Lsym, s(a, "j")) + r" = \sum_k " + d(Lsym, s(a, "k")) + " " + d(s(a, "k"), s(z, "k"))
                 + " " + d(s(z, "k"), s(a, "j")) + r" = \sum_k " + s(n.letters["delta"], "k") + " "
                 + s(n.letters["W"], "kj"))

@@ -17,6 +17,7 @@ from ..notation import Sym
 from ..trace import Equation, Trace
 from .common import Look, architecture, chosen_steps, optimizer_text, sections, sparkline, thin
 from .formula import SUP, format_number
+from . import softmax_story
 from .labels import labels
 from .wrap import BrokenEquation, Hanging
 
@@ -86,7 +87,7 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     if trace.policy == "round":
         head.add_row("", L["rounded"].format(d=trace.digits))
     parts.append(head)
-    parts.append(_given(trace, look, L))
+    parts.append(given_table(trace, look, L))
 
     records = chosen_steps(trace, show_steps)
     previous = 0
@@ -99,7 +100,7 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
         if len(trace.steps) > 1:
             parts.append(Rule(f"{L['step']} {record.step}", style="bold"))
         if trace.detail == "scalar" and record.equations:
-            parts.extend(_scalar_step(look, record, L))
+            parts.extend(_scalar_step(look, trace, record, L))
         else:
             parts.extend(_matrix_step(trace, record, L, digits))
         parts.append(_update_table(trace, record, look, L))
@@ -115,7 +116,8 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     return Group(*parts)
 
 
-def _given(trace: Trace, look: Look, L) -> RenderableType:
+def given_table(trace: Trace, look: Look, L) -> RenderableType:
+    """The given values (inputs, targets, starting parameters): shared with question sheets."""
     spec = trace.spec
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column(L["name"])
@@ -173,8 +175,23 @@ def _by_layer(look: Look, eqs) -> list:
     return groups
 
 
-def _scalar_step(look: Look, record, L) -> list[RenderableType]:
+def _softmax_rule(look: Look, trace: Trace, L) -> list[RenderableType]:
+    """How ∂L/∂y becomes δ = y − t through the softmax (once, before the first δ)."""
+    if not softmax_story.applies(trace):
+        return []
+    parts = softmax_story.delta_rule(look).split(" = ")
+    return [BrokenEquation(parts[0], parts[1:], L["softmax_rule"], highlight_last=False)]
+
+
+def _base(name: str) -> str:
+    """A canonical name without its sample and step marks: delta3#2@5 → delta3."""
+    return name.split("#")[0].split("@")[0]
+
+
+def _scalar_step(look: Look, trace: Trace, record, L) -> list[RenderableType]:
     groups = sections(record.equations)
+    outs = [i for i, (_, _, is_out) in look.notation.neurons.items() if is_out]
+    first_out = min(outs) if outs else 0
     out: list[RenderableType] = []
     deep = len({n[0] for n in look.notation.neurons.values()}) > 1
     for key in ("forward", "loss", "backward"):
@@ -182,7 +199,14 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
             continue
         out.append(Text(L[key], style="bold underline"))
         if key == "loss" or not deep:
-            out.extend(_equation_line(look, eq) for eq in groups[key])
+            for eq in groups[key]:
+                if key == "backward" and _base(eq.name) == f"delta{first_out}":
+                    out.extend(_softmax_rule(look, trace, L))
+                out.append(_equation_line(look, eq))
+            if key == "loss":
+                textbook = softmax_story.textbook_loss(look, trace, record)
+                if textbook:
+                    out.append(BrokenEquation(textbook[0], textbook[1:], L["textbook_loss"]))
             continue
         hidden_said = False
         for layer, eqs in _by_layer(look, groups[key]):
@@ -190,13 +214,16 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
                 out.append(_layer_title(look, layer, L))
             if key == "backward" and layer and not hidden_said and layer < max(n[0] for n in look.notation.neurons.values()):
                 n = look.notation
-                a, ak, zk = (n.unicode_sym(Sym(n.letters["a"], "j")), n.unicode_sym(Sym(n.letters["a"], "k")),
+                a, ak, zk = (n.unicode_sym(Sym(n.generic_activation_letter, "j")), n.unicode_sym(Sym(n.generic_activation_letter, "k")),
                              n.unicode_sym(Sym(n.letters["z"], "k")))
                 Lsym = n.unicode("loss")
                 out.append(Hanging(Text(f"  ∂{Lsym}/∂{a} = Σₖ ∂{Lsym}/∂{ak} × ∂{ak}/∂{zk} × ∂{zk}/∂{a}"
                                         f"   ({L['sum_over']})", style="dim"), indent=6))
                 hidden_said = True
-            out.extend(_equation_line(look, eq) for eq in eqs)
+            for eq in eqs:
+                if key == "backward" and _base(eq.name) == f"delta{first_out}":
+                    out.extend(_softmax_rule(look, trace, L))
+                out.append(_equation_line(look, eq))
     if groups.get("update"):
         out.append(Text(L["update"], style="bold underline"))
         out.extend(_equation_line(look, eq) for eq in groups["update"])
