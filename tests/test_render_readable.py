@@ -43,7 +43,7 @@ def _solve(name: str, **kw):
     (0.4154, 4, "0.4154"),
     (625000.0, 4, "625000"),  # an exact integer as written
     (1.0, 4, "1"),
-    (2.005e-22, 4, "2.00e-22"),  # too small for fixed decimals: scientific, 3 figures
+    (2.005e-22, 4, "2.00e−22"),  # too small for fixed decimals: scientific, 3 figures
     (0.45, 2, "0.45"),
 ])
 def test_numbers_keep_their_figures(value, digits, text):
@@ -68,7 +68,8 @@ def _evaluate(numbers: str) -> float:
 
 def _places(printed: str) -> float:
     """The unit of the last printed place of a number (0.000125 → 1e-6)."""
-    mant = printed.replace("−", "-").split("e")[0]
+    printed = printed.replace("−", "-")
+    mant = printed.split("e")[0]
     decimals = len(mant.split(".")[1]) if "." in mant else 0
     unit = 10.0 ** -decimals
     if "e" in printed:

@@ -55,6 +55,8 @@ def format_number(value, digits: int, style: str = "unicode", policy: str = "flo
             if style == "latex":
                 mant, exp = text.split("e")
                 text = f"{mant}\\times10^{{{int(exp)}}}"
+            else:
+                text = text.replace("e-", "e−")  # the minus of the given 1e−8 beside it
         else:
             text = f"{x:.{places}f}"
             if text.startswith("-") and float(text) == 0:
