@@ -139,7 +139,8 @@ def solve(
         loaded = load_spec(spec, max_size=max_size)
         for message in getattr(loaded, "warnings", ()):
             _warn(f"{spec}: {message}")
-        trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value)
+        trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value,
+                       show_steps=shown)
         if questions:
             from .render.questions import render_questions
 
@@ -163,12 +164,14 @@ def solve(
         raise _fail(error) from None
 
 
-def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
+def _solve(loaded, *, steps, round_digits, exact, symbolic, detail, show_steps=None):
     if getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec":
         from .graph import solve_graph
 
         if steps is not None:
             raise BackpropError("--steps applies to network specs, not graphs")
+        if show_steps is not None:
+            raise BackpropError("--show-steps applies to network specs, not graphs (a graph has no steps)")
         if symbolic:
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))

@@ -255,7 +255,8 @@ def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
     spec = trace.spec
     names = NetworkNames.of(spec)
     if spec.parameter_count > 40:
-        title = f"{L['update']} — {optimizer_text(spec)}"
+        said = trace.detail == "scalar" and record.equations  # the derivation had the heading
+        title = f"{L['summary'] if said else L['update']} — {optimizer_text(spec)}"
         items: list[RenderableType] = [Hanging(Text(title, style="bold underline"))]
         for layer in record.layers:
             items.append(_matrix(layer.weights, look.digits, f"W{_sup(layer.layer)} ← W{_sup(layer.layer)} − α ∂L/∂W{_sup(layer.layer)}"))
