@@ -136,7 +136,7 @@ def test_softmax_cross_entropy_textbook_form_and_jacobian_step():
     y1 = math.exp(z[0]) / (math.exp(z[0]) + math.exp(z[1]))
     table = render(trace, "table", width=200)
     assert f"= −log y₁ = −log({y1:.4f}) = {-math.log(y1):.4f}" in table
-    assert "([i = k] − yₖ)" in table and "= yₖ − tₖ" in table
+    assert "([i=k] − yₖ)" in table and "= yₖ − tₖ" in table
     assert table.index("= yₖ − tₖ") < table.index("δ₃ = y₁ − t₁")
     latex = render(trace, "latex")
     assert r"-\log y_{1}" in latex and r"\sum_i" in latex

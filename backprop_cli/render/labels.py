@@ -73,11 +73,12 @@ LABELS = {
         "q_graph_backward": "The gradient of {f} with respect to each input.",
         "q_graph_second": "The second derivatives.",
         "textbook_loss": "the same loss in its textbook form; computed in the stable form above",
-        "softmax_rule": "through the softmax Jacobian; the targets sum to 1",
+        "softmax_rule": "through the softmax Jacobian; [i=k] is 1 when i = k, else 0; the targets sum to 1",
         "p_textbook_loss": "The same loss in its textbook form (the line above is the numerically stable "
                            "form it is computed in):",
         "p_softmax": "The softmax couples the outputs, so each output's error signal sums the chain over "
-                     "every output through the softmax Jacobian; as the targets sum to 1 it comes to:",
+                     "every output through the softmax Jacobian ([i=k] is 1 when i = k, else 0); as the targets sum to 1 it "
+                     "comes to:",
         "units": "units",
         "units_col": "Units",
         "activation": "Activation",
@@ -200,10 +201,10 @@ LABELS = {
         "q_graph_backward": "각 입력에 대한 {f}의 기울기.",
         "q_graph_second": "2차 미분.",
         "textbook_loss": "교과서 형태의 같은 오차; 계산은 위의 안정된 형태로 합니다",
-        "softmax_rule": "소프트맥스 야코비안을 거쳐; 타깃의 합은 1",
+        "softmax_rule": "소프트맥스 야코비안을 거쳐; [i=k]는 i = k일 때 1, 아니면 0; 타깃의 합은 1",
         "p_textbook_loss": "교과서 형태로 쓴 같은 오차입니다 (위 식은 수치적으로 안정된 계산 형태입니다):",
         "p_softmax": "소프트맥스는 출력들을 서로 묶으므로, 각 출력의 오차 신호는 소프트맥스 야코비안을 통해 모든 "
-                     "출력에 대한 연쇄 법칙의 합이 되고, 타깃의 합이 1이므로 다음과 같습니다:",
+                     "출력에 대한 연쇄 법칙의 합이 되고([i=k]는 i = k일 때 1, 아니면 0), 타깃의 합이 1이므로 다음과 같습니다:",
         "units": "뉴런",
         "units_col": "뉴런 수",
         "activation": "활성화 함수",

@@ -536,7 +536,7 @@ class LatexWriter(DocWriter):
                 if first is not None and softmax_story.applies(self.trace):
                     out += self.equations(eqs[:first])
                     out.append(self.prose("p_softmax"))
-                    rule = softmax_story.delta_rule(self.look).split(" = ")
+                    rule = softmax_story.delta_rule(self.look)
                     out.append(self.aligned(aligned_lines(rule[0], rule[1:], self.opt.width)))
                     eqs = eqs[first:]
                 out += self.equations(eqs)

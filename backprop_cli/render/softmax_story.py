@@ -6,7 +6,7 @@ wonders how ∂L/∂y becomes δ. These two rules bridge that, in the document's
 letters, for the terminal (Unicode) and for LaTeX/Markdown:
 
     L = −Σₖ tₖ log yₖ = −log y₁ = −log(0.4255) = 0.8546
-    δₖ = Σᵢ ∂L/∂yᵢ × ∂yᵢ/∂zₖ = Σᵢ (−tᵢ/yᵢ) × yᵢ([i = k] − yₖ) = yₖ Σᵢ tᵢ − tₖ = yₖ − tₖ
+    δₖ = Σᵢ ∂L/∂yᵢ × ∂yᵢ/∂zₖ = Σᵢ (−tᵢ/yᵢ) × yᵢ([i=k] − yₖ) = yₖ Σᵢ tᵢ − tₖ = yₖ − tₖ
 
 The numbers come from the trace (the output's value and the loss's value, as printed
 elsewhere); nothing is computed here. Only for one sample: with a batch the derivation
@@ -72,8 +72,9 @@ def textbook_loss(look: Look, trace, record) -> Optional[list[str]]:
     return parts
 
 
-def delta_rule(look: Look) -> str:
-    """δₖ from ∂L/∂y through the softmax Jacobian to y − t, in the document's letters."""
+def delta_rule(look: Look) -> list[str]:
+    """δₖ from ∂L/∂y through the softmax Jacobian to y − t, in the document's letters:
+    [δₖ, each right-hand side in turn]."""
     y, t, z, delta = _letters(look)
     L = look.notation.loss_symbol(look.style)
     if look.latex:
@@ -83,14 +84,16 @@ def delta_rule(look: Look) -> str:
         def d(top, bottom):
             return r"\frac{\partial " + top + r"}{\partial " + bottom + "}"
 
-        return (s(delta, "k") + r" = \sum_i " + d(L, s(y, "i")) + " " + d(s(y, "i"), s(z, "k"))
-                + r" = \sum_i \left(-\frac{" + s(t, "i") + "}{" + s(y, "i") + r"}\right) "
-                + s(y, "i") + r"\bigl([i = k] - " + s(y, "k") + r"\bigr) = " + s(y, "k") + r" \sum_i "
-                + s(t, "i") + " - " + s(t, "k") + " = " + s(y, "k") + " - " + s(t, "k"))
+        return [s(delta, "k"),
+                r"\sum_i " + d(L, s(y, "i")) + " " + d(s(y, "i"), s(z, "k")),
+                r"\sum_i \left(-\frac{" + s(t, "i") + "}{" + s(y, "i") + r"}\right) " + s(y, "i")
+                + r"\bigl([i{=}k] - " + s(y, "k") + r"\bigr)",
+                s(y, "k") + r" \sum_i " + s(t, "i") + " - " + s(t, "k"),
+                s(y, "k") + " - " + s(t, "k")]
     u = look.sym
     yi, yk, ti, tk = u(Sym(y, "i")), u(Sym(y, "k")), u(Sym(t, "i")), u(Sym(t, "k"))
-    return (f"{u(Sym(delta, 'k'))} = Σᵢ ∂{L}/∂{yi} × ∂{yi}/∂{u(Sym(z, 'k'))} = Σᵢ (−{ti}/{yi}) × {yi}([i = k] − {yk})"
-            f" = {yk} Σᵢ {ti} − {tk} = {yk} − {tk}")
+    return [u(Sym(delta, "k")), f"Σᵢ ∂{L}/∂{yi} × ∂{yi}/∂{u(Sym(z, 'k'))}",
+            f"Σᵢ (−{ti}/{yi}) × {yi}([i=k] − {yk})", f"{yk} Σᵢ {ti} − {tk}", f"{yk} − {tk}"]
 
 
 __all__ = ["applies", "textbook_loss", "delta_rule"]

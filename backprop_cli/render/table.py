@@ -179,7 +179,7 @@ def _softmax_rule(look: Look, trace: Trace, L) -> list[RenderableType]:
     """How ∂L/∂y becomes δ = y − t through the softmax (once, before the first δ)."""
     if not softmax_story.applies(trace):
         return []
-    parts = softmax_story.delta_rule(look).split(" = ")
+    parts = softmax_story.delta_rule(look)
     return [BrokenEquation(parts[0], parts[1:], L["softmax_rule"], highlight_last=False)]
 
 
