@@ -156,7 +156,7 @@ def solve(
             Console().print(render_table(trace, digits=digits, lang=lang.value, notation=notation, show_steps=shown))
             return
         text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone,
-                      show_steps=shown, heading_level=heading_level, title=not no_title)
+                      show_steps=shown, heading_level=heading_level, title=not no_title, width=None)
         _write(text, output)
     except ComputeError as error:  # raised below the file level: name the file here
         raise _fail(error.located(file=str(spec))) from None

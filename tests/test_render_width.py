@@ -159,3 +159,33 @@ def test_an_unbreakable_piece_is_folded_under_the_equals():
     lines = _broken(30, "q", ["x" * 70, "1"])
     assert all(len(line) <= 30 for line in lines)
     assert all(line.startswith("    ") for line in lines[1:])
+
+
+def _piped(columns: str | None, *args: str) -> str:
+    """`python -m backprop_cli …` (what cold() runs) with stdout piped and COLUMNS set or unset."""
+    import os
+    import subprocess
+    import sys
+
+    from .cli_proc import ENV
+
+    env = dict(ENV)
+    env.pop("COLUMNS", None)
+    if columns is not None:
+        env["COLUMNS"] = columns
+    run = subprocess.run([sys.executable, "-m", "backprop_cli", *args], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=os.fspath(ROOT))
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_piped_output_is_80_columns_and_respects_COLUMNS(tmp_path):
+    spec = str(ROOT / "configs" / "softmax_ce.yaml")
+    piped = _piped(None, "solve", spec)
+    assert max(cell_len(line) for line in piped.splitlines()) <= 80
+    wide = _piped("150", "solve", spec)
+    assert max(cell_len(line) for line in wide.splitlines()) > 80
+    assert max(cell_len(line) for line in wide.splitlines()) <= 150
+    out = tmp_path / "out.txt"
+    _piped(None, "solve", spec, "-o", str(out))
+    assert out.read_text(encoding="utf-8") == piped

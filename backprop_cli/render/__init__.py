@@ -21,7 +21,7 @@ def render(
     lang: str = "en",
     notation: str | None = None,
     standalone: bool = False,
-    width: int = 100,
+    width: int | None = 100,
     color: bool = False,
     show_steps: str | tuple | None = None,
     heading_level: int = 1,
@@ -29,7 +29,8 @@ def render(
 ) -> str:
     """Render a solved trace as text in one of FORMATS. `show_steps`: the steps written
     out (`all`, `first,last`, `1,2,5`; default: all of a run of up to 3 steps, else 1, 2
-    and the last); `heading_level`, `title`: for a document the output is placed in."""
+    and the last); `heading_level`, `title`: for a document the output is placed in;
+    `width` None: the terminal's (COLUMNS, else 80 when not a terminal)."""
     if format not in FORMATS:
         raise BackpropError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
     if lang not in LANGS:
