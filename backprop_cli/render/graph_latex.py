@@ -188,11 +188,11 @@ class GraphWriter(DocWriter):
 def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone: bool = False,
                 options: Optional[Options] = None) -> str:
     """A graph's derivation as a LaTeX fragment, or (standalone) a document with the circuit."""
-    from .latex import _has_hangul, fragment_header
+    from .latex import has_hangul, fragment_header
 
     writer = GraphWriter(trace, options or Options(digits, lang, standalone))
     body = writer.body()
-    korean = lang == "ko" or _has_hangul(body)
+    korean = lang == "ko" or has_hangul(body)
     if standalone:
         return preamble(lang, tikz=True, plot=False, korean=korean) + body + "\n\n\\end{document}\n"
     return fragment_header(lang, korean=korean) + body + "\n"

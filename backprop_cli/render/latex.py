@@ -156,12 +156,12 @@ def render_latex(trace, digits: int = 4, lang: str = "en", notation: Optional[st
     writer = LatexWriter(trace, Look.of(trace, "latex", digits, notation), options)
     body = writer.body()
     if standalone:
-        return preamble(lang, tikz=True, plot=writer.plots, korean=lang == "ko" or _has_hangul(body)) + body + \
+        return preamble(lang, tikz=True, plot=writer.plots, korean=lang == "ko" or has_hangul(body)) + body + \
             "\n\\end{document}\n"
-    return fragment_header(lang, korean=lang == "ko" or _has_hangul(body)) + body + "\n"
+    return fragment_header(lang, korean=lang == "ko" or has_hangul(body)) + body + "\n"
 
 
-def _has_hangul(text: str) -> bool:
+def has_hangul(text: str) -> bool:
     return any(0xAC00 <= ord(c) <= 0xD7A3 or 0x1100 <= ord(c) <= 0x11FF or 0x3130 <= ord(c) <= 0x318F
                for c in text)
 

@@ -13,7 +13,6 @@ import io
 from typing import Optional
 
 from ..frozen import frozen
-from ..trace import Trace
 from .common import Look, optimizer_text, sections
 from .formula import latex_math_name, tex_width
 from .labels import labels
@@ -152,9 +151,9 @@ def render_questions(trace, format: str = "table", *, digits: int = 4, lang: str
     body = writer.sheet(sheet, _Symbols(trace, sheet, "latex", notation))
     if format == "markdown":
         return body + "\n"
-    from .latex import _has_hangul, fragment_header, preamble
+    from .latex import has_hangul, fragment_header, preamble
 
-    korean = lang == "ko" or _has_hangul(body)
+    korean = lang == "ko" or has_hangul(body)
     if options.standalone:
         tikz = getattr(trace, "kind", "network") != "graph"  # the network's picture shows only givens
         return preamble(lang, tikz=tikz, plot=False, korean=korean) + body + "\n\n\\end{document}\n"
