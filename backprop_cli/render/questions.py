@@ -43,12 +43,14 @@ def question_sheet(trace) -> QuestionSheet:
         return _graph_sheet(trace)
     record = trace.steps[0]
     if not record.equations:
-        layers = tuple(layer.layer for layer in record.layers)
+        layers = [layer.layer for layer in record.layers]
+        biased = [layer.layer for layer in record.layers if layer.bias is not None]
         return QuestionSheet("matrix", (
-            Task("q_forward", tuple(f"Z{l}" for l in layers) + tuple(f"A{l}" for l in layers)),
+            Task("q_forward", tuple(n for l in layers for n in (f"Z{l}", f"A{l}"))),
             Task("q_loss", ("loss",)),
-            Task("q_backward", tuple(f"dL/dW{l}" for l in layers)),
-            Task("q_update", tuple(f"W{l}_new" for l in layers), (("opt", optimizer_text(trace.spec)),)),
+            Task("q_backward", tuple(n for l in layers for n in (f"dL/dW{l}",) + ((f"dL/db{l}",) if l in biased else ()))),
+            Task("q_update", tuple(n for l in layers for n in (f"W{l}_new",) + ((f"b{l}_new",) if l in biased else ())),
+                 (("opt", optimizer_text(trace.spec)),)),
         ) + _after_task(trace))
     groups = sections(record.equations)
     backward = tuple(e.name for e in groups["backward"] if _is_parameter_gradient(e.name))
@@ -87,20 +89,22 @@ def _graph_sheet(trace) -> QuestionSheet:
 # -- symbols ---------------------------------------------------------------------------------------
 
 def _matrix_symbol(name: str, latex: bool) -> str:
-    """Z1 → Z⁽¹⁾, dL/dW2 → ∂L/∂W⁽²⁾, W1_new → W⁽¹⁾ after the step."""
+    """Z1 → Z⁽¹⁾, dL/dW2 → ∂L/∂W⁽²⁾, b1_new → b⁽¹⁾(2): the matrix form's symbols."""
     from .formula import SUP
 
     def layer(l: str) -> str:
         return f"^{{({l})}}" if latex else "⁽" + l.translate(SUP) + "⁾"
 
-    if name == "loss":
-        return r"\mathcal{L}" if latex else "L"
-    if name.startswith("dL/dW"):
-        l = name[5:]
-        return (r"\frac{\partial \mathcal{L}}{\partial W" + layer(l) + "}") if latex else f"∂L/∂W{layer(l)}"
+    def param(letter: str, l: str) -> str:
+        return (r"\mathbf{b}" if letter == "b" and latex else letter) + layer(l)
+
+    if name.startswith("dL/d"):
+        letter, l = name[4], name[5:]
+        if latex:
+            return r"\frac{\partial \mathcal{L}}{\partial " + param(letter, l) + "}"
+        return f"∂L/∂{param(letter, l)}"
     if name.endswith("_new"):
-        l = name[1:-4]
-        return ("W" + layer(l) + r"_{\mathrm{new}}") if latex else f"W{layer(l)} (new)"
+        return param(name[0], name[1:-4]) + "(2)"
     return name[0] + layer(name[1:])
 
 
@@ -113,7 +117,7 @@ class _Symbols:
         self.output = getattr(trace, "output", "")
 
     def __call__(self, name: str) -> str:
-        if self.kind == "matrix":
+        if self.kind == "matrix" and not name.startswith("loss"):
             return _matrix_symbol(name, self.latex)
         if self.kind == "graph":
             if self.latex:
