@@ -86,6 +86,22 @@ wrt: [w0, x0, w1, x1, w2, x2, w3, x3, b]
 """
 
 
+def _wide_batch() -> str:
+    """Ten samples of twelve inputs, nine ReLU units, softmax: matrices wider than 80."""
+    import random
+
+    rng = random.Random(3)
+
+    def row(n, scale=1.0):
+        return "[" + ", ".join(f"{rng.uniform(-scale, scale):.4f}" for _ in range(n)) + "]"
+
+    return (f"name: a wide batch\ninput: [{', '.join(row(12, 3) for _ in range(10))}]\n"
+            "target: [0, 2, 1, 1, 0, 0, 1, 2, 2, 1]\nlayers:\n"
+            f"  - weights: [{', '.join(row(12) for _ in range(9))}]\n    bias: {row(9)}\n    activation: relu\n"
+            f"  - weights: [{', '.join(row(9) for _ in range(3))}]\n    bias: {row(3)}\n    activation: softmax\n"
+            "loss: cross_entropy\noptimizer: {name: adam, lr: 0.01}\nsteps: 4\n")
+
+
 def _cases():
     for path in EXAMPLES:
         yield path.stem, load_spec(path), {}
@@ -93,6 +109,7 @@ def _cases():
     yield "batch_scalar", loads_spec(BATCH), {"detail": "scalar"}
     yield "batch_matrix", loads_spec(BATCH), {}
     yield "long_graph", loads_spec(LONG_GRAPH), {}
+    yield "wide_batch", loads_spec(_wide_batch()), {}
     for seed in range(6):
         yield f"random_{seed}", loads_spec(random_spec(seed, steps=2)), {}
 
@@ -113,6 +130,8 @@ def test_fits_80_columns(name, spec, kw, lang):
     wide = render(trace, "table", width=WIDE, lang=lang)
     too_long = [line for line in narrow.splitlines() if cell_len(line) > 80]
     assert not too_long, f"{len(too_long)} lines wider than 80 cells, e.g. {too_long[0]!r}"
+    cut = [line for line in narrow.splitlines() if "…" in line and "…" not in wide]
+    assert not cut, f"a number cut short to fit: {cut[0]!r}"
     starts = margin_lines(wide)
     pushed = [line for line in margin_lines(narrow)
               if not any(full.startswith(line.rstrip()) for full in starts)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.measure import Measurement
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -36,31 +37,54 @@ def _sup(layer: int) -> str:
 
 
 def _matrix(values, digits: int, title: str = "") -> RenderableType:
-    """A matrix as a borderless table, truncated with ⋯/⋮ past MATRIX_ROWS × MATRIX_COLS."""
+    """A matrix under its title (with its shape), elided to fit the width (Matrix)."""
     arr = as_rows(values)
     rows, cols = len(arr), len(arr[0])
-    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
-    col_idx = thin(list(range(cols)), MATRIX_COLS)
-    row_idx = thin(list(range(rows)), MATRIX_ROWS)
-    for _ in range(len(col_idx) + (1 if len(col_idx) < cols else 0)):
-        table.add_column(justify="right")
-    previous = -1
-    for r in row_idx:
-        if r != previous + 1:
-            table.add_row(*["⋮"] * len(table.columns))
-        cells, last_c = [], -1
-        for c in col_idx:
-            if c != last_c + 1 and len(cells) < len(table.columns) - 1:
-                cells.append("⋯")
-            cells.append(format_number(arr[r][c], digits))
-            last_c = c
-        while len(cells) < len(table.columns):
-            cells.append("")
-        table.add_row(*cells)
-        previous = r
+    table = Matrix(arr, digits)
     if not title:
         return table
     return Group(Hanging(Text(f"  {title}" + (f"   ({rows}×{cols})" if rows * cols > 1 else ""), style="bold")), table)
+
+
+def _kept(n: int, limit: int) -> list:
+    """Indices shown of n, as the LaTeX bmatrix elides: the first ones, None (⋯), the last."""
+    if n <= limit:
+        return list(range(n))
+    return list(range(limit - 2)) + [None, n - 1]
+
+
+class Matrix:
+    """A matrix as a borderless table: at most MATRIX_ROWS × MATRIX_COLS, and no more
+    columns than fit the width (the middle elided with ⋯ / ⋮, never a number cut)."""
+
+    def __init__(self, arr, digits: int) -> None:
+        self.arr, self.digits = arr, digits
+
+    def table(self, max_cols: int) -> Table:
+        arr = self.arr
+        keep_r, keep_c = _kept(len(arr), MATRIX_ROWS), _kept(len(arr[0]), max_cols)
+        table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+        for _ in keep_c:
+            table.add_column(justify="right", no_wrap=True)
+        for r in keep_r:
+            if r is None:
+                table.add_row(*["⋮" if c is not None else "⋱" for c in keep_c])
+                continue
+            table.add_row(*["⋯" if c is None else format_number(arr[r][c], self.digits) for c in keep_c])
+        return table
+
+    def __rich_console__(self, console, options):
+        cols = len(self.arr[0])
+        limit = min(cols, MATRIX_COLS)
+        while True:
+            table = self.table(limit)
+            if limit <= 3 or Measurement.get(console, options.update(width=10_000), table).maximum <= options.max_width:
+                yield table
+                return
+            limit -= 1
+
+    def __rich_measure__(self, console, options):
+        return Measurement.get(console, options, self.table(min(len(self.arr[0]), MATRIX_COLS)))
 
 
 def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str | None = None,
