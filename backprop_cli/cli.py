@@ -91,7 +91,8 @@ def solve(
     spec: Path = typer.Argument(..., help="The network or graph spec (YAML).", show_default=False),
     format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps (overrides the spec's `steps`)."),
-    digits: int = typer.Option(4, "--digits", help="Decimals shown; computation stays full precision."),
+    digits: int = typer.Option(4, "--digits", help="Decimals shown (small values keep 3 significant digits, exact integers print as "
+                        "integers); computation stays full precision."),
     round_: Optional[int] = typer.Option(
         None, "--round", metavar="D",
         help="Hand-calculation mode: round every computed number to D decimals and carry the rounded values.",
