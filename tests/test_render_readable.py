@@ -15,7 +15,7 @@ import pytest
 from backprop_cli.render import render
 from backprop_cli.render.formula import format_number
 from backprop_cli.render.questions import question_sheet, render_questions
-from backprop_cli.spec import load_spec
+from backprop_cli.network.spec import load_spec
 
 from .cli_proc import cold
 
@@ -26,10 +26,10 @@ CONFIGS = ROOT / "configs"
 def _solve(name: str, **kw):
     spec = load_spec(CONFIGS / f"{name}.yaml")
     if type(spec).__name__ == "GraphSpec":
-        from backprop_cli.graph import solve_graph
+        from backprop_cli.graph.solve import solve_graph
 
         return solve_graph(spec)
-    from backprop_cli.solve import solve
+    from backprop_cli.network.solve import solve
 
     return solve(spec, **kw)
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
-from backprop_cli.examples import is_key_file
+from backprop_cli.read.examples import is_key_file
 from backprop_cli.render import render
 from backprop_cli.render.wrap import BrokenEquation
-from backprop_cli.spec import load_spec, loads_spec
+from backprop_cli.network.spec import load_spec, loads_spec
 
 from .netgen import random_spec
 
@@ -30,10 +30,10 @@ WIDE = 1000
 
 def _solve(spec, **kw):
     if type(spec).__name__ == "GraphSpec" or getattr(spec, "kind", "") == "graph":
-        from backprop_cli.graph import solve_graph
+        from backprop_cli.graph.solve import solve_graph
 
         return solve_graph(spec)
-    from backprop_cli.solve import solve
+    from backprop_cli.network.solve import solve
 
     return solve(spec, **kw)
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..names import at
-from ..notation import Sym
+from ..network.names import at
+from .notation import Sym
 from .common import Look
 
 

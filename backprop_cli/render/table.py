@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..grid import as_rows
-from ..names import parameter_value
-from ..notation import Sym
+from ..network.names import parameter_value
+from .notation import Sym
 from ..trace import Equation, Trace
 from .common import Look, architecture, chosen_steps, optimizer_text, sections, sparkline, thin
 from .formula import SUP, format_number
@@ -171,7 +171,7 @@ def _title(text: str) -> RenderableType:
 
 
 def _parameters_before(trace: Trace):
-    from ..names import NetworkNames
+    from ..network.names import NetworkNames
 
     spec = trace.spec
     names = NetworkNames.of(spec)
@@ -274,7 +274,7 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
 
 
 def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
-    from ..names import NetworkNames, at
+    from ..network.names import NetworkNames, at
 
     spec = trace.spec
     names = NetworkNames.of(spec)
