@@ -190,7 +190,10 @@ def validate(
     specs: List[Path] = typer.Argument(..., help="Spec files or directories.", show_default=False),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
 ) -> None:
-    """Check spec files without solving them; exit 2 at the first bad one.
+    """Check spec files without solving them: every file is read, each bad one reported.
+
+    Prints `ok  FILE` for each good spec and one error message per bad one (stderr);
+    exit 2 if any file is bad, else 0.
 
     Example: backprop validate configs/
     """
@@ -200,20 +203,28 @@ def validate(
     if not files:
         raise _fail(BackpropError("no spec files given (key files are skipped)"))
     progress, advance = _progress(len(files), "validating")
+    bad = 0
     try:
         for done, path in enumerate(files, 1):
             try:
                 loaded = load_spec(path, max_size=max_size)
-            except BackpropError as error:
-                raise _fail(error) from None
+            except BackpropError as error:  # report it and go on: a class folder has many files
+                typer.echo(f"error: {error}", err=True)
+                bad += 1
+                continue
+            finally:
+                if advance:
+                    advance(done, len(files))
             for message in getattr(loaded, "warnings", ()):
                 _warn(f"{path}: {message}")
             typer.echo(f"ok  {path}")
-            if advance:
-                advance(done, len(files))
     finally:
         if progress is not None:
             progress.stop()
+    if bad:
+        if len(files) > 1:
+            typer.echo(f"{bad} of {len(files)} spec files are bad", err=True)
+        raise typer.Exit(2)
 
 
 @app.command()
