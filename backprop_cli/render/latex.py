@@ -369,7 +369,17 @@ class LatexWriter(DocWriter):
         parts += self.after()
         if self.multi:
             parts += self.losses()
+        parts += self.observations()
         return "\n\n".join(p for p in parts if p)
+
+    def observations(self) -> list[str]:
+        """The lessons the numbers show (lessons/observations.py), one paragraph each."""
+        from .observation_text import observation_lines
+
+        heading, sentences = observation_lines(self.trace, self.look, self.opt.lang, self.text, self.inline)
+        if not sentences or not self.prose("p_summary"):  # math-only output has no prose
+            return []
+        return [self.heading(0, self.text(heading))] + sentences
 
     def title(self) -> list[str]:
         spec, L = self.spec, self.L

@@ -109,7 +109,18 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     parts.append(_after(trace, look, L))
     if len(trace.losses) > 2:
         parts.append(_loss_table(trace, L, digits))
+    parts.extend(_observations(trace, look, lang))
     return Group(*parts)
+
+
+def _observations(trace: Trace, look: Look, lang: str) -> list[RenderableType]:
+    """The lessons the numbers show (lessons/observations.py), one paragraph each."""
+    from .observation_text import observation_lines
+
+    heading, sentences = observation_lines(trace, look, lang, text=lambda s: s, math=lambda s: s)
+    if not sentences:
+        return []
+    return [Rule(heading, style="bold")] + [Text("• " + s) for s in sentences]
 
 
 def _given(trace: Trace, look: Look, L) -> RenderableType:
