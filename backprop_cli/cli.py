@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from .errors import BackpropError, ComputeError
+from .help_format import HelpCommand
 from .yamlsafe import MAX_SIZE
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -86,12 +88,12 @@ def _write(text: str, output: Optional[Path]) -> None:
         raise BackpropError(f"{output}: cannot write ({exc.strerror or exc})") from None
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def solve(
     spec: Path = typer.Argument(..., help="The network or graph spec (YAML).", show_default=False),
     format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps (overrides the spec's `steps`)."),
-    digits: int = typer.Option(4, "--digits", help="Decimals shown; computation stays full precision."),
+    steps: Optional[int] = typer.Option(None, "--steps", metavar="N", help="Training steps (overrides the spec's `steps`)."),
+    digits: int = typer.Option(4, "--digits", metavar="D", help="Decimals shown; computation stays full precision."),
     round_: Optional[int] = typer.Option(
         None, "--round", metavar="D",
         help="Hand-calculation mode: round every computed number to D decimals and carry the rounded values.",
@@ -99,11 +101,11 @@ def solve(
     exact: bool = typer.Option(False, "--exact", help="Exact rationals and closed forms (sympy)."),
     symbolic: bool = typer.Option(False, "--symbolic", help="Show each gradient as a formula in the names first."),
     detail: Detail = typer.Option(Detail.auto, "--detail", help="Scalar equations, matrix form, or chosen by size."),
-    notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed."),
+    notation: Optional[str] = typer.Option(None, "--notation", metavar="NAME", help="Display notation: standard, mazur, hidden_output, indexed."),
     standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex."),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the prose: en or ko."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
-    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec files larger than this many bytes."),
 ) -> None:
     """Solve a spec and show every step: forward pass, loss, chain rule, update.
 
@@ -185,10 +187,10 @@ def _spec_files(paths: List[Path]) -> list[Path]:
     return out
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def validate(
-    specs: List[Path] = typer.Argument(..., help="Spec files or directories.", show_default=False),
-    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
+    specs: List[Path] = typer.Argument(..., metavar="SPEC|DIR", help="Spec files or directories.", show_default=False),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec files larger than this many bytes."),
 ) -> None:
     """Check spec files without solving them: every file is read, each bad one reported.
 
@@ -227,7 +229,7 @@ def validate(
         raise typer.Exit(2)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def check(
     specs: List[Path] = typer.Argument(
         ..., metavar="SPEC|DIR", help="Spec files or directories (key files among them are skipped).", show_default=False,
@@ -239,11 +241,12 @@ def check(
     exact: bool = typer.Option(False, "--exact", help="Compare fraction strings exactly."),
     format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="Report format."),
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Also write JUnit XML (one testcase per value)."),
-    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec and key files larger than this many bytes."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec and key files larger than this many bytes."),
 ) -> None:
     """Check answer keys against the solved values and name the likely cause of each mismatch.
 
     Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
+
     Example: backprop check configs/*.yaml --junit check.xml
     """
     from .check import (
@@ -299,7 +302,7 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def init(
     path: Path = typer.Argument(Path("net.yaml"), help="Where to write the starter spec."),
     example: Optional[str] = typer.Option(None, "--example", help="Start from a shipped example (see `backprop examples`)."),
@@ -332,7 +335,7 @@ def init(
     typer.echo(f"wrote {path}: edit it, then run `backprop solve {path}`")
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def examples() -> None:
     """List the shipped examples, one a line: NAME  description.
 
@@ -346,7 +349,7 @@ def examples() -> None:
         typer.echo(f"{e.name.ljust(width)}  {e.description}")
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def schema() -> None:
     """Print the JSON Schema of the spec format, for editors' YAML language servers.
 
