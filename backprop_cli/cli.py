@@ -52,8 +52,14 @@ class CheckFormat(str, Enum):
     json = "json"
 
 
-def _fail(error: BaseException, code: int = 2) -> "typer.Exit":
-    typer.echo(f"error: {error}", err=True)
+def _fail(error: BaseException, code: int = 2, lang: str = "en") -> "typer.Exit":
+    """One message on stderr (in `lang` where the catalogue has it) and the exit code."""
+    if lang != "en" and isinstance(error, BackpropError):
+        from .messages import localized
+
+        typer.echo(localized(error, lang), err=True)
+    else:
+        typer.echo(f"error: {error}", err=True)
     return typer.Exit(code)
 
 
@@ -133,9 +139,9 @@ def solve(
         text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone)
         _write(text, output)
     except ComputeError as error:  # raised below the file level: name the file here
-        raise _fail(error.located(file=str(spec))) from None
+        raise _fail(error.located(file=str(spec)), lang=lang.value) from None
     except BackpropError as error:
-        raise _fail(error) from None
+        raise _fail(error, lang=lang.value) from None
 
 
 def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
