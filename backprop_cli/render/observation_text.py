@@ -7,10 +7,11 @@ decides whether a remark holds — only how it reads.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from ..lessons import Observation, observe
 from .common import Look
+from .formula import format_number
 
 HEADING = {"en": "Observations", "ko": "관찰"}
 HEADING_STEP = {"en": "Observations (step {s})", "ko": "관찰 ({s}단계)"}
@@ -102,10 +103,33 @@ class Wording:
     def num(self, value: float, name: str = "") -> str:
         return self.look.number(value, name)
 
-    def factor(self, value: float, name: str = "") -> str:
-        """A number as a factor of a product: a negative one in parentheses."""
-        text = self.num(value, name)
+    def factor(self, value: float, name: str = "", decimals: Optional[int] = None) -> str:
+        """A number as a factor of a product: a negative one in parentheses; given data
+        as written, whole constants as integers, others with `decimals` decimals."""
+        if name in self.look.given or float(value).is_integer():
+            text = self.num(value, name) if name in self.look.given else self.num(value).split(".")[0]
+            text = str(int(value)).replace("-", "−" if self.look.style == "unicode" else "-") \
+                if name not in self.look.given else text
+        else:
+            text = format_number(value, self.look.digits if decimals is None else decimals, self.look.style)
         return "(" + text + ")" if text.startswith(("-", "−")) else text
+
+    def product(self, factors: list[tuple[float, str]], result: float) -> tuple[list[str], str]:
+        """The factors printed with as many decimals as it takes (the chosen digits, up
+        to 10) for their printed product to round to the printed result, so the line
+        can be re-done by hand; given data and whole constants print as they are."""
+        digits = self.look.digits
+        target = format_number(result, digits, "unicode")
+        chosen = digits
+        for d in range(digits, 11):
+            shown = 1.0
+            for value, name in factors:
+                exact = name in self.look.given or float(value).is_integer()
+                shown *= value if exact else round(value, d)
+            if format_number(shown, digits, "unicode") == target:
+                chosen = d
+                break
+        return [self.factor(v, name, chosen) for v, name in factors], self.num(result)
 
     def sentence(self, key: str, **fields: str) -> str:
         out = self.text(SENTENCES[self.lang][key])
@@ -144,11 +168,12 @@ class Wording:
         slope_name = f"da{neuron}/dz{neuron}"
         c = n("constant")
         parts = [self.sym(slope_name), error]
-        values = [self.factor(n("da_dz")), self.factor(n("error"))]
+        factors = [(n("da_dz"), ""), (n("error"), "")]
         if c is not None and abs(c - 1) > 1e-12:
-            parts.insert(0, self.num(c))
-            values.insert(0, self.num(c))
-        rhs = op["times"].join(parts) + " = " + op["times"].join(values) + " = " + self.num(n("delta"))
+            parts.insert(0, self.factor(c))
+            factors.insert(0, (c, ""))
+        values, result = self.product(factors, n("delta"))
+        rhs = op["times"].join(parts) + " = " + op["times"].join(values) + " = " + result
         if again:
             return self.sentence("likewise", delta=m(self.sym(delta) + " = " + rhs))
         return self.sentence("error_scale", err=err, delta=m(self.sym(delta) + " = " + rhs))
@@ -159,9 +184,9 @@ class Wording:
         eqs = []
         for i, w in enumerate(weights, 1):
             x = f"x{i}"
+            values, result = self.product([(n(x), x), (n("delta"), "")], n(f"g{i}"))
             eqs.append(self.math(self.sym(f"dL/d{w}") + " = " + self.sym(x) + op["times"] + self.sym(delta) + " = "
-                                 + self.factor(n(x), x) + op["times"] + self.factor(n("delta")) + " = "
-                                 + self.num(n(f"g{i}"))))
+                                 + op["times"].join(values) + " = " + result))
         return self.sentence("input_scale", eqs=", ".join(eqs))
 
     def zero_input(self, obs: Observation) -> str:
