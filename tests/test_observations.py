@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -206,3 +207,29 @@ def test_no_section_where_nothing_holds(tmp_path):
     run = cold(["solve", str(spec)])
     assert run.code == 0
     assert ("Observations" in run.stdout) == bool(kinds_here)
+
+
+# -- every printed product re-done by hand gives the printed result ---------------------------
+
+NUMBER = r"\(?[−-]?\d+(?:\.\d+)?\)?"
+PRODUCT = re.compile(rf"= ((?:{NUMBER} × )+{NUMBER}) = ({NUMBER})")
+
+
+def _value(text: str) -> float:
+    return float(text.strip("()").replace("−", "-"))
+
+
+@pytest.mark.parametrize("name", ["bce_2_2_1", "mazur", "mazur_post", "softmax_ce", "relu_leaky", "adam_steps",
+                                  "rational_relu"])
+def test_printed_products_reproduce(name):
+    from backprop_cli import render
+    from backprop_cli.spec import load_spec
+    from tests.cli_proc import ROOT
+
+    text = render(solve(load_spec(ROOT / "configs" / f"{name}.yaml")), "table", width=400)
+    section = text[text.index("Observations"):] if "Observations" in text else ""
+    for factors, result in PRODUCT.findall(section):
+        product = math.prod(_value(f) for f in factors.split(" × "))
+        decimals = len(result.strip("()").split(".")[1]) if "." in result else 0
+        assert f"{product:.{decimals}f}".replace("-", "−") == result.strip("()") or \
+            abs(product - _value(result)) <= 0.5 * 10 ** -decimals + 1e-12, (factors, result)
