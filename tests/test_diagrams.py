@@ -12,8 +12,8 @@ from itertools import combinations
 import pytest
 
 from backprop_cli import render, solve
-from backprop_cli.names import NetworkNames
-from backprop_cli.spec import loads_spec
+from backprop_cli.network.names import NetworkNames
+from backprop_cli.network.spec import loads_spec
 
 SHAPES = [(2, 2, 1), (3, 2, 1), (2, 3, 1), (3, 3, 2), (2, 2, 2, 1), (3, 4, 2), (4, 4, 4), (2, 4, 4, 1), (4, 5, 3)]
 NUM = r"(-?[\d.]+)"

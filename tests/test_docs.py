@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop_cli.examples import list_examples
+from backprop_cli.read.examples import list_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

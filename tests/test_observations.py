@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from backprop_cli import solve
+from backprop_cli.network import solve
 from backprop_cli.lessons import observe
-from backprop_cli.spec import loads_spec
+from backprop_cli.network.spec import loads_spec
 from tests.cli_proc import cold
 from tests.oracles import sympy_gradients
 
@@ -223,7 +223,7 @@ def _value(text: str) -> float:
                                   "rational_relu"])
 def test_printed_products_reproduce(name):
     from backprop_cli import render
-    from backprop_cli.spec import load_spec
+    from backprop_cli.network.spec import load_spec
     from tests.cli_proc import ROOT
 
     text = render(solve(load_spec(ROOT / "configs" / f"{name}.yaml")), "table", width=400)

@@ -30,7 +30,7 @@ from typing import Optional
 
 from ..frozen import frozen
 from ..grid import as_rows
-from ..names import NetworkNames
+from ..network.names import NetworkNames
 
 SATURATED = 0.01  # σ′ < 0.01 ⇔ |z| > 4.6 (sigmoid), |z| > 3.0 (tanh)
 FAR_LESS = 0.5  # layer 1's mean update at most this fraction of the last layer's

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..names import NetworkNames
+from ..network.names import NetworkNames
 from .common import Look
 from .formula import format_number
 
@@ -78,7 +78,7 @@ def _id(name: str) -> str:
 def graph_mermaid(trace, digits: int) -> str:
     """Each node with its value and its gradient ∂f/∂node; each wire with the local
     gradient of the node it feeds with respect to its source."""
-    from ..expr import refs
+    from ..calc.expr import refs
 
     nodes = list(getattr(trace.spec, "nodes", ()))
     if not nodes:
