@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from .errors import BackpropError, ComputeError
+from .help_format import HelpCommand
 from .read.yamlsafe import MAX_SIZE
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -50,8 +52,14 @@ class CheckFormat(str, Enum):
     json = "json"
 
 
-def _fail(error: BaseException, code: int = 2) -> "typer.Exit":
-    typer.echo(f"error: {error}", err=True)
+def _fail(error: BaseException, code: int = 2, lang: str = "en") -> "typer.Exit":
+    """One message on stderr (in `lang` where the catalogue has it) and the exit code."""
+    if lang != "en" and isinstance(error, BackpropError):
+        from .messages import localized
+
+        typer.echo(localized(error, lang), err=True)
+    else:
+        typer.echo(f"error: {error}", err=True)
     return typer.Exit(code)
 
 
@@ -86,12 +94,12 @@ def _write(text: str, output: Optional[Path]) -> None:
         raise BackpropError(f"{output}: cannot write ({exc.strerror or exc})") from None
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def solve(
     spec: Path = typer.Argument(..., help="The network or graph spec (YAML).", show_default=False),
     format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps (overrides the spec's `steps`)."),
-    digits: int = typer.Option(4, "--digits", help="Decimals shown (small values keep 3 significant digits, exact integers print as "
+    steps: Optional[int] = typer.Option(None, "--steps", metavar="N", help="Training steps (overrides the spec's `steps`)."),
+    digits: int = typer.Option(4, "--digits", metavar="D", help="Decimals shown (small values keep 3 significant digits, exact integers print as "
                         "integers); computation stays full precision."),
     round_: Optional[int] = typer.Option(
         None, "--round", metavar="D",
@@ -100,7 +108,7 @@ def solve(
     exact: bool = typer.Option(False, "--exact", help="Exact rationals and closed forms (sympy)."),
     symbolic: bool = typer.Option(False, "--symbolic", help="Show each gradient as a formula in the names first."),
     detail: Detail = typer.Option(Detail.auto, "--detail", help="Scalar equations, matrix form, or chosen by size."),
-    notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed."),
+    notation: Optional[str] = typer.Option(None, "--notation", metavar="NAME", help="Display notation: standard, mazur, hidden_output, indexed."),
     standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex."),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the prose: en or ko."),
     show_steps: Optional[str] = typer.Option(
@@ -117,8 +125,8 @@ def solve(
         False, "--questions",
         help="A question sheet: the givens and the tasks with blanks, no answers (table, LaTeX, Markdown).",
     ),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
-    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec files larger than this many bytes."),
 ) -> None:
     """Solve a spec and show every step: forward pass, loss, chain rule, update.
 
@@ -160,9 +168,9 @@ def solve(
                       show_steps=shown, heading_level=heading_level, title=not no_title, width=None)
         _write(text, output)
     except ComputeError as error:  # raised below the file level: name the file here
-        raise _fail(error.located(file=str(spec))) from None
+        raise _fail(error.located(file=str(spec)), lang=lang.value) from None
     except BackpropError as error:
-        raise _fail(error) from None
+        raise _fail(error, lang=lang.value) from None
 
 
 def _solve(loaded, *, steps, round_digits, exact, symbolic, detail, show_steps=None):
@@ -216,12 +224,15 @@ def _spec_files(paths: List[Path]) -> list[Path]:
     return out
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def validate(
-    specs: List[Path] = typer.Argument(..., help="Spec files or directories.", show_default=False),
-    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
+    specs: List[Path] = typer.Argument(..., metavar="SPEC|DIR", help="Spec files or directories.", show_default=False),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec files larger than this many bytes."),
 ) -> None:
-    """Check spec files without solving them; exit 2 at the first bad one.
+    """Check spec files without solving them: every file is read, each bad one reported.
+
+    Prints `ok  FILE` for each good spec and one error message per bad one (stderr);
+    exit 2 if any file is bad, else 0.
 
     Example: backprop validate configs/
     """
@@ -231,23 +242,31 @@ def validate(
     if not files:
         raise _fail(BackpropError("no spec files given (key files are skipped)"))
     progress, advance = _progress(len(files), "validating")
+    bad = 0
     try:
         for done, path in enumerate(files, 1):
             try:
                 loaded = load_spec(path, max_size=max_size)
-            except BackpropError as error:
-                raise _fail(error) from None
+            except BackpropError as error:  # report it and go on: a class folder has many files
+                typer.echo(f"error: {error}", err=True)
+                bad += 1
+                continue
+            finally:
+                if advance:
+                    advance(done, len(files))
             for message in getattr(loaded, "warnings", ()):
                 _warn(f"{path}: {message}")
             typer.echo(f"ok  {path}")
-            if advance:
-                advance(done, len(files))
     finally:
         if progress is not None:
             progress.stop()
+    if bad:
+        if len(files) > 1:
+            typer.echo(f"{bad} of {len(files)} spec files are bad", err=True)
+        raise typer.Exit(2)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def check(
     specs: List[Path] = typer.Argument(
         ..., metavar="SPEC|DIR", help="Spec files or directories (key files among them are skipped).", show_default=False,
@@ -259,11 +278,12 @@ def check(
     exact: bool = typer.Option(False, "--exact", help="Compare fraction strings exactly."),
     format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="Report format."),
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Also write JUnit XML (one testcase per value)."),
-    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec and key files larger than this many bytes."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec and key files larger than this many bytes."),
 ) -> None:
     """Check answer keys against the solved values and name the likely cause of each mismatch.
 
     Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
+
     Example: backprop check configs/*.yaml --junit check.xml
     """
     from .check.compare import (
@@ -319,7 +339,7 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def init(
     path: Path = typer.Argument(Path("net.yaml"), help="Where to write the starter spec."),
     example: Optional[str] = typer.Option(None, "--example", help="Start from a shipped example (see `backprop examples`)."),
@@ -352,7 +372,7 @@ def init(
     typer.echo(f"wrote {path}: edit it, then run `backprop solve {path}`")
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def examples() -> None:
     """List the shipped examples, one a line: NAME  description.
 
@@ -366,7 +386,7 @@ def examples() -> None:
         typer.echo(f"{e.name.ljust(width)}  {e.description}")
 
 
-@app.command()
+@app.command(cls=HelpCommand)
 def schema() -> None:
     """Print the JSON Schema of the spec format, for editors' YAML language servers.
 

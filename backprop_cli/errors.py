@@ -50,7 +50,7 @@ class SpecError(BackpropError):
         return type(self)(self.message, **fields)
 
     def __str__(self) -> str:
-        return _printable(self._text())
+        return printable(self._text())
 
     def _text(self) -> str:
         place = self.file or "<input>"
@@ -80,7 +80,8 @@ class SpecError(BackpropError):
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if c != 0x0A}
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
+    """Control characters from the input shown as escapes, never sent to a terminal."""
     return text.translate(_CONTROL)
 
 
@@ -106,4 +107,4 @@ class ComputeError(BackpropError):
         return type(self)(self.message, file=None if self.message.startswith(f"{file}:") else file)
 
     def __str__(self) -> str:
-        return _printable(f"{self.file}: {self.message}" if self.file else self.message)
+        return printable(f"{self.file}: {self.message}" if self.file else self.message)

@@ -40,7 +40,7 @@ STRUCTURE_WORDS = frozenset({
     "format", "kind", "name", "steps", "step", "layers", "layer", "equations", "losses", "loss_after",
     "named", "tolerance", "values", "gradients", "local_gradients", "second", "exact", "round", "output",
     "z", "a", "dL_da", "da_dz", "delta", "grad_weights", "grad_bias", "weights", "bias", "frozen",
-    "expression", "operands", "value", "condition", "node", "input",
+    "expression", "operands", "value", "condition", "node", "input", "observations",
 })
 INTEGER_TOLERANCE = 1e-9
 
@@ -418,7 +418,7 @@ class _Resolver:
             if not isinstance(k, yaml.ScalarNode):
                 raise self.fail(k, "", expected="a plain key", found=describe(k))
             word = k.value
-            if word == "tolerance":
+            if word in ("tolerance", "observations"):  # observations: teaching remarks, not values to check
                 continue
             if word == "named":
                 self.named(v)

@@ -247,7 +247,8 @@ def _read_network(r: _Reader, root: yaml.MappingNode) -> Spec:
     description = r.text(top["description"], "description") if "description" in top else ""
 
     x, x_text, batched = _read_input(r, top["input"])
-    layers = _read_layers(r, top["layers"], x.shape[1])
+    column = tuple(row[0] for row in x_text) if batched and x.shape[1] == 1 and x.shape[0] > 1 else None
+    layers = _read_layers(r, top["layers"], x.shape[1], column)
     loss = r.choice(top["loss"], "loss", LOSSES, "a loss")
     reduction = r.choice(top["reduction"], "reduction", REDUCTIONS, "mean or sum") if "reduction" in top else "mean"
     _check_loss_fits(r, top, layers, loss)
@@ -279,7 +280,11 @@ def _read_input(r: _Reader, node: yaml.Node):
     return Grid.matrix([values]), (text,), False
 
 
-def _read_layers(r: _Reader, node: yaml.Node, fan_in: int) -> tuple[LayerSpec, ...]:
+def _read_layers(r: _Reader, node: yaml.Node, fan_in: int, column: Optional[tuple[str, ...]] = None
+                 ) -> tuple[LayerSpec, ...]:
+    """The layers, each checked against the width before it. `column` is the input's
+    numbers when it was written as a column ([[1], [0.5], [-1]]: a batch of one-value
+    samples), so a first layer that wants them as one sample can say so."""
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         raise r.fail(node, "layers", expected="a list of layers", found=describe(node))
     layers = []
@@ -299,6 +304,7 @@ def _read_layers(r: _Reader, node: yaml.Node, fan_in: int) -> tuple[LayerSpec, .
                 fields["weights"], f"{path}.weights", "shape mismatch",
                 expected=f"rows of {_count(fan_in, 'number')} ({source})",
                 found=f"rows of {w.shape[1]} (layer {i + 1}, shape {w.shape[0]}×{w.shape[1]})",
+                hint=_shape_slip(w.shape, fan_in, column if i == 0 else None),
             )
         bias, b_text = _read_bias(r, fields.get("bias"), f"{path}.bias", w.shape[0])
         activation = _read_activation(r, fields.get("activation"), f"{path}.activation", i == last)
@@ -306,6 +312,20 @@ def _read_layers(r: _Reader, node: yaml.Node, fan_in: int) -> tuple[LayerSpec, .
         layers.append(LayerSpec(w, bias, activation, freeze, w_text, b_text))
         fan_in = w.shape[0]
     return tuple(layers)
+
+
+def _shape_slip(shape: tuple[int, int], fan_in: int, column: Optional[tuple[str, ...]]) -> Optional[str]:
+    """Name the two common slips behind a first-layer shape mismatch, only where the
+    numbers fit the slip: an input written as a column vector (a batch of one-value
+    samples) whose length is what the weights take, and weights written (in, out)."""
+    out, width = shape
+    if column is not None and width == len(column):
+        return (f"the input [[{'], ['.join(column)}]] is a batch of {len(column)} samples of one value each; "
+                f"one sample of {len(column)} values is written [{', '.join(column)}]")
+    if out == fan_in:
+        return (f"the weights look transposed (written in × out): write them as {width}×{out}, "
+                f"one row of {_count(fan_in, 'number')} per neuron (shape out × in, as PyTorch's nn.Linear)")
+    return None
 
 
 def _read_bias(r: _Reader, node, path: str, units: int):

@@ -1,5 +1,5 @@
 """`--format markdown` for a computational graph: graph_latex.py's story in Markdown
-(KaTeX math, pipe tables; the circuit picture needs TikZ, so it is left out)."""
+(KaTeX math, pipe tables; the circuit as a Mermaid flowchart instead of TikZ)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -12,7 +12,9 @@ from .markdown import MarkdownSyntax
 
 class GraphMarkdownWriter(MarkdownSyntax, GraphWriter):
     def figure(self) -> str:
-        return ""
+        from .mermaid import graph_mermaid
+
+        return graph_mermaid(self.trace, self.opt.digits)
 
 
 def graph_markdown(trace: GraphTrace, digits: int = 4, lang: str = "en", options: Optional[Options] = None) -> str:

@@ -90,11 +90,23 @@ def network_document(trace: Trace) -> dict:
             {"name": g.name, "expression": to_text(g.expr), "operands": dict(g.operands), "value": g.value}
             for g in trace.symbolic
         ]
+    observations = _observations(trace)
+    if observations:
+        doc["observations"] = observations
     if trace.policy == "round":
         doc["round"] = trace.digits
     if trace.exact:
         doc["exact"] = {k: exact_text(v) for k, v in trace.exact.items()}
     return doc
+
+
+def _observations(trace: Trace) -> list[dict]:
+    """The Observations (lessons/observations.py) as data: kind, step, layer, canonical
+    names and figures by name; the words are the other formats' business."""
+    from ..lessons import observe
+
+    return [{"kind": o.kind, "step": o.step, "layer": o.layer, "names": list(o.names),
+             "numbers": dict(o.numbers)} for o in observe(trace)]
 
 
 def _inline(value) -> bool:

@@ -17,7 +17,6 @@ by an estimate of the rendered width), so nothing runs off the page.
 """
 from __future__ import annotations
 
-import math
 import re
 from typing import Optional
 
@@ -231,6 +230,11 @@ class DocWriter:
     def bold(self, s: str) -> str:
         return "\\textbf{" + s + "}"
 
+    def paragraph(self, s: str) -> str:
+        """A paragraph of sentences with inline math: TeX may stretch its spaces rather
+        than push an unbreakable formula past the margin (Korean lines break less often)."""
+        return "{\\sloppy " + s + "\\par}"
+
     def display(self, math: str) -> str:
         return "\\[\n" + math + "\n\\]"
 
@@ -380,6 +384,7 @@ class LatexWriter(DocWriter):
         parts += self.after()
         if self.multi:
             parts += self.losses()
+        parts += self.observations()
         return "\n\n".join(p for p in parts if p)
 
     def omitted(self, a: int, b: int) -> str:
@@ -387,6 +392,15 @@ class LatexWriter(DocWriter):
         if b < a:
             return ""
         return self.prose("omitted_steps", a=str(a), b=str(b)) if b > a else self.prose("omitted_step", a=str(a))
+
+    def observations(self) -> list[str]:
+        """The lessons the numbers show (lessons/observations.py), one paragraph each."""
+        from .observation_text import observation_lines
+
+        heading, sentences = observation_lines(self.trace, self.look, self.opt.lang, self.text, self.inline)
+        if not sentences or not self.prose("p_summary"):  # math-only output has no prose
+            return []
+        return [self.heading(0, self.text(heading))] + [self.paragraph(s) for s in sentences]
 
     def title(self) -> list[str]:
         spec, L = self.spec, self.L
@@ -736,110 +750,144 @@ def loss_plot(losses: list[float], xlabel: str, ylabel: str) -> str:
 
 # -- the network picture -------------------------------------------------------------------------------
 
-def network_tikz(spec, look: Look, L: dict) -> str:
-    """TikZ: inputs, neurons, every weight labelled on its edge near its source, each bias
-    as a short arrow into its neuron, the loss node with the targets. Big networks get a
-    block diagram.
+LABEL_EM = 0.29  # cm per em (tex_width) of a \tiny label: measured 0.275–0.28 in an 11pt article
+LABEL_H = 0.30  # cm: a \tiny label with a subscript, and its inner sep
+NEURON_R, INPUT_R = 0.45, 0.40  # cm: the node circles (minimum size 9mm, 8mm)
+WEIGHT_TABLE_WIDTH = 6  # the weight table beside a picture: at most this many columns per matrix
 
-    Labels sit beside their own edge (above an edge that rises, below one that falls),
-    clear of the source node, and alternate between a near and a far slot along
-    neighbouring edges of one source, so the labels of a fan never sit on each other."""
+
+def network_tikz(spec, look: Look, L: dict) -> str:
+    """TikZ: inputs, neurons, every weight labelled on its edge, each bias as a short
+    arrow into its neuron, the loss node with the targets. Big networks get a block
+    diagram.
+
+    Labels are placed by diagram_layout.place: each on its own edge, clear of every
+    other label, node, edge and edge crossing. Tried in turn: `name = value` labels,
+    then names only, each at a wider column spacing if needed; when even that finds
+    no free spot for every label, the edges go unlabelled and the weight matrices,
+    written with the same names and values, stand in a table under the picture
+    (row j of W⁽ˡ⁾ holds the weights into neuron j, column i those from input i)."""
     widths = [spec.input.shape[1]] + [layer.units for layer in spec.layers]
     if max(widths) > 8 or sum(a * b for a, b in zip(widths, widths[1:])) > 64:
         return _block_tikz(spec, L)
     names = NetworkNames.of(spec)
+    for with_values in (True, False):
+        for spread in (1.0, 1.35, 1.7):
+            picture = _network_picture(spec, look, L, names, widths, with_values, spread)
+            if picture is not None:
+                return _picture_block(picture)
+    bare = _network_picture(spec, look, L, names, widths, False, 1.0, labelled=False)
+    assert bare is not None  # with no edge labels to place, the picture always exists
+    return _picture_block(bare, _weight_table(spec, look, names))
+
+
+def _picture_block(picture: list[str], below: str = "") -> str:
+    """The picture centred and shrunk to the line if wider; a weight table under it."""
+    out = ["\\begin{center}", FIT_OPEN] + picture + [FIT_CLOSE]
+    if below:
+        out += ["", "\\medskip", FIT_OPEN, below, FIT_CLOSE]
+    return "\n".join(out + ["\\end{center}"])
+
+
+def _weight_table(spec, look: Look, names: NetworkNames) -> str:
+    """The weights of each layer as a matrix of `name = value`, rows = neurons (out),
+    columns = inputs (in): where the picture has no room for them on its edges."""
+    rows = []
+    for l, layer in enumerate(spec.layers):
+        cells: list[str] = []
+        for j in range(layer.units):
+            row = []
+            for i in range(layer.fan_in):
+                w = names.weight(l, j, i)
+                row.append(f"{look.symbol(w)} = {look.number(layer.weights[j, i], w)}")
+            cells.append(" & ".join(row))
+        rows.append(f"$W^{{({l + 1})}} = \\begin{{bmatrix}} " + " \\\\ ".join(cells) + " \\end{bmatrix}$")
+    return "\\begin{tabular}{@{}c@{}}\n" + " \\\\[1.5ex]\n".join(rows) + "\n\\end{tabular}"
+
+
+def _network_picture(spec, look: Look, L: dict, names: NetworkNames, widths: list[int], with_values: bool,
+                     spread: float, labelled: bool = True) -> Optional[list[str]]:
+    """The tikzpicture's lines, or None when its labels find no free spot."""
+    from .diagram_layout import Box, Segment, clear, place
+
     n_layers = len(spec.layers)
-    with_values = max(widths) <= 2  # value labels are long: only where edges are few
-    dx = min(4.4, 11.5 / n_layers) if with_values else min(3.8, 11.5 / n_layers)
+    dx = (min(4.4, 11.5 / n_layers) if with_values else min(3.8, 11.5 / n_layers)) * spread
     dy = 2.0 if with_values else 1.6
     top = (max(widths) - 1) * dy / 2
-    pos_of: dict[str, tuple[float, float]] = {}
 
     def y(l, j):
         return (widths[l] - 1) * dy / 2 - j * dy
 
     lines = [
-        "\\begin{center}",
-        FIT_OPEN,
         "\\begin{tikzpicture}[>={Stealth[length=2mm]},",
         "  neuron/.style={circle, draw, thick, minimum size=9mm, inner sep=0pt, font=\\small},",
         "  input/.style={circle, draw, fill=black!6, minimum size=8mm, inner sep=0pt, font=\\small},",
-        "  wlabel/.style={font=\\tiny, fill=white, inner sep=0.5pt},",
+        "  wlabel/.style={font=\\tiny, fill=white, inner sep=0pt},",
         "  loss/.style={rectangle, draw, thick, rounded corners=2pt, minimum size=8mm, font=\\small}]",
     ]
+    centre: dict[str, tuple[float, float]] = {}
+    circles = []
     for i in range(widths[0]):
-        pos_of[f"n0-{i}"] = (0.0, y(0, i))
+        centre[f"n0-{i}"] = (0.0, y(0, i))
+        circles.append(((0.0, y(0, i)), INPUT_R))
         lines.append(f"\\node[input] (n0-{i}) at (0,{y(0, i):.3f}) {{${look.symbol(f'x{i + 1}')}$}};")
     for l, layer in enumerate(spec.layers, 1):
-        x = l * dx
         for j in range(layer.units):
-            neuron = names.neuron(l - 1, j)
-            pos_of[f"n{l}-{j}"] = (x, y(l, j))
-            lines.append(f"\\node[neuron] (n{l}-{j}) at ({x:.3f},{y(l, j):.3f}) {{${_neuron_label(look, neuron)}$}};")
+            centre[f"n{l}-{j}"] = (l * dx, y(l, j))
+            circles.append(((l * dx, y(l, j)), NEURON_R))
+            lines.append(f"\\node[neuron] (n{l}-{j}) at ({l * dx:.3f},{y(l, j):.3f}) "
+                         f"{{${_neuron_label(look, names.neuron(l - 1, j))}$}};")
 
-    edges: list[str] = []
-    labels_: list[str] = []
+    def size(label: str) -> tuple[float, float]:
+        return round(tex_width(label) * LABEL_EM + 0.08, 3), LABEL_H
 
-    def edge(src: str, dst: str, label: str, rank: int, fan: int, style: str = "->") -> None:
-        """The edge now, its label in a second pass (drawn over every edge, so readable).
-        Labels are placed at coordinates computed here from the node centres."""
-        (x0, y0), (x1, y1) = pos_of[src], pos_of[dst]
-        length = ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5
-        half = tex_width(label) * 0.1 + 0.05  # \\tiny: 1em ≈ 0.176cm, with a margin
-        r0 = 0.45
-        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
-        anchor = ""
-        if with_values:  # long labels: near and far slots, each beside its own edge
-            slot = rank % 2
-            t = min((r0 + half + 0.22 + slot * (2 * half + 0.5)) / length, 0.74)
-            middle = (fan - 1) / 2
-            anchor = ", anchor=south" if rank < middle or fan == 1 else ", anchor=north" if rank > middle else ""
-            place = f"rotate={angle:.1f}{anchor}"
-        else:  # parallel edges share a column; columns of different slopes never overlap
-            t = slot_of[(src[1:src.index("-")], round(y1 - y0, 3))] / (x1 - x0)
-            place = "fill=white"
-        x, yy = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-        edges.append(f"\\draw[{style}] ({src}) -- ({dst});")
-        labels_.append(f"\\node[wlabel, {place}] at ({x:.3f},{yy:.3f}) {{${label}$}};")
-
-    # names only: one label column per edge slope in a layer, flattest nearest the source
-    slot_of: dict[tuple[str, float], float] = {}
-    if not with_values:
-        for l, layer in enumerate(spec.layers, 1):
-            slopes = sorted({round(y(l, j) - y(l - 1, i), 3) for j in range(layer.units) for i in range(layer.fan_in)},
-                            key=lambda d: (abs(d), -d))
-            label_w = max(tex_width(look.symbol(names.weight(l - 1, j, i))) for j in range(layer.units)
-                          for i in range(layer.fan_in)) * 0.2 + 0.04
-            lo = 0.45 + label_w / 2 + 0.08  # cm right of the source column
-            step = min(label_w + 0.2, (0.82 * dx - lo) / max(len(slopes) - 1, 1))
-            for k, d in enumerate(slopes):
-                slot_of[(str(l - 1), d)] = lo + k * step
+    # weights: one labelled segment per edge; biases: a dashed arrow from above with
+    # its label at a fixed spot (a shared bias shows the same name on every neuron)
+    edges, segments, labels_ = [], [], []
+    fixed: list[Box] = []
+    bias_lines = []
+    rise = 0.5 if with_values else 0.3
     for l, layer in enumerate(spec.layers, 1):
         for j in range(layer.units):
             for i in range(layer.fan_in):
                 w = names.weight(l - 1, j, i)
-                label = look.symbol(w)
-                if with_values:
-                    label += " = " + look.number(layer.weights[j, i], w)
-                edge(f"n{l - 1}-{i}", f"n{l}-{j}", label, j, layer.units)
+                label = look.symbol(w) + (" = " + look.number(layer.weights[j, i], w) if with_values else "")
+                edges.append(f"\\draw[->] (n{l - 1}-{i}) -- (n{l}-{j});")
+                segments.append((Segment(centre[f"n{l - 1}-{i}"], centre[f"n{l}-{j}"], *size(label)), label))
             b = names.bias(l - 1, j)
             if b is None:
                 continue
-            # each bias a short dashed arrow into its neuron from above (a shared bias
-            # shows the same name on every neuron of its layer)
             label = look.symbol(b)
             if with_values:
                 value = layer.bias if layer.bias_kind == "shared" else layer.bias[j]
                 label += " = " + look.number(value, b)
-            edges.append(f"\\draw[<-, dashed] (n{l}-{j}.north) -- ++(0,{0.5 if with_values else 0.28}) "
-                         f"node[above, font=\\tiny, inner sep=0.8pt, fill=white] {{${label}$}};")
-    lines += edges + labels_
+            w_, h_ = size(label)
+            x0, y0 = centre[f"n{l}-{j}"]
+            box = Box(x0, y0 + NEURON_R + rise + h_ / 2, w_, h_)
+            fixed.append(box)
+            bias_lines.append(f"\\draw[<-, dashed] (n{l}-{j}.north) -- ++(0,{rise});")
+            bias_lines.append(f"\\node[wlabel, minimum width={w_:.3f}cm, minimum height={h_:.3f}cm] "
+                              f"at ({box.x:.3f},{box.y:.3f}) {{${label}$}};")
+    xl = n_layers * dx + 1.9  # the loss node
+    lines_ = [(centre[f"n{n_layers}-{k}"], (xl, 0.0)) for k in range(spec.outputs)]
+    lines_ += [((box.x, box.y - box.h / 2 - rise), (box.x, box.y - box.h / 2)) for box in fixed]  # bias arrows
+    if any(a.overlaps(b) for k, a in enumerate(fixed) for b in fixed[k + 1:]):
+        return None
+    if any(not clear(box, [s for s, _ in segments], circles, lines_[:spec.outputs]) for box in fixed):
+        return None
+    if labelled:
+        boxes = place([s for s, _ in segments], circles, fixed, lines_)
+        if boxes is None:
+            return None
+        for box, (_, label) in zip(boxes, segments):
+            labels_.append(f"\\node[wlabel, minimum width={box.w:.3f}cm, minimum height={box.h:.3f}cm] "
+                           f"at ({box.x:.3f},{box.y:.3f}) {{${label}$}};")
+    lines += edges + bias_lines + labels_
     # the loss node, with the targets under it
-    xl = n_layers * dx + 1.9
     lines.append(f"\\node[loss] (loss) at ({xl:.3f},0) {{${look.symbol('loss')}$}};")
     if spec.samples == 1 and spec.outputs <= 3:
         targets = "\\\\".join(f"${look.symbol(f't{k + 1}')} = {look.number(spec.target[0, k], f't{k + 1}')}$"
-                              for k in range(spec.outputs))
+                                for k in range(spec.outputs))
         lines.append(f"\\node[font=\\scriptsize, anchor=north, align=center] at ({xl:.3f},-0.55) {{{targets}}};")
     for k in range(spec.outputs):
         lines.append(f"\\draw[->] (n{n_layers}-{k}) -- (loss);")
@@ -850,8 +898,8 @@ def network_tikz(spec, look: Look, L: dict) -> str:
         act = L["activations"][layer.activation.name]
         lines.append(f"\\node[font=\\scriptsize, align=center] at ({l * dx:.3f},{bottom:.3f}) "
                      f"{{{latex_text(kind)}\\\\{latex_text(act)}}};")
-    lines += ["\\end{tikzpicture}", FIT_CLOSE, "\\end{center}"]
-    return "\n".join(lines)
+    lines.append("\\end{tikzpicture}")
+    return lines
 
 
 def _neuron_label(look: Look, neuron: int) -> str:
@@ -894,6 +942,9 @@ class MathOnlySyntax:
         return "$$\\textbf{" + text + "}$$"
 
     def bold(self, s: str) -> str:
+        return s
+
+    def paragraph(self, s: str) -> str:
         return s
 
     def display(self, math: str) -> str:

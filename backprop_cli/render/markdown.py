@@ -2,8 +2,8 @@
 Jupyter and any KaTeX/MathJax page.
 
 It is the LaTeX writer's story with Markdown syntax: headings `#`, pipe tables, `$…$`
-inline and `$$…$$` display math (aligned, bmatrix — only commands KaTeX supports; no
-TikZ, so the network is described by its layer table). Korean prose with `--lang ko`.
+inline and `$$…$$` display math (aligned, bmatrix — only commands KaTeX supports); the
+network is a Mermaid flowchart instead of TikZ. Korean prose with `--lang ko`.
 User text (the spec's name) is escaped so it can add no markup.
 """
 from __future__ import annotations
@@ -32,6 +32,9 @@ class MarkdownSyntax:
     def bold(self, s: str) -> str:
         return "**" + s + "**"
 
+    def paragraph(self, s: str) -> str:
+        return s
+
     def display(self, math: str) -> str:
         return "$$\n" + math + "\n$$"
 
@@ -53,7 +56,11 @@ class MarkdownWriter(MarkdownSyntax, LatexWriter):
     """The network story of LatexWriter, in Markdown."""
 
     def figure(self) -> str:
-        return ""
+        """The network as a Mermaid flowchart (mermaid.py): drawn by GitHub from the text."""
+        from .mermaid import network_mermaid
+
+        look = self.look
+        return network_mermaid(self.spec, Look(look.notation, "unicode", look.digits, look.given))
 
     def plot(self, losses: list[float]) -> str:
         """A text chart: Markdown has no pgfplots."""

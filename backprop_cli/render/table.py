@@ -100,8 +100,10 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     head = Table(box=box.ROUNDED, show_header=False)
     head.add_column(style="bold")
     head.add_column()
-    head.add_row(L["architecture"], f"{architecture(spec)}  ({', '.join(l.activation.name for l in spec.layers)})")
-    head.add_row(L["loss_fn"], f"{spec.loss} ({L['reduction']}: {spec.reduction})")
+    # the same words as the LaTeX and Markdown title block, in the chosen language
+    acts = ", ".join(L["activations"][layer.activation.name] for layer in spec.layers)
+    head.add_row(L["architecture"], f"{architecture(spec)}  ({acts})")
+    head.add_row(L["loss_fn"], f"{L['loss_names'][spec.loss]}, {L['reductions'][spec.reduction]}")
     head.add_row(L["optimizer"], optimizer_text(spec))
     head.add_row(L["steps"], str(len(trace.losses) - 1))
     if trace.policy == "round":
@@ -133,7 +135,18 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     parts.append(_after(trace, look, L))
     if len(trace.losses) > 2:
         parts.append(_loss_table(trace, L, digits))
+    parts.extend(_observations(trace, look, lang))
     return Group(*parts)
+
+
+def _observations(trace: Trace, look: Look, lang: str) -> list[RenderableType]:
+    """The lessons the numbers show (lessons/observations.py), one paragraph each."""
+    from .observation_text import observation_lines
+
+    heading, sentences = observation_lines(trace, look, lang, text=lambda s: s, math=lambda s: s)
+    if not sentences:
+        return []
+    return [Rule(heading, style="bold")] + [Hanging(Text("• " + s), indent=2) for s in sentences]
 
 
 def given_table(trace: Trace, look: Look, L) -> RenderableType:
