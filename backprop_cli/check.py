@@ -23,6 +23,9 @@ from .numbers import parse_text
 from .yamlsafe import MAX_SIZE
 
 EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30 relative
+# A default (literal) tolerance wider than this share of the value lets a wrong number
+# pass (`-0.1` passes against −0.2005): such a pass is flagged, never silent.
+LOOSE_SHARE = 0.05
 
 
 @frozen
@@ -68,6 +71,7 @@ class Result:
     text: str = ""  # the expected value as written
     line: Optional[int] = None
     column: Optional[int] = None
+    warning: Optional[str] = None  # a pass that proves little (the key's precision is loose)
 
 
 @frozen
@@ -88,6 +92,10 @@ class SpecReport:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.mismatches
+
+    @property
+    def loose(self) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.ok and r.warning)
 
 
 @frozen
@@ -211,10 +219,22 @@ def compare(entry: Entry, key_tolerance: Optional[Tolerance], options: CheckOpti
             return Result(entry.label, entry.expected, entry.computed, difference, limit, ok, **where)
     tolerance = tolerance_for(entry, key_tolerance, options)
     difference = entry.computed - entry.expected
-    return Result(
-        entry.label, entry.expected, entry.computed, difference, tolerance.limit(entry.expected),
-        tolerance.allows(entry.expected, entry.computed), **where,
-    )
+    ok = tolerance.allows(entry.expected, entry.computed)
+    limit = tolerance.limit(entry.expected)
+    warning = None
+    if ok and not (options.override or key_tolerance):
+        warning = loose_warning(entry.expected, entry.computed, limit)
+    return Result(entry.label, entry.expected, entry.computed, difference, limit, ok, **where, warning=warning)
+
+
+def loose_warning(expected: float, computed: float, limit: float) -> Optional[str]:
+    """Words for a pass under a literal tolerance wider than LOOSE_SHARE of the value
+    (of the larger of expected and computed, so `0.0` against 0.03 is caught too)."""
+    scale = max(abs(expected), abs(computed))
+    if scale == 0 or limit <= LOOSE_SHARE * scale:
+        return None
+    return (f"loose: its written precision allows ±{limit:.2g}, {100 * limit / scale:.0f} % of the value "
+            "(write more decimals)")
 
 
 def _exact_compare(value: Any, text: str) -> tuple[bool, float, float]:
@@ -262,15 +282,24 @@ def explain(results: list[Result], entries: list[Entry], key_tolerance, options,
 NO_CAUSE = "no simple explanation"
 
 
+def count(n: int, singular: str, plural: Optional[str] = None) -> str:
+    """'1 value', '2 values'."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
 def summary_line(report: SpecReport) -> str:
     if report.error is not None:
         return f"ERROR   {report.spec}: bad input (see the message above)"
     if report.key is None:
         return f"NO KEY  {report.spec}: no answer key (looked for {sibling_key(Path(report.spec))})"
     total, bad = len(report.results), len(report.mismatches)
+    loose = len(report.loose)
+    note = f"; {count(loose, 'value')} {'passes' if loose == 1 else 'pass'} only loosely (few decimals)" if loose else ""
     if bad:
-        return f"FAIL    {report.spec}: {bad} of {total} values mismatch (key {report.key})"
-    return f"PASS    {report.spec}: {total} values match (key {report.key})"
+        verb = "mismatches" if bad == 1 else "mismatch"
+        return f"FAIL    {report.spec}: {bad} of {count(total, 'value')} {verb}{note} (key {report.key})"
+    verb = "matches" if total == 1 else "match"
+    return f"PASS    {report.spec}: {count(total, 'value')} {verb}{note} (key {report.key})"
 
 
 def total_line(report: Report) -> str:
@@ -278,7 +307,7 @@ def total_line(report: Report) -> str:
     values = sum(len(s.results) for s in checked)
     bad = sum(len(s.mismatches) for s in checked)
     failing = sum(1 for s in checked if s.mismatches)
-    parts = [f"{len(checked)} spec{'s' if len(checked) != 1 else ''} checked, {values} values"]
+    parts = [f"{count(len(checked), 'spec')} checked, {count(values, 'value')}"]
     parts.append(f"{bad} mismatch{'es' if bad != 1 else ''} in {failing} spec{'s' if failing != 1 else ''}" if bad else "all match")
     missing = sum(1 for s in report.specs if s.key is None and s.error is None)
     if missing:
@@ -310,33 +339,71 @@ def render_table(report: SpecReport, mismatches_only: bool = False):
     table.add_column("expected", justify="right", no_wrap=True)
     table.add_column("computed", justify="right", no_wrap=True)
     table.add_column("difference", justify="right", no_wrap=True)
+    table.add_column("tolerance", justify="right", no_wrap=True)
     table.add_column("ok", justify="center", no_wrap=True)
     table.add_column("cause")
     for r in report.results:
-        if mismatches_only and r.ok:
+        if mismatches_only and r.ok and not r.warning:
             continue
         difference = "" if r.difference is None else f"{r.difference:+.2e}"
-        cause = "" if r.ok else (r.cause or NO_CAUSE)
-        cells = (Text(str(c)) for c in (r.name, r.text, shown_computed(r), difference))  # key text is never markup
-        mark = Text("✓", style="green") if r.ok else Text("✗", style="bold red")
-        table.add_row(*cells, mark, Text(cause), style=None if r.ok else "red")
+        cause = (r.warning or "") if r.ok else (r.cause or NO_CAUSE)
+        cells = (Text(str(c)) for c in (r.name, r.text, shown_computed(r), difference, shown_tolerance(r)))  # key text is never markup
+        mark = (Text("~", style="bold yellow") if r.warning else Text("✓", style="green")) if r.ok else Text("✗", style="bold red")
+        table.add_row(*cells, mark, Text(cause), style=None if r.ok and not r.warning else "yellow" if r.ok else "red")
     return table
+
+
+def shown_tolerance(r: Result) -> str:
+    """±limit, the largest difference that passes (0 for an exact comparison)."""
+    if r.tolerance is None:
+        return "equal"
+    return "exact" if r.tolerance == 0 else f"±{r.tolerance:.2g}"
 
 
 def report_json(report: Report) -> dict:
     """SPEC §6: {"ok", "specs": [{"spec", "key", "ok", "results": [...]}]}; a spec that
     could not be checked adds its "error"."""
-    specs = []
-    for s in report.specs:
-        entry: dict[str, Any] = {"spec": s.spec, "key": s.key, "ok": s.ok, "results": [_result_json(r) for r in s.results]}
-        if s.error is not None:
-            entry["error"] = s.error
-        specs.append(entry)
-    return {"ok": report.ok, "specs": specs}
+    return {"ok": report.ok, "specs": [_spec_json(s, [result_json(r) for r in s.results]) for s in report.specs]}
 
 
-def _result_json(r: Result) -> dict:
-    return {
-        "name": r.name, "expected": r.expected, "computed": r.computed, "difference": r.difference,
-        "tolerance": r.tolerance, "ok": r.ok, "cause": r.cause,
+def report_json_text(report: Report) -> str:
+    """`report_json` as text, one result a line: the C encoder on each small record
+    (the pretty-printing one is pure Python and took ~5 s for 200 specs), still a
+    layout a person can read and diff. Same document as json.dumps(report_json(…))."""
+    import json
+
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    lines = ['{"ok": ' + encode(report.ok) + ', "specs": [']
+    for i, s in enumerate(report.specs):
+        head = encode({"spec": s.spec, "key": s.key, "ok": s.ok})
+        lines.append("  " + head[:-1] + ', "results": [')
+        last = len(s.results) - 1
+        lines.extend("    " + encode(result_json(r)) + ("," if j < last else "") for j, r in enumerate(s.results))
+        error = "" if s.error is None else ', "error": ' + encode(s.error)
+        lines.append("  ]" + error + "}" + ("," if i < len(report.specs) - 1 else ""))
+    lines.append("]}")
+    return "\n".join(lines)
+
+
+def _spec_json(s: SpecReport, results: list) -> dict:
+    entry: dict[str, Any] = {"spec": s.spec, "key": s.key, "ok": s.ok, "results": results}
+    if s.error is not None:
+        entry["error"] = s.error
+    return entry
+
+
+def result_json(r: Result) -> dict:
+    """One result record; −0.0 is written 0.0, as solve writes it (x + 0.0 drops the sign
+    of a zero only). `warning` is added when a pass proves little (docs/check.md)."""
+    record = {
+        "name": r.name, "expected": _no_negative_zero(r.expected), "computed": _no_negative_zero(r.computed),
+        "difference": _no_negative_zero(r.difference), "tolerance": _no_negative_zero(r.tolerance),
+        "ok": r.ok, "cause": r.cause,
     }
+    if r.warning is not None:
+        record["warning"] = r.warning
+    return record
+
+
+def _no_negative_zero(x: Any) -> Any:
+    return x + 0.0 if isinstance(x, float) else x

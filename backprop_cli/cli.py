@@ -236,7 +236,7 @@ def check(
     Example: backprop check configs/*.yaml --junit check.xml
     """
     from .check import (
-        CheckOptions, check_files, parse_tolerance_option, render_table, report_json, summary_line, total_line,
+        CheckOptions, check_files, parse_tolerance_option, render_table, report_json_text, summary_line, total_line,
     )
 
     try:
@@ -262,9 +262,7 @@ def check(
         typer.echo("error: no answer key found for any spec (write <stem>.key.yaml beside it, or pass --key)", err=True)
     if format == CheckFormat.json:
         if any(s.checked for s in report.specs):
-            import json
-
-            typer.echo(json.dumps(report_json(report), ensure_ascii=False, indent=2))
+            typer.echo(report_json_text(report))
     else:
         from rich.console import Console
 

@@ -43,6 +43,11 @@ STRUCTURE_WORDS = frozenset({
     "expression", "operands", "value", "condition", "node", "input",
 })
 INTEGER_TOLERANCE = 1e-9
+# The literal rule never asks for more than float64 can agree on: a key copied from
+# `solve --format json` (17 significant digits) must pass even where check's float path
+# (the numpy engine) and solve's (the scalar derivation) differ in the last bits — up
+# to ~1e-13 relative after 1000 steps. docs/check.md, "Tolerance".
+FULL_PRECISION_REL = 1e-12
 
 _NEURON_FIELDS = {"z": "z{m}", "a": "a{m}", "dL_da": "dL/da{m}", "da_dz": "da{m}/dz{m}", "delta": "delta{m}"}
 _STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?")
@@ -78,11 +83,11 @@ class Tolerance:
 
 def literal_tolerance(text: str) -> Tolerance:
     """1.5 units in the last decimal place as written: 0.4510 → 1.5e-4, 2.5e-5 → 1.5e-6;
-    integers and fraction strings → 1e-9."""
+    integers and fraction strings → 1e-9; never tighter than 1e-12 relative."""
     decimals = literal_decimals(text)
     if decimals is None:
-        return Tolerance(abs=INTEGER_TOLERANCE)
-    return Tolerance(abs=1.5 * 10.0 ** -decimals)
+        return Tolerance(abs=INTEGER_TOLERANCE, rel=FULL_PRECISION_REL)
+    return Tolerance(abs=1.5 * 10.0 ** -decimals, rel=FULL_PRECISION_REL)
 
 
 def literal_decimals(text: str) -> Optional[int]:
