@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Any, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from .errors import BackpropError
 from .frozen import frozen, replace
@@ -26,6 +26,10 @@ EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30
 # A default (literal) tolerance wider than this share of the value lets a wrong number
 # pass (`-0.1` passes against −0.2005): such a pass is flagged, never silent.
 LOOSE_SHARE = 0.05
+# Rows of the terminal table; JSON and JUnit carry every value. A rich table of
+# 100,000 rows takes a minute and 800 MB, and nobody reads it: mismatches come first,
+# then loose passes, then the rest up to this many rows, and a caption counts the rest.
+TABLE_ROWS = 500
 
 
 @frozen
@@ -160,9 +164,12 @@ def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecRe
     key = read_key(key_path, max_size=options.max_size)
     solution = solve_for_check(spec, round_digits=options.round_digits, exact=options.exact)
     entries = resolve(key, solution)
-    results = [compare(entry, key.tolerance, options, solution) for entry in entries]
-    results = explain(results, entries, key.tolerance, options, solution)
-    ordered = sorted(results, key=lambda r: r.ok)  # mismatches first, key order kept
+    tolerance = key.tolerance
+    del key  # its YAML nodes (~400 bytes a value) are not needed past this point
+    results = [compare(entry, tolerance, options, solution) for entry in entries]
+    results = explain(results, entries, tolerance, options, solution)
+    # mismatches first, then passes that prove little, then the rest; key order kept
+    ordered = sorted(results, key=lambda r: (r.ok, r.ok and not r.warning))
     return SpecReport(str(spec_path), str(key_path), tuple(ordered))
 
 
@@ -209,22 +216,24 @@ def tolerance_for(entry: Entry, key_tolerance: Optional[Tolerance], options: Che
 
 
 def compare(entry: Entry, key_tolerance: Optional[Tolerance], options: CheckOptions, solution: Solution) -> Result:
-    where = {"text": entry.text, "line": entry.line, "column": entry.column}
+    # Results are built with every field positional: the cheapest frozen record, which
+    # matters for keys of 100,000 values.
+    label, expected, computed, text, line, column = entry.label, entry.expected, entry.computed, entry.text, entry.line, entry.column
     if not entry.numeric:
-        return Result(entry.label, entry.expected, entry.computed, None, None, entry.expected == entry.computed, **where)
-    if options.exact and "/" in entry.text and entry.name is not None:
+        return Result(label, expected, computed, None, None, expected == computed, None, text, line, column, None)
+    if options.exact and "/" in text and entry.name is not None:
         exact = getattr(solution.trace, "exact", {}).get(entry.name)
         if exact is not None:
-            ok, difference, limit = _exact_compare(exact, entry.text)
-            return Result(entry.label, entry.expected, entry.computed, difference, limit, ok, **where)
+            ok, difference, limit = _exact_compare(exact, text)
+            return Result(label, expected, computed, difference, limit, ok, None, text, line, column, None)
     tolerance = tolerance_for(entry, key_tolerance, options)
-    difference = entry.computed - entry.expected
-    ok = tolerance.allows(entry.expected, entry.computed)
-    limit = tolerance.limit(entry.expected)
+    difference = computed - expected
+    limit = tolerance.limit(expected)
+    ok = abs(difference) <= limit * (1 + 1e-9)  # Tolerance.allows, inlined
     warning = None
     if ok and not (options.override or key_tolerance):
-        warning = loose_warning(entry.expected, entry.computed, limit)
-    return Result(entry.label, entry.expected, entry.computed, difference, limit, ok, **where, warning=warning)
+        warning = loose_warning(expected, computed, limit)
+    return Result(label, expected, computed, difference, limit, ok, None, text, line, column, warning)
 
 
 def loose_warning(expected: float, computed: float, limit: float) -> Optional[str]:
@@ -328,13 +337,22 @@ def shown_computed(result: Result) -> str:
     return f"{result.computed:.10g}"
 
 
-def render_table(report: SpecReport, mismatches_only: bool = False):
-    """A rich table: name, expected, computed, difference, ok, cause — mismatches first."""
+def render_table(report: SpecReport, mismatches_only: bool = False, rows: int = TABLE_ROWS):
+    """A rich table: name, expected, computed, difference, tolerance, ok, cause —
+    mismatches first, at most `rows` rows (a caption counts those left out)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(f"{report.spec}  ⟷  {report.key}"), box=box.SIMPLE_HEAD, title_justify="left")
+    shown = [r for r in report.results if not (mismatches_only and r.ok and not r.warning)]
+    left_out = len(shown) - rows
+    caption = None
+    if left_out > 0:
+        shown = shown[:rows]
+        caption = Text(f"… and {count(left_out, 'more value')} not shown ({count(len(report.mismatches), 'mismatch', 'mismatches')} "
+                       "in all); --format json or --junit lists every value", justify="left")
+    table = Table(title=Text(f"{report.spec}  ⟷  {report.key}"), box=box.SIMPLE_HEAD, title_justify="left",
+                  caption=caption, caption_justify="left")
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("expected", justify="right", no_wrap=True)
     table.add_column("computed", justify="right", no_wrap=True)
@@ -342,9 +360,7 @@ def render_table(report: SpecReport, mismatches_only: bool = False):
     table.add_column("tolerance", justify="right", no_wrap=True)
     table.add_column("ok", justify="center", no_wrap=True)
     table.add_column("cause")
-    for r in report.results:
-        if mismatches_only and r.ok and not r.warning:
-            continue
+    for r in shown:
         difference = "" if r.difference is None else f"{r.difference:+.2e}"
         cause = (r.warning or "") if r.ok else (r.cause or NO_CAUSE)
         cells = (Text(str(c)) for c in (r.name, r.text, shown_computed(r), difference, shown_tolerance(r)))  # key text is never markup
@@ -367,22 +383,28 @@ def report_json(report: Report) -> dict:
 
 
 def report_json_text(report: Report) -> str:
-    """`report_json` as text, one result a line: the C encoder on each small record
-    (the pretty-printing one is pure Python and took ~5 s for 200 specs), still a
-    layout a person can read and diff. Same document as json.dumps(report_json(…))."""
+    """`report_json` as text (json.loads gives back the same document)."""
+    return "\n".join(report_json_lines(report))
+
+
+def report_json_lines(report: Report) -> Iterator[str]:
+    """`report_json` as lines of text, one result a line, for the CLI to stream: the C
+    encoder on each small record (the pretty-printing encoder is pure Python and took
+    ~5 s for 200 specs), a layout a person can still read and diff, and no second copy
+    of a 100,000-value report in memory."""
     import json
 
     encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-    lines = ['{"ok": ' + encode(report.ok) + ', "specs": [']
+    yield '{"ok": ' + encode(report.ok) + ', "specs": ['
     for i, s in enumerate(report.specs):
         head = encode({"spec": s.spec, "key": s.key, "ok": s.ok})
-        lines.append("  " + head[:-1] + ', "results": [')
+        yield "  " + head[:-1] + ', "results": ['
         last = len(s.results) - 1
-        lines.extend("    " + encode(result_json(r)) + ("," if j < last else "") for j, r in enumerate(s.results))
+        for j, r in enumerate(s.results):
+            yield "    " + encode(result_json(r)) + ("," if j < last else "")
         error = "" if s.error is None else ', "error": ' + encode(s.error)
-        lines.append("  ]" + error + "}" + ("," if i < len(report.specs) - 1 else ""))
-    lines.append("]}")
-    return "\n".join(lines)
+        yield "  ]" + error + "}" + ("," if i < len(report.specs) - 1 else "")
+    yield "]}"
 
 
 def _spec_json(s: SpecReport, results: list) -> dict:

@@ -5,6 +5,7 @@ and exit 2 (SPEC §7); nothing else in the package prints or exits.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from enum import Enum
@@ -236,7 +237,7 @@ def check(
     Example: backprop check configs/*.yaml --junit check.xml
     """
     from .check import (
-        CheckOptions, check_files, parse_tolerance_option, render_table, report_json_text, summary_line, total_line,
+        CheckOptions, check_files, parse_tolerance_option, render_table, report_json_lines, summary_line, total_line,
     )
 
     try:
@@ -262,7 +263,9 @@ def check(
         typer.echo("error: no answer key found for any spec (write <stem>.key.yaml beside it, or pass --key)", err=True)
     if format == CheckFormat.json:
         if any(s.checked for s in report.specs):
-            typer.echo(report_json_text(report))
+            lines = report_json_lines(report)  # streamed: a 100,000-value report is 15 MB
+            while chunk := list(itertools.islice(lines, 2000)):
+                typer.echo("\n".join(chunk))
     else:
         from rich.console import Console
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
@@ -29,9 +29,9 @@ import yaml
 from .errors import KeyFileError, SpecError
 from .frozen import frozen
 from .names import NetworkNames, at, parameter_value
-from .numbers import describe, number
+from .numbers import DECIMAL_RE, describe, number
 from .spec import suggest
-from .yamlsafe import MAX_SIZE, load_nodes, where, is_plain
+from .yamlsafe import MAX_SIZE, compose, read_source, where, is_plain
 
 # Fields of SPEC §5 that identify a record in a list instead of being checked.
 RECORD_IDS = {"steps": ("step",), "layers": ("layer",), "equations": ("name",), "local_gradients": ("node", "input")}
@@ -43,6 +43,15 @@ STRUCTURE_WORDS = frozenset({
     "expression", "operands", "value", "condition", "node", "input",
 })
 INTEGER_TOLERANCE = 1e-9
+# A key holds at most this many numbers (values and record ids), counted on the text
+# before YAML is parsed: reading and comparing is linear (~3 s and ~250 MB for 100,000
+# values, bench/bench_check.py --big), so the limit keeps a run within seconds and a
+# mistake (a key generated in a loop) fails at once with exit 2. docs/check.md, "Limits".
+MAX_KEY_NUMBERS = 150_000
+# A number in YAML text that is not part of a name (W12_new, loss@3, z1#2, dL/dW5).
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.@#/])[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+# A plain decimal the fast path may read with float() (numbers.number for the rest).
+_SHORT_DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]{0,20})(?:\.[0-9]{0,40})?(?:[eE][+-]?[0-9]{1,2})?")
 # The literal rule never asks for more than float64 can agree on: a key copied from
 # `solve --format json` (17 significant digits) must pass even where check's float path
 # (the numpy engine) and solve's (the scalar derivation) differ in the last bits — up
@@ -84,7 +93,12 @@ class Tolerance:
 def literal_tolerance(text: str) -> Tolerance:
     """1.5 units in the last decimal place as written: 0.4510 → 1.5e-4, 2.5e-5 → 1.5e-6;
     integers and fraction strings → 1e-9; never tighter than 1e-12 relative."""
-    decimals = literal_decimals(text)
+    return _decimal_tolerance(literal_decimals(text))
+
+
+@lru_cache(maxsize=256)
+def _decimal_tolerance(decimals: Optional[int]) -> Tolerance:
+    # one frozen record per number of decimals, not one per value of a 100,000-value key
     if decimals is None:
         return Tolerance(abs=INTEGER_TOLERANCE, rel=FULL_PRECISION_REL)
     return Tolerance(abs=1.5 * 10.0 ** -decimals, rel=FULL_PRECISION_REL)
@@ -125,6 +139,8 @@ class Solution:
         self.kind = getattr(trace, "kind", "network")
         self._resolve_policy = resolve_policy
         self._full_detail = full_detail
+        # Small networks have every name in `named`; only big ones need the arrays.
+        self._big = self.kind == "network" and spec.parameter_count > 300
 
     def upgrade(self) -> bool:
         """Switch to the trace with the full scalar derivation; False if this is it."""
@@ -168,16 +184,22 @@ class Solution:
         for record in self.trace.steps:
             for l, layer in enumerate(record.layers):
                 for field_, array in _layer_arrays(layer):
-                    for index in np.ndindex(np.shape(array)):
+                    array = np.asarray(array, dtype=np.float64)
+                    for index, value in zip(np.ndindex(array.shape), array.ravel().tolist()):
                         name = field_name(self.names, l, field_, index, record.step)
                         if name is not None:
-                            out[name] = float(np.asarray(array)[index])
+                            out[name] = value
                 for name, index in self.names.parameters(l):
                     out[at(name, record.step)] = parameter_value(layer.weights_before, layer.bias_before, index)
         return out
 
     def canonical(self, name: str) -> Optional[str]:
         """The canonical spelling under which `name` has a value (W5_new@1 → W5_new)."""
+        if not name.startswith("loss_after@"):  # the common cases first: a key may ask 100,000 times
+            if name in self.named:
+                return name
+            if self._big and name in self._array_values:
+                return name
         m = _STEP_RE.fullmatch(name)
         base, step = m.group("base"), m.group("step")
         if base == "loss_after" and step is not None and self.kind == "network":
@@ -195,18 +217,16 @@ class Solution:
         return self.canonical(name) if self.upgrade() else None
 
     def _array_values_if_needed(self) -> dict[str, float]:
-        # Small networks have every name in `named` already; only big ones need the arrays.
-        if self.kind != "network" or self.spec.parameter_count <= 300:
-            return {}
-        return self._array_values
+        return self._array_values if self._big else {}
 
     def value(self, name: str) -> Optional[float]:
         canonical = self.canonical(name)
-        if canonical is None:
-            return None
-        if canonical in self.named:
-            return float(self.named[canonical])
-        return self._array_values[canonical]
+        return None if canonical is None else self.value_of(canonical)
+
+    def value_of(self, canonical: str) -> float:
+        """The value of a name `canonical` returned."""
+        found = self.named.get(canonical)
+        return float(found) if found is not None else self._array_values[canonical]
 
     def all_names(self) -> list[str]:
         names = list(self.named)
@@ -325,7 +345,9 @@ class Entry:
 def read_key(path: str | os.PathLike, max_size: int = MAX_SIZE) -> AnswerKey:
     """Read an answer key's YAML and its own settings; names are resolved later."""
     try:
-        source, root = load_nodes(path, max_size)
+        source = read_source(path, max_size)
+        _check_count(source.text, source.file)
+        root = compose(source)
     except SpecError as error:
         raise _as_key_error(error) from None
     file = source.file
@@ -339,6 +361,19 @@ def read_key(path: str | os.PathLike, max_size: int = MAX_SIZE) -> AnswerKey:
         if isinstance(k, yaml.ScalarNode) and k.value == "tolerance":
             tolerance = _read_tolerance(v, file)
     return AnswerKey(file, root, tolerance)
+
+
+def _check_count(text: str, file: str) -> None:
+    """Refuse a key over MAX_KEY_NUMBERS numbers before parsing it (linear, ~0.1 s a MB)."""
+    found = 0
+    for found, _ in enumerate(_NUMBER_IN_TEXT.finditer(text), 1):
+        if found > MAX_KEY_NUMBERS:
+            break
+    if found > MAX_KEY_NUMBERS:
+        raise KeyFileError(
+            "answer key too big", file=file, expected=f"at most {MAX_KEY_NUMBERS:,} numbers",
+            found=f"more than {MAX_KEY_NUMBERS:,}", hint="split the key: check one part of the output at a time",
+        )
 
 
 def _as_key_error(error: SpecError) -> KeyFileError:
@@ -368,10 +403,24 @@ def _read_tolerance(node: yaml.Node, file: str) -> Tolerance:
 
 
 def _number(node: yaml.Node, path: str, file: str, what: str = "a number"):
+    """(value, text) of a numeric node; short plain decimals are read directly (the
+    full grammar of numbers.number accepts them unchanged), everything else — tags,
+    fractions, bad input with its message — goes through numbers.number."""
+    text = node.value if isinstance(node, yaml.ScalarNode) and not node.style else None
+    if text is not None and _SHORT_DECIMAL.fullmatch(text) and DECIMAL_RE.fullmatch(text):
+        return _Literal(float(text), text)
     try:
-        return number(node, path, file, what)
+        parsed = number(node, path, file, what)
     except SpecError as error:
         raise _as_key_error(error) from None
+    return _Literal(parsed.value, parsed.text)
+
+
+class _Literal:
+    __slots__ = ("value", "text")
+
+    def __init__(self, value: float, text: str) -> None:
+        self.value, self.text = value, text
 
 
 def json_path(path: tuple) -> str:
@@ -445,8 +494,9 @@ class _Resolver:
         if canonical is None:
             raise self.unknown_name(key_node, name, path)
         literal = _number(node, path, self.file)
+        mark = node.start_mark
         self.entries.append(Entry(
-            name, canonical, literal.value, literal.text, self.solution.value(canonical), **where(node),
+            name, canonical, literal.value, literal.text, self.solution.value_of(canonical), mark.line + 1, mark.column + 1,
         ))
 
     def unknown_name(self, node: yaml.Node, name: str, path: str) -> KeyFileError:
