@@ -24,7 +24,9 @@ from .yamlsafe import MAX_SIZE
 
 EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30 relative
 # A default (literal) tolerance wider than this share of the value lets a wrong number
-# pass (`-0.1` passes against −0.2005): such a pass is flagged, never silent.
+# pass (`-0.1` passes against −0.2005): such a pass is flagged, never silent — unless
+# the literal is the value correctly rounded to its own decimals (`0.5` for 0.4998):
+# a key cannot be more right at the precision it chose. docs/check.md, "Tolerance".
 LOOSE_SHARE = 0.05
 # Rows of the terminal table; JSON and JUnit carry every value. A rich table of
 # 100,000 rows takes a minute and 800 MB, and nobody reads it: mismatches come first,
@@ -232,18 +234,23 @@ def compare(entry: Entry, key_tolerance: Optional[Tolerance], options: CheckOpti
     ok = abs(difference) <= limit * (1 + 1e-9)  # Tolerance.allows, inlined
     warning = None
     if ok and not (options.override or key_tolerance):
-        warning = loose_warning(expected, computed, limit)
+        warning = loose_warning(expected, computed, limit, literal_decimals(text))
     return Result(label, expected, computed, difference, limit, ok, None, text, line, column, warning)
 
 
-def loose_warning(expected: float, computed: float, limit: float) -> Optional[str]:
+def loose_warning(expected: float, computed: float, limit: float, decimals: Optional[int]) -> Optional[str]:
     """Words for a pass under a literal tolerance wider than LOOSE_SHARE of the value
-    (of the larger of expected and computed, so `0.0` against 0.03 is caught too)."""
+    (of the larger of expected and computed, so `0.0` against 0.03 is caught too) by a
+    literal that is not the value rounded to the literal's own decimals."""
     scale = max(abs(expected), abs(computed))
-    if scale == 0 or limit <= LOOSE_SHARE * scale:
+    if decimals is None or scale == 0 or limit <= LOOSE_SHARE * scale:
         return None
-    return (f"loose: its written precision allows ±{limit:.2g}, {100 * limit / scale:.0f} % of the value "
-            "(write more decimals)")
+    half_unit = 0.5 * 10.0 ** -decimals
+    if abs(computed - expected) <= half_unit * (1 + 1e-9):
+        return None  # the correct rounding: as right as this precision can be
+    rounded = f"{computed:.{decimals}f}" if decimals >= 0 else f"{computed:.3g}"
+    return (f"loose: passes only by its written precision (±{limit:.2g}, {100 * limit / scale:.0f} % of the "
+            f"value); {'rounded' if decimals >= 0 else 'it is'} {rounded}: write more decimals")
 
 
 def _exact_compare(value: Any, text: str) -> tuple[bool, float, float]:
@@ -331,10 +338,11 @@ def shown_computed(result: Result) -> str:
     """Computed values with two more decimals than the expected literal, to see the gap."""
     if not isinstance(result.computed, float):
         return str(result.computed)
+    computed = result.computed + 0.0  # −0.0 shows as 0.0
     decimals = literal_decimals(result.text)
     if decimals is not None and 0 <= decimals <= 14 and "e" not in result.text.lower():
-        return f"{result.computed:.{min(decimals + 2, 16)}f}"
-    return f"{result.computed:.10g}"
+        return f"{computed:.{min(decimals + 2, 16)}f}"
+    return f"{computed:.10g}"
 
 
 def render_table(report: SpecReport, mismatches_only: bool = False, rows: int = TABLE_ROWS):

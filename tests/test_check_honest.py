@@ -35,21 +35,22 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def test_table_shows_the_tolerance_and_flags_a_loose_pass(warm, tmp_path: Path) -> None:
-    """a3 = σ(−0.3415) = 0.4154: `0.4` passes under its own ±0.15 (36 % of the value)
-    and is flagged; `0.4154` passes plainly with ±0.00015 shown."""
+    """a3 = σ(−0.3415) = 0.4154: `0.3` passes under its own ±0.15 (36 % of the value)
+    though 0.4 is the value at one decimal: flagged. `0.4154` passes plainly with
+    ±0.00015 shown, and `0.5` for the loss 0.5369 — its correct rounding — is no warning."""
     spec = write(tmp_path, "net.yaml", SEED_TEXT)
-    write(tmp_path, "net.key.yaml", "named:\n  a3: 0.4\n  z1: 0.6478\n")
+    write(tmp_path, "net.key.yaml", "named:\n  a3: 0.3\n  z1: 0.6478\n  loss: 0.5\n")
     run = warm.run(["check", spec])
     assert run.code == 0, run.describe()
     assert "tolerance" in run.stdout and "±0.00015" in run.stdout and "±0.15" in run.stdout
     line = next(l for l in run.stdout.splitlines() if l.lstrip().startswith("a3"))
-    assert "loose" in line and "36 %" in line
-    assert "2 values match; 1 value passes only loosely" in run.stdout
+    assert "loose" in line and "36 %" in line and "rounded 0.4" in line, run.stdout
+    assert "3 values match; 1 value passes only loosely" in run.stdout
 
     run = warm.run(["check", spec, "--format", "json"])
     results = {r["name"]: r for r in json.loads(run.stdout)["specs"][0]["results"]}
     assert results["a3"]["ok"] and results["a3"]["warning"].startswith("loose")
-    assert "warning" not in results["z1"]
+    assert "warning" not in results["z1"] and "warning" not in results["loss"]
     # a tolerance the user chose is not second-guessed
     run = warm.run(["check", spec, "--format", "json", "--abs", "0.2"])
     assert all("warning" not in r for r in json.loads(run.stdout)["specs"][0]["results"])
@@ -58,9 +59,10 @@ def test_table_shows_the_tolerance_and_flags_a_loose_pass(warm, tmp_path: Path) 
 def test_a_loose_key_that_would_hide_a_wrong_value_is_flagged(warm, tmp_path: Path) -> None:
     """The issue's case: `-0.1` against −0.2005 passes (±0.15) — with a word."""
     spec = write(tmp_path, "g.yaml", "graph:\n  x: -0.401\n  f: x / 2\n")  # f = −0.2005
-    write(tmp_path, "g.key.yaml", "f: -0.1\n")
+    write(tmp_path, "g.key.yaml", "f: -0.1\nx: -0.4\n")  # x: the correct rounding, no warning
     run = warm.run(["check", spec])
-    assert run.code == 0 and "loose" in run.stdout and "1 value passes only loosely" in run.stdout, run.describe()
+    assert run.code == 0 and "1 value passes only loosely" in run.stdout, run.describe()
+    assert "rounded -0.2" in run.stdout
 
 
 def test_integer_literal_for_a_non_integer_value_says_why(warm, tmp_path: Path) -> None:
