@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from .errors import BackpropError
 from .frozen import frozen, replace
-from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
+from .keys import Entry, Solution, Tolerance, decimal_tolerance, literal_decimals, literal_tolerance, read_key, resolve
 from .numbers import parse_text
 from .yamlsafe import MAX_SIZE
 
@@ -228,13 +228,13 @@ def compare(entry: Entry, key_tolerance: Optional[Tolerance], options: CheckOpti
         if exact is not None:
             ok, difference, limit = _exact_compare(exact, text)
             return Result(label, expected, computed, difference, limit, ok, None, text, line, column, None)
-    tolerance = tolerance_for(entry, key_tolerance, options)
+    chosen = options.override or key_tolerance
+    decimals = None if chosen else literal_decimals(text)
+    tolerance = chosen or decimal_tolerance(decimals)  # = tolerance_for(entry, …)
     difference = computed - expected
     limit = tolerance.limit(expected)
     ok = abs(difference) <= limit * (1 + 1e-9)  # Tolerance.allows, inlined
-    warning = None
-    if ok and not (options.override or key_tolerance):
-        warning = loose_warning(expected, computed, limit, literal_decimals(text))
+    warning = None if not ok or chosen else loose_warning(expected, computed, limit, decimals)
     return Result(label, expected, computed, difference, limit, ok, None, text, line, column, warning)
 
 

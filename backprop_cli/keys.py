@@ -93,11 +93,12 @@ class Tolerance:
 def literal_tolerance(text: str) -> Tolerance:
     """1.5 units in the last decimal place as written: 0.4510 → 1.5e-4, 2.5e-5 → 1.5e-6;
     integers and fraction strings → 1e-9; never tighter than 1e-12 relative."""
-    return _decimal_tolerance(literal_decimals(text))
+    return decimal_tolerance(literal_decimals(text))
 
 
 @lru_cache(maxsize=256)
-def _decimal_tolerance(decimals: Optional[int]) -> Tolerance:
+def decimal_tolerance(decimals: Optional[int]) -> Tolerance:
+    """The literal rule for a literal with `decimals` decimals (None: an integer)."""
     # one frozen record per number of decimals, not one per value of a 100,000-value key
     if decimals is None:
         return Tolerance(abs=INTEGER_TOLERANCE, rel=FULL_PRECISION_REL)
@@ -141,6 +142,7 @@ class Solution:
         self._full_detail = full_detail
         # Small networks have every name in `named`; only big ones need the arrays.
         self._big = self.kind == "network" and spec.parameter_count > 300
+        self._groups: dict[str, dict[str, float]] = {}  # _array_group, by family
 
     def upgrade(self) -> bool:
         """Switch to the trace with the full scalar derivation; False if this is it."""
@@ -149,6 +151,7 @@ class Solution:
         self.trace, self._full_detail = self._full_detail(), None
         for cached in ("document", "_array_values"):
             self.__dict__.pop(cached, None)
+        self._groups = {}
         return True
 
     @property
@@ -181,16 +184,31 @@ class Solution:
     def _array_values(self) -> dict[str, float]:
         """Every per-step neuron and parameter name, read from the recorded arrays."""
         out: dict[str, float] = {}
+        for family in _FAMILIES:
+            out.update(self._array_group(family))
+        return out
+
+    def _array_group(self, family: str) -> dict[str, float]:
+        """The names of one family (`_family`) read from the recorded arrays: a key of
+        100,000 W_new values spells out those, not every z, δ and gradient as well."""
+        if family in self._groups:
+            return self._groups[family]
+        out: dict[str, float] = {}
+        fields = _FAMILIES[family]
         for record in self.trace.steps:
             for l, layer in enumerate(record.layers):
                 for field_, array in _layer_arrays(layer):
+                    if field_ not in fields:
+                        continue
                     array = np.asarray(array, dtype=np.float64)
                     for index, value in zip(np.ndindex(array.shape), array.ravel().tolist()):
                         name = field_name(self.names, l, field_, index, record.step)
                         if name is not None:
                             out[name] = value
-                for name, index in self.names.parameters(l):
-                    out[at(name, record.step)] = parameter_value(layer.weights_before, layer.bias_before, index)
+                if family == "param":
+                    for name, index in self.names.parameters(l):
+                        out[at(name, record.step)] = parameter_value(layer.weights_before, layer.bias_before, index)
+        self._groups[family] = out
         return out
 
     def canonical(self, name: str) -> Optional[str]:
@@ -198,7 +216,7 @@ class Solution:
         if not name.startswith("loss_after@"):  # the common cases first: a key may ask 100,000 times
             if name in self.named:
                 return name
-            if self._big and name in self._array_values:
+            if self._big and name in self._array_group(_family(name)):
                 return name
         m = _STEP_RE.fullmatch(name)
         base, step = m.group("base"), m.group("step")
@@ -210,8 +228,9 @@ class Solution:
                 return self.canonical(at("loss", s + 1))
         if name in self.named:
             return name
-        if step is not None and int(step) == 1 and base in self.named:
-            return base
+        if step is not None and int(step) == 1 and (
+                base in self.named or self._big and base in self._array_group(_family(base))):
+            return base  # W5_new@1 is W5_new, in a big network too
         if self.kind == "network" and name in self._array_values_if_needed():
             return name
         return self.canonical(name) if self.upgrade() else None
@@ -226,7 +245,7 @@ class Solution:
     def value_of(self, canonical: str) -> float:
         """The value of a name `canonical` returned."""
         found = self.named.get(canonical)
-        return float(found) if found is not None else self._array_values[canonical]
+        return float(found) if found is not None else self._array_group(_family(canonical))[canonical]
 
     def all_names(self) -> list[str]:
         names = list(self.named)
@@ -237,6 +256,26 @@ class Solution:
         """The same spec solved under another number policy (round_digits=D), or None
         when that policy is not available for it."""
         return self._resolve_policy(**policy) if self._resolve_policy else None
+
+
+# Families of per-step names, by the §5 layer fields that hold them ("param": the
+# parameters before the step, read from the record's weights_before/bias_before).
+_FAMILIES = {
+    "neuron": ("z", "a", "dL_da", "da_dz", "delta"),
+    "grad": ("grad_weights", "grad_bias"),
+    "new": ("weights", "bias"),
+    "param": (),
+}
+
+
+def _family(name: str) -> str:
+    """Which family of _FAMILIES a per-step name belongs to (W5_new@2 → new)."""
+    if name.startswith("dL/d"):
+        return "grad" if name[4:5] in ("W", "b") else "neuron"
+    base = name.split("@", 1)[0]
+    if base.endswith("_new"):
+        return "new"
+    return "param" if base[:1] in ("W", "b") else "neuron"
 
 
 def _layer_arrays(layer) -> Iterator[tuple[str, Any]]:

@@ -184,3 +184,17 @@ def test_big_report_table_is_bounded(warm, tmp_path: Path) -> None:
     assert "101 more values not shown (601 mismatches in all)" in " ".join(run.stdout.split())
     run = warm.run(["check", spec, "--format", "json"], timeout=60)
     assert len(json.loads(run.stdout)["specs"][0]["results"]) == 601
+
+
+def test_step_one_spelled_out_in_a_big_network(warm, tmp_path: Path) -> None:
+    """`W7@1` means W7 (SPEC §3) in a network over 300 parameters too, where the names
+    come from the arrays: 20 inputs, 20 units; W7 = layer 1 [0][6], given as 0.07."""
+    rows = [[round(0.01 * (j + 1) + 0.001 * i, 3) for j in range(20)] for i in range(20)]
+    spec = {"input": [1.0] * 20, "target": [0.5],
+            "layers": [{"weights": rows, "activation": "sigmoid"}, {"weights": [[0.1] * 20], "activation": "sigmoid"}],
+            "loss": "mse", "optimizer": {"name": "sgd", "lr": 0.1}}
+    path = write(tmp_path, "wide.yaml", json.dumps(spec))
+    write(tmp_path, "wide.key.yaml", "named:\n  W7@1: 0.07\n  W7: 0.07\n  W21: 0.011\n")  # W21 = [1][0]
+    run = warm.run(["check", path])
+    assert run.code == 0, run.describe()
+    assert "3 values match" in run.stdout
