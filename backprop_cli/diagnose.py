@@ -348,10 +348,10 @@ def _previous_step(d: Diagnoser, miss: Miss) -> Optional[str]:
         previous, step_of_previous = at("loss", step), step  # after step s − 1 = before step s
     else:
         step = p.step
+        if step < 2:
+            return None
         base = p.base if p.sample is None else f"{p.base}#{p.sample}"
         previous, step_of_previous = at(base, step - 1), step - 1
-    if step < 2:
-        return None
     value = d.value(previous)
     if miss.explained_by(value):
         return f"copied from step {step_of_previous}: this is {previous}, the same quantity one step earlier"

@@ -44,7 +44,7 @@ STRUCTURE_WORDS = frozenset({
 })
 INTEGER_TOLERANCE = 1e-9
 # A key holds at most this many numbers (values and record ids), counted on the text
-# before YAML is parsed: reading and comparing is linear (~4 s and ~275 MB for 100,000
+# before YAML is parsed: reading and comparing is linear (~4 s and ~265 MB for 100,000
 # values, bench/bench_check.py --big), so the limit keeps a run within seconds and a
 # mistake (a key generated in a loop) fails at once with exit 2. docs/check.md, "Limits".
 MAX_KEY_NUMBERS = 150_000

@@ -184,6 +184,9 @@ def test_copied_from_the_previous_step() -> None:
     z3 = 0.66 + (0.1 + 0.06)  # step 3: W = 0.66, b = 0.16
     assert cause(solution, "loss_after", (z3 - 1) ** 2, f"{(z3 - 1) ** 2:.6f}") == \
         "copied from step 3: this is loss@3, the same quantity one step earlier"
+    # after one step: the loss before it, (0.5 − 1)²
+    assert cause(one_neuron(w=0.5, lr=0.1, act="identity"), "loss_after", 0.25, "0.2500") == \
+        "copied from step 1: this is loss, the same quantity one step earlier"
 
 
 def _truncated_one_neuron(w: float, lr: float, steps: int, digits: int) -> float:
