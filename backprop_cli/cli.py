@@ -227,12 +227,16 @@ def check(
     rel: Optional[str] = typer.Option(None, "--rel", metavar="R", help="Relative tolerance; replaces the key's and the default."),
     round_: Optional[int] = typer.Option(None, "--round", metavar="D", help="Check against the hand-rounded computation (D decimals)."),
     exact: bool = typer.Option(False, "--exact", help="Compare fraction strings exactly."),
-    format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="Report format."),
+    format: CheckFormat = typer.Option(
+        CheckFormat.table, "--format", "-f",
+        help="Report format: the table shows each tolerance and at most 500 rows, mismatches first; json lists every value.",
+    ),
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Also write JUnit XML (one testcase per value)."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec and key files larger than this many bytes."),
 ) -> None:
     """Check answer keys against the solved values and name the likely cause of each mismatch.
 
+    A value that passes only because the key wrote too few decimals is flagged "loose".
     Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
     Example: backprop check configs/*.yaml --junit check.xml
     """
