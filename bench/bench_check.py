@@ -145,7 +145,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     if args.big:
         return main_big()
-    from backprop_cli.check import CheckOptions, check_files
+    from backprop_cli.check.compare import CheckOptions, check_files
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

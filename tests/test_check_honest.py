@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop_cli.keys import MAX_KEY_NUMBERS
+from backprop_cli.check.keys import MAX_KEY_NUMBERS
 
 from .cli_proc import ENV, ROOT, WarmCLI, cold
 

@@ -30,12 +30,12 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from . import engine
-from .arithmetic import RoundedArithmetic
-from .errors import BackpropError, ComputeError
-from .frozen import frozen
+from ..network import engine
+from ..calc.arithmetic import RoundedArithmetic
+from ..errors import BackpropError, ComputeError
+from ..frozen import frozen
 from .keys import Solution, Tolerance, field_name
-from .names import at
+from ..network.names import at
 
 ROUND_MAX = 12
 TRUNCATE_STEP_LIMIT = 1000  # the truncated derivation is the scalar one: --round's bounds
@@ -502,7 +502,7 @@ def _truncated_names(spec, digits: int) -> dict[str, float]:
     """Every canonical name of the spec's derivation under TruncatedArithmetic; empty
     where --round itself is refused (adam, long runs, big networks) or the arithmetic
     breaks down (a probability cut to 0 under a log)."""
-    from .equations import Derivation
+    from ..network.equations import Derivation
 
     if (spec.optimizer.name == "adam" or spec.steps > TRUNCATE_STEP_LIMIT
             or spec.parameter_count > TRUNCATE_PARAMETER_LIMIT or spec.samples > TRUNCATE_SAMPLE_LIMIT):
