@@ -5,6 +5,7 @@ and exit 2 (SPEC §7); nothing else in the package prints or exits.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from enum import Enum
@@ -276,18 +277,22 @@ def check(
     rel: Optional[str] = typer.Option(None, "--rel", metavar="R", help="Relative tolerance; replaces the key's and the default."),
     round_: Optional[int] = typer.Option(None, "--round", metavar="D", help="Check against the hand-rounded computation (D decimals)."),
     exact: bool = typer.Option(False, "--exact", help="Compare fraction strings exactly."),
-    format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="Report format."),
+    format: CheckFormat = typer.Option(
+        CheckFormat.table, "--format", "-f",
+        help="Report format: the table shows each tolerance and at most 500 rows, mismatches first; json lists every value.",
+    ),
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Also write JUnit XML (one testcase per value)."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec and key files larger than this many bytes."),
 ) -> None:
     """Check answer keys against the solved values and name the likely cause of each mismatch.
 
+    A value that passes only because the key wrote too few decimals is flagged "loose".
     Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
 
     Example: backprop check configs/*.yaml --junit check.xml
     """
     from .check.compare import (
-        CheckOptions, check_files, parse_tolerance_option, render_table, report_json, summary_line, total_line,
+        CheckOptions, check_files, parse_tolerance_option, render_table, report_json_lines, summary_line, total_line,
     )
 
     try:
@@ -313,9 +318,9 @@ def check(
         typer.echo("error: no answer key found for any spec (write <stem>.key.yaml beside it, or pass --key)", err=True)
     if format == CheckFormat.json:
         if any(s.checked for s in report.specs):
-            import json
-
-            typer.echo(json.dumps(report_json(report), ensure_ascii=False, indent=2))
+            lines = report_json_lines(report)  # streamed: a 100,000-value report is 15 MB
+            while chunk := list(itertools.islice(lines, 2000)):
+                typer.echo("\n".join(chunk))
     else:
         from rich.console import Console
 

@@ -6,14 +6,15 @@ line). Each must fail at exactly that number, with that cause named.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from backprop_cli.check.compare import CheckOptions, check_spec, solve_for_check
-from backprop_cli.check.diagnose import Diagnoser, Miss, parse, swap_kind
 from backprop_cli.check.keys import literal_decimals, literal_tolerance
 from backprop_cli.load import load_spec, loads_spec
+from backprop_cli.check.diagnose import Diagnoser, Miss, parse, subject, swap_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -156,3 +157,89 @@ def test_parse() -> None:
     assert (p.base, p.step, p.kind, p.param) == ("W5_new", 2, "new", "W5")
     assert parse("delta3#2").sample == 2 and parse("delta3#2").kind == "delta"
     assert parse("dL/db1").kind == "gradient" and parse("z1").kind is None
+
+
+# -- causes added by issue 15.8 (planted values written by their own formula) --------------------
+
+ONE_NEURON = (
+    "input: [1]\ntarget: [1]\nlayers:\n  - weights: [[{w}]]\n    bias: [0]\n    activation: {act}\n"
+    "loss: mse\noptimizer: {{name: sgd, lr: {lr}}}\nsteps: {steps}\n"
+)
+
+
+def one_neuron(w: float = 0.7, lr: float = 0.1, steps: int = 1, act: str = "sigmoid"):
+    return solve_for_check(loads_spec(ONE_NEURON.format(w=w, lr=lr, steps=steps, act=act)))
+
+
+def test_copied_from_the_previous_step() -> None:
+    """Identity neuron, x = 1, t = 1, mse: L = (z − 1)², dL/dW = 2(z − 1). From W = 0.5,
+    b = 0, lr 0.1: step 1 z = 0.5, W_new = 0.5 + 0.1 = 0.6, b_new = 0.1; step 2 z = 0.7,
+    W_new = 0.6 + 0.06 = 0.66. A key that writes step 1's 0.6 for W1_new@2 copied it."""
+    solution = one_neuron(w=0.5, lr=0.1, steps=3, act="identity")
+    assert solution.value("W1_new@2") == pytest.approx(0.66)
+    assert cause(solution, "W1_new@2", 0.6, "0.6000") == \
+        "copied from step 1: this is W1_new, the same quantity one step earlier"
+    assert cause(solution, "z1@2", 0.5, "0.5000") == "copied from step 1: this is z1, the same quantity one step earlier"
+    # the loss after the last step written as the loss before it (the loss of step 3)
+    z3 = 0.66 + (0.1 + 0.06)  # step 3: W = 0.66, b = 0.16
+    assert cause(solution, "loss_after", (z3 - 1) ** 2, f"{(z3 - 1) ** 2:.6f}") == \
+        "copied from step 3: this is loss@3, the same quantity one step earlier"
+    # after one step: the loss before it, (0.5 − 1)²
+    assert cause(one_neuron(w=0.5, lr=0.1, act="identity"), "loss_after", 0.25, "0.2500") == \
+        "copied from step 1: this is loss, the same quantity one step earlier"
+
+
+def _truncated_one_neuron(w: float, lr: float, steps: int, digits: int) -> float:
+    """W1_new@steps of the sigmoid neuron above by hand, each printed result cut off
+    (toward zero) at `digits` decimals: z = Wx + b, a = σ(z), dL/da = 2(a − t),
+    σ′ = a(1 − a), dL/dW = dL/da·σ′·x, W_new = W − lr·dL/dW (x = t = 1)."""
+    from decimal import ROUND_DOWN, Decimal
+
+    q = Decimal(1).scaleb(-digits)
+    cut = lambda v: Decimal(v).quantize(q, rounding=ROUND_DOWN)  # noqa: E731
+    W, b, lr_ = Decimal(repr(w)), Decimal(0), Decimal(repr(lr))
+    for _ in range(steps):
+        z = cut(W + b)
+        a = cut(Decimal(repr(1 / (1 + math.exp(-float(z))))))
+        dL_da, da_dz = cut(2 * (a - 1)), cut(a * (1 - a))
+        g = cut(dL_da * da_dz)
+        W, b = cut(W - lr_ * g), cut(b - lr_ * g)
+    return float(W)
+
+
+def test_truncated_not_rounded() -> None:
+    solution = one_neuron(w=0.3, lr=0.5, steps=3)
+    planted = _truncated_one_neuron(0.3, 0.5, 3, 2)
+    assert planted == 0.55  # float 0.5669; rounding to 2 decimals gives 0.58
+    assert cause(solution, "W1_new@3", planted, "0.55") == \
+        "truncated, not rounded, to 2 decimals: every intermediate cut off instead of rounded"
+
+
+def test_another_quantity_of_the_same_neuron() -> None:
+    """δ written where σ′ was asked: δ1 = 2(a1 − 1)·a1(1 − a1), a1 = σ(0.7)."""
+    solution = one_neuron(w=0.7)
+    a1 = 1 / (1 + math.exp(-0.7))
+    delta1 = 2 * (a1 - 1) * a1 * (1 - a1)
+    assert cause(solution, "da1/dz1", delta1) == "this is delta1, not da1/dz1"
+    # W1 (before the step) written for W1_new: not updated
+    assert cause(solution, "W1_new", 0.7, "0.7000") == "this is W1, not W1_new"
+
+
+def test_quantities_equal_by_the_math_are_named_together(seed) -> None:
+    """bce + sigmoid with t = 0: δ3 = a3 − t3 = a3, so a3 written for da3/dz3 is both."""
+    a3 = seed.named["a3"]
+    assert cause(seed, "da3/dz3", a3) == "this is a3 = delta3, not da3/dz3"
+
+
+def test_integer_literal_is_compared_exactly_and_says_so() -> None:
+    solution = one_neuron(w=0.7)  # z1 = 0.7
+    assert cause(solution, "z1", 1.0, "1") == (
+        "written as the integer 1, which is compared exactly (±1e-9); the computed value rounds to it: "
+        "write its decimals (e.g. 0.7000) to allow rounding")
+    assert cause(solution, "z1", 2.0, "2") is None  # not a rounding of 0.7
+
+
+def test_subjects() -> None:
+    assert subject("z3#2@2") == ("neuron", "3", 2, 2) == subject("da3#2/dz3@2".replace("#2/dz3", "/dz3#2"))
+    assert subject("W5_new") == ("parameter", "W5", None, 1) == subject("dL/dW5") == subject("m_W5")
+    assert subject("dz3/dW5") is None and subject("loss") is None

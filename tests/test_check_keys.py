@@ -20,7 +20,7 @@ CONFIGS = ROOT / "configs"
 ])
 def test_literal_tolerance(text: str, tolerance: float) -> None:
     assert literal_tolerance(text).abs == pytest.approx(tolerance)
-    assert literal_tolerance(text).rel == 0
+    assert literal_tolerance(text).rel == 1e-12  # the full-precision floor (docs/check.md)
 
 
 def test_literal_decimals() -> None:

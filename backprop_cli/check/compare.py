@@ -14,15 +14,24 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Any, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from ..errors import BackpropError
 from ..frozen import frozen, replace
-from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
+from .keys import Entry, Solution, Tolerance, decimal_tolerance, literal_decimals, literal_tolerance, read_key, resolve
 from ..read.numbers import parse_text
 from ..read.yamlsafe import MAX_SIZE
 
 EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30 relative
+# A default (literal) tolerance wider than this share of the value lets a wrong number
+# pass (`-0.1` passes against −0.2005): such a pass is flagged, never silent — unless
+# the literal is the value correctly rounded to its own decimals (`0.5` for 0.4998):
+# a key cannot be more right at the precision it chose. docs/check.md, "Tolerance".
+LOOSE_SHARE = 0.05
+# Rows of the terminal table; JSON and JUnit carry every value. A rich table of
+# 100,000 rows takes a minute and 800 MB, and nobody reads it: mismatches come first,
+# then loose passes, then the rest up to this many rows, and a caption counts the rest.
+TABLE_ROWS = 500
 
 
 @frozen
@@ -68,6 +77,7 @@ class Result:
     text: str = ""  # the expected value as written
     line: Optional[int] = None
     column: Optional[int] = None
+    warning: Optional[str] = None  # a pass that proves little (the key's precision is loose)
 
 
 @frozen
@@ -88,6 +98,10 @@ class SpecReport:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.mismatches
+
+    @property
+    def loose(self) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.ok and r.warning)
 
 
 @frozen
@@ -152,9 +166,12 @@ def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecRe
     key = read_key(key_path, max_size=options.max_size)
     solution = solve_for_check(spec, round_digits=options.round_digits, exact=options.exact)
     entries = resolve(key, solution)
-    results = [compare(entry, key.tolerance, options, solution) for entry in entries]
-    results = explain(results, entries, key.tolerance, options, solution)
-    ordered = sorted(results, key=lambda r: r.ok)  # mismatches first, key order kept
+    tolerance = key.tolerance
+    del key  # its YAML nodes (~400 bytes a value) are not needed past this point
+    results = [compare(entry, tolerance, options, solution) for entry in entries]
+    results = explain(results, entries, tolerance, options, solution)
+    # mismatches first, then passes that prove little, then the rest; key order kept
+    ordered = sorted(results, key=lambda r: (r.ok, r.ok and not r.warning))
     return SpecReport(str(spec_path), str(key_path), tuple(ordered))
 
 
@@ -201,20 +218,39 @@ def tolerance_for(entry: Entry, key_tolerance: Optional[Tolerance], options: Che
 
 
 def compare(entry: Entry, key_tolerance: Optional[Tolerance], options: CheckOptions, solution: Solution) -> Result:
-    where = {"text": entry.text, "line": entry.line, "column": entry.column}
+    # Results are built with every field positional: the cheapest frozen record, which
+    # matters for keys of 100,000 values.
+    label, expected, computed, text, line, column = entry.label, entry.expected, entry.computed, entry.text, entry.line, entry.column
     if not entry.numeric:
-        return Result(entry.label, entry.expected, entry.computed, None, None, entry.expected == entry.computed, **where)
-    if options.exact and "/" in entry.text and entry.name is not None:
+        return Result(label, expected, computed, None, None, expected == computed, None, text, line, column, None)
+    if options.exact and "/" in text and entry.name is not None:
         exact = getattr(solution.trace, "exact", {}).get(entry.name)
         if exact is not None:
-            ok, difference, limit = _exact_compare(exact, entry.text)
-            return Result(entry.label, entry.expected, entry.computed, difference, limit, ok, **where)
-    tolerance = tolerance_for(entry, key_tolerance, options)
-    difference = entry.computed - entry.expected
-    return Result(
-        entry.label, entry.expected, entry.computed, difference, tolerance.limit(entry.expected),
-        tolerance.allows(entry.expected, entry.computed), **where,
-    )
+            ok, difference, limit = _exact_compare(exact, text)
+            return Result(label, expected, computed, difference, limit, ok, None, text, line, column, None)
+    chosen = options.override or key_tolerance
+    decimals = None if chosen else literal_decimals(text)
+    tolerance = chosen or decimal_tolerance(decimals)  # = tolerance_for(entry, …)
+    difference = computed - expected
+    limit = tolerance.limit(expected)
+    ok = abs(difference) <= limit * (1 + 1e-9)  # Tolerance.allows, inlined
+    warning = None if not ok or chosen else loose_warning(expected, computed, limit, decimals)
+    return Result(label, expected, computed, difference, limit, ok, None, text, line, column, warning)
+
+
+def loose_warning(expected: float, computed: float, limit: float, decimals: Optional[int]) -> Optional[str]:
+    """Words for a pass under a literal tolerance wider than LOOSE_SHARE of the value
+    (of the larger of expected and computed, so `0.0` against 0.03 is caught too) by a
+    literal that is not the value rounded to the literal's own decimals."""
+    scale = max(abs(expected), abs(computed))
+    if decimals is None or scale == 0 or limit <= LOOSE_SHARE * scale:
+        return None
+    half_unit = 0.5 * 10.0 ** -decimals
+    if abs(computed - expected) <= half_unit * (1 + 1e-9):
+        return None  # the correct rounding: as right as this precision can be
+    rounded = f"{computed:.{decimals}f}" if decimals >= 0 else f"{computed:.3g}"
+    return (f"loose: passes only by its written precision (±{limit:.2g}, {100 * limit / scale:.0f} % of the "
+            f"value); {'rounded' if decimals >= 0 else 'it is'} {rounded}: write more decimals")
 
 
 def _exact_compare(value: Any, text: str) -> tuple[bool, float, float]:
@@ -262,15 +298,24 @@ def explain(results: list[Result], entries: list[Entry], key_tolerance, options,
 NO_CAUSE = "no simple explanation"
 
 
+def count(n: int, singular: str, plural: Optional[str] = None) -> str:
+    """'1 value', '2 values'."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
 def summary_line(report: SpecReport) -> str:
     if report.error is not None:
         return f"ERROR   {report.spec}: bad input (see the message above)"
     if report.key is None:
         return f"NO KEY  {report.spec}: no answer key (looked for {sibling_key(Path(report.spec))})"
     total, bad = len(report.results), len(report.mismatches)
+    loose = len(report.loose)
+    note = f"; {count(loose, 'value')} {'passes' if loose == 1 else 'pass'} only loosely (few decimals)" if loose else ""
     if bad:
-        return f"FAIL    {report.spec}: {bad} of {total} values mismatch (key {report.key})"
-    return f"PASS    {report.spec}: {total} values match (key {report.key})"
+        verb = "mismatches" if bad == 1 else "mismatch"
+        return f"FAIL    {report.spec}: {bad} of {count(total, 'value')} {verb}{note} (key {report.key})"
+    verb = "matches" if total == 1 else "match"
+    return f"PASS    {report.spec}: {count(total, 'value')} {verb}{note} (key {report.key})"
 
 
 def total_line(report: Report) -> str:
@@ -278,7 +323,7 @@ def total_line(report: Report) -> str:
     values = sum(len(s.results) for s in checked)
     bad = sum(len(s.mismatches) for s in checked)
     failing = sum(1 for s in checked if s.mismatches)
-    parts = [f"{len(checked)} spec{'s' if len(checked) != 1 else ''} checked, {values} values"]
+    parts = [f"{count(len(checked), 'spec')} checked, {count(values, 'value')}"]
     parts.append(f"{bad} mismatch{'es' if bad != 1 else ''} in {failing} spec{'s' if failing != 1 else ''}" if bad else "all match")
     missing = sum(1 for s in report.specs if s.key is None and s.error is None)
     if missing:
@@ -293,50 +338,102 @@ def shown_computed(result: Result) -> str:
     """Computed values with two more decimals than the expected literal, to see the gap."""
     if not isinstance(result.computed, float):
         return str(result.computed)
+    computed = result.computed + 0.0  # −0.0 shows as 0.0
     decimals = literal_decimals(result.text)
     if decimals is not None and 0 <= decimals <= 14 and "e" not in result.text.lower():
-        return f"{result.computed:.{min(decimals + 2, 16)}f}"
-    return f"{result.computed:.10g}"
+        return f"{computed:.{min(decimals + 2, 16)}f}"
+    return f"{computed:.10g}"
 
 
-def render_table(report: SpecReport, mismatches_only: bool = False):
-    """A rich table: name, expected, computed, difference, ok, cause — mismatches first."""
+def render_table(report: SpecReport, mismatches_only: bool = False, rows: int = TABLE_ROWS):
+    """A rich table: name, expected, computed, difference, tolerance, ok, cause —
+    mismatches first, at most `rows` rows (a caption counts those left out)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(f"{report.spec}  ⟷  {report.key}"), box=box.SIMPLE_HEAD, title_justify="left")
+    shown = [r for r in report.results if not (mismatches_only and r.ok and not r.warning)]
+    left_out = len(shown) - rows
+    caption = None
+    if left_out > 0:
+        shown = shown[:rows]
+        caption = Text(f"… and {count(left_out, 'more value')} not shown ({count(len(report.mismatches), 'mismatch', 'mismatches')} "
+                       "in all); --format json or --junit lists every value", justify="left")
+    table = Table(title=Text(f"{report.spec}  ⟷  {report.key}"), box=box.SIMPLE_HEAD, title_justify="left",
+                  caption=caption, caption_justify="left")
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("expected", justify="right", no_wrap=True)
     table.add_column("computed", justify="right", no_wrap=True)
     table.add_column("difference", justify="right", no_wrap=True)
+    table.add_column("tolerance", justify="right", no_wrap=True)
     table.add_column("ok", justify="center", no_wrap=True)
     table.add_column("cause")
-    for r in report.results:
-        if mismatches_only and r.ok:
-            continue
+    for r in shown:
         difference = "" if r.difference is None else f"{r.difference:+.2e}"
-        cause = "" if r.ok else (r.cause or NO_CAUSE)
-        cells = (Text(str(c)) for c in (r.name, r.text, shown_computed(r), difference))  # key text is never markup
-        mark = Text("✓", style="green") if r.ok else Text("✗", style="bold red")
-        table.add_row(*cells, mark, Text(cause), style=None if r.ok else "red")
+        cause = (r.warning or "") if r.ok else (r.cause or NO_CAUSE)
+        cells = (Text(str(c)) for c in (r.name, r.text, shown_computed(r), difference, shown_tolerance(r)))  # key text is never markup
+        mark = (Text("~", style="bold yellow") if r.warning else Text("✓", style="green")) if r.ok else Text("✗", style="bold red")
+        table.add_row(*cells, mark, Text(cause), style=None if r.ok and not r.warning else "yellow" if r.ok else "red")
     return table
+
+
+def shown_tolerance(r: Result) -> str:
+    """±limit, the largest difference that passes (0 for an exact comparison)."""
+    if r.tolerance is None:
+        return "equal"
+    return "exact" if r.tolerance == 0 else f"±{r.tolerance:.2g}"
 
 
 def report_json(report: Report) -> dict:
     """SPEC §6: {"ok", "specs": [{"spec", "key", "ok", "results": [...]}]}; a spec that
     could not be checked adds its "error"."""
-    specs = []
-    for s in report.specs:
-        entry: dict[str, Any] = {"spec": s.spec, "key": s.key, "ok": s.ok, "results": [_result_json(r) for r in s.results]}
-        if s.error is not None:
-            entry["error"] = s.error
-        specs.append(entry)
-    return {"ok": report.ok, "specs": specs}
+    return {"ok": report.ok, "specs": [_spec_json(s, [result_json(r) for r in s.results]) for s in report.specs]}
 
 
-def _result_json(r: Result) -> dict:
-    return {
-        "name": r.name, "expected": r.expected, "computed": r.computed, "difference": r.difference,
-        "tolerance": r.tolerance, "ok": r.ok, "cause": r.cause,
+def report_json_text(report: Report) -> str:
+    """`report_json` as text (json.loads gives back the same document)."""
+    return "\n".join(report_json_lines(report))
+
+
+def report_json_lines(report: Report) -> Iterator[str]:
+    """`report_json` as lines of text, one result a line, for the CLI to stream: the C
+    encoder on each small record (the pretty-printing encoder is pure Python and took
+    ~5 s for 200 specs), a layout a person can still read and diff, and no second copy
+    of a 100,000-value report in memory."""
+    import json
+
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    yield '{"ok": ' + encode(report.ok) + ', "specs": ['
+    for i, s in enumerate(report.specs):
+        head = encode({"spec": s.spec, "key": s.key, "ok": s.ok})
+        yield "  " + head[:-1] + ', "results": ['
+        last = len(s.results) - 1
+        for j, r in enumerate(s.results):
+            yield "    " + encode(result_json(r)) + ("," if j < last else "")
+        error = "" if s.error is None else ', "error": ' + encode(s.error)
+        yield "  ]" + error + "}" + ("," if i < len(report.specs) - 1 else "")
+    yield "]}"
+
+
+def _spec_json(s: SpecReport, results: list) -> dict:
+    entry: dict[str, Any] = {"spec": s.spec, "key": s.key, "ok": s.ok, "results": results}
+    if s.error is not None:
+        entry["error"] = s.error
+    return entry
+
+
+def result_json(r: Result) -> dict:
+    """One result record; −0.0 is written 0.0, as solve writes it (x + 0.0 drops the sign
+    of a zero only). `warning` is added when a pass proves little (docs/check.md)."""
+    record = {
+        "name": r.name, "expected": _no_negative_zero(r.expected), "computed": _no_negative_zero(r.computed),
+        "difference": _no_negative_zero(r.difference), "tolerance": _no_negative_zero(r.tolerance),
+        "ok": r.ok, "cause": r.cause,
     }
+    if r.warning is not None:
+        record["warning"] = r.warning
+    return record
+
+
+def _no_negative_zero(x: Any) -> Any:
+    return x + 0.0 if isinstance(x, float) else x

@@ -9,8 +9,15 @@ tolerance names the cause. Proposals come from three places:
   layer, the post-step weights in the chain, the loss scaled), starting from the
   correct state before that step, then the optimizer update on those gradients — so
   a W_new copied from a mistaken gradient is explained too;
-* the same spec solved by hand-rounding (`--round D`), and the other names of the same
-  kind (indices swapped).
+* the same spec solved by hand-rounding (`--round D`) or by truncating every
+  intermediate to D decimals; the same name at the previous step; the other names of
+  the same kind (indices swapped) and the other quantities of the same neuron or
+  parameter (δ written where σ′ was asked).
+
+SPEC §6's order is kept and the added causes come after hand rounding, most specific
+first (docs/check.md, "Causes"): truncation is hand rounding's twin; a value copied
+from the previous step is the same quantity; swapped indices are the same kind; another
+quantity of the same neuron is the loosest relation, so it is tried last.
 
 Everything is computed lazily, once per spec, and only when a value mismatched: a
 passing key costs nothing here.
@@ -18,17 +25,22 @@ passing key costs nothing here.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from ..network import engine
-from ..errors import BackpropError
+from ..calc.arithmetic import RoundedArithmetic
+from ..errors import BackpropError, ComputeError
 from ..frozen import frozen
 from .keys import Solution, Tolerance, field_name
 from ..network.names import at
 
 ROUND_MAX = 12
+TRUNCATE_STEP_LIMIT = 1000  # the truncated derivation is the scalar one: --round's bounds
+TRUNCATE_PARAMETER_LIMIT = 300
+TRUNCATE_SAMPLE_LIMIT = 64
 
 _SPLIT_RE = re.compile(r"(?P<base>[^#@]+)(?:#(?P<sample>[0-9]+))?(?:@(?P<step>[0-9]+))?")
 _PATTERNS = {
@@ -65,6 +77,31 @@ class Parsed:
     def param(self) -> Optional[str]:
         m = _PATTERNS["new"].fullmatch(self.base)
         return m.group("p") if m else None
+
+
+# The quantities of one neuron (zM, aM, dL/daM, daM/dzM, deltaM) and of one parameter
+# (Wk, Wk_new, dL/dWk, its optimizer state): a value written under the wrong one of these
+# is "a different quantity of the same sample".
+_SUBJECT_RES = (
+    ("neuron", re.compile(r"(?:z|a|delta|dL/da)(?P<id>[0-9]+)|da(?P<id2>[0-9]+)/dz(?P=id2)")),
+    ("parameter", re.compile(r"(?:buf_|m_|v_)?(?P<id>[Wb][0-9]+)(?:_new)?|dL/d(?P<id2>[Wb][0-9]+)")),
+)
+
+
+def subject(name: str) -> Optional[tuple]:
+    """(what, which, sample, step) that a name is a quantity of — z3#2@2 → (neuron, 3, 2,
+    2), W5_new → (parameter, W5, None, 1) — or None for other names (losses, local
+    factors, graph nodes)."""
+    m = _SPLIT_RE.fullmatch(name)
+    if not m:
+        return None
+    base, step = m.group("base"), int(m.group("step") or 1)
+    sample = int(m.group("sample")) if m.group("sample") else None
+    for what, rx in _SUBJECT_RES:
+        hit = rx.fullmatch(base)
+        if hit:
+            return (what, hit.group("id") or hit.group("id2"), sample, step)
+    return None
 
 
 def parse(name: str) -> Optional[Parsed]:
@@ -107,6 +144,8 @@ class Diagnoser:
         self._variants: dict[tuple, dict[str, float]] = {}
         self._rounded: dict[int, Optional[Solution]] = {}
         self._by_kind: Optional[dict[tuple, list[str]]] = None
+        self._by_subject: Optional[dict[tuple, list[str]]] = None
+        self._truncated: dict[int, dict[str, float]] = {}
         self._replay: Optional[_Replay] = None
 
     def cause(self, miss: Miss) -> Optional[str]:
@@ -141,6 +180,26 @@ class Diagnoser:
             except BackpropError:  # adam, too big, or a probability rounded to 0
                 self._rounded[digits] = None
         return self._rounded[digits]
+
+    def truncated(self, digits: int) -> dict[str, float]:
+        """Every name of the scalar derivation with each intermediate truncated (not
+        rounded) to `digits` decimals; empty where --round would not be available."""
+        if digits not in self._truncated:
+            self._truncated[digits] = _truncated_names(self.solution.spec, digits) if self.network else {}
+        return self._truncated[digits]
+
+    def same_subject(self, name: str) -> list[str]:
+        """The other names of the same neuron (or parameter) and sample at the same step."""
+        if self._by_subject is None:
+            index: dict[tuple, list[str]] = {}
+            if self.network:
+                for other in self.solution.all_names():
+                    key = subject(other)
+                    if key is not None:
+                        index.setdefault(key, []).append(other)
+            self._by_subject = index
+        key = subject(name)
+        return [] if key is None else [n for n in self._by_subject.get(key, []) if n != name]
 
     def same_kind(self, name: str) -> list[str]:
         if self._by_kind is None:
@@ -269,6 +328,59 @@ def _rounding(d: Diagnoser, miss: Miss) -> Optional[str]:
     return None
 
 
+def _truncation(d: Diagnoser, miss: Miss) -> Optional[str]:
+    if miss.decimals is None:
+        return None
+    for digits in (miss.decimals, miss.decimals + 1, miss.decimals - 1):
+        if 0 <= digits <= ROUND_MAX and miss.explained_by(d.truncated(digits).get(miss.name)):
+            return f"truncated, not rounded, to {digits} decimals: every intermediate cut off instead of rounded"
+    return None
+
+
+def _previous_step(d: Diagnoser, miss: Miss) -> Optional[str]:
+    """The same quantity one step earlier (W5_new@3 written as W5_new@2's value)."""
+    p = parse(miss.name)
+    if not d.network or p is None:
+        return None
+    if p.base == "loss_after":
+        m = _SPLIT_RE.fullmatch(miss.name)
+        step = int(m.group("step")) if m.group("step") else d.solution.total_steps
+        previous, step_of_previous = at("loss", step), step  # after step s − 1 = before step s
+    else:
+        step = p.step
+        if step < 2:
+            return None
+        base = p.base if p.sample is None else f"{p.base}#{p.sample}"
+        previous, step_of_previous = at(base, step - 1), step - 1
+    value = d.value(previous)
+    if miss.explained_by(value):
+        return f"copied from step {step_of_previous}: this is {previous}, the same quantity one step earlier"
+    return None
+
+
+def _other_quantity(d: Diagnoser, miss: Miss) -> Optional[str]:
+    """Another quantity of the same neuron or parameter, sample and step (δ for σ′)."""
+    found = [(abs(d.value(o) - miss.expected), o) for o in d.same_subject(miss.name) if miss.explained_by(d.value(o))]
+    if not found:
+        return None
+    best = min(gap for gap, _ in found)
+    # quantities equal by the math (δ3 = a3 − t3 = a3 when t3 = 0) are named together
+    names = [o for gap, o in found if gap <= best + 1e-12 * max(1.0, abs(miss.expected))]
+    return f"this is {' = '.join(names)}, not {miss.name}"
+
+
+def _integer_literal(d: Diagnoser, miss: Miss) -> Optional[str]:
+    """An integer in the key is compared exactly (SPEC §6): say so when the computed
+    value rounds to it — `1` for 0.9997 is a rounded number written without its
+    decimals, not a wrong one."""
+    if miss.decimals is not None or miss.expected != round(miss.expected):
+        return None
+    if round(miss.computed) == miss.expected:
+        return (f"written as the integer {miss.expected:g}, which is compared exactly (±1e-9); the computed "
+                f"value rounds to it: write its decimals (e.g. {miss.computed:.4f}) to allow rounding")
+    return None
+
+
 def _swapped(d: Diagnoser, miss: Miss) -> Optional[str]:
     best = None
     for other in d.same_kind(miss.name):
@@ -283,7 +395,8 @@ def _swapped(d: Diagnoser, miss: Miss) -> Optional[str]:
 
 
 RULES: tuple[Callable[[Diagnoser, Miss], Optional[str]], ...] = (
-    _sign, _direction, _lr, _activation, _updated_weights, _loss_factor, _batch, _rounding, _swapped,
+    _sign, _direction, _lr, _activation, _updated_weights, _loss_factor, _batch, _rounding, _truncation,
+    _integer_literal, _previous_step, _swapped, _other_quantity,
 )
 
 
@@ -364,3 +477,42 @@ def _step_names(solution: Solution, layers: list, new_params: tuple, step: int) 
                 name = field_name(names, l, field_, index, step)
                 if name is not None:
                     yield name, float(array[index])
+
+
+# ----------------------------------------------------------------------------------------
+# the derivation with every intermediate truncated
+
+
+class TruncatedArithmetic(RoundedArithmetic):
+    """--round D's hand arithmetic, but each result cut off (toward zero) at D decimals:
+    the slip of a student who copies the first D decimals from the calculator."""
+
+    name = "truncate"
+
+    def finish(self, value: Decimal) -> Decimal:
+        if not value.is_finite():
+            raise ComputeError("the result is not a finite number")
+        try:
+            return value.quantize(self.quantum, rounding=ROUND_DOWN)
+        except InvalidOperation:
+            raise ComputeError(f"{value:.3e} is too large to truncate to {self.digits} decimals") from None
+
+
+def _truncated_names(spec, digits: int) -> dict[str, float]:
+    """Every canonical name of the spec's derivation under TruncatedArithmetic; empty
+    where --round itself is refused (adam, long runs, big networks) or the arithmetic
+    breaks down (a probability cut to 0 under a log)."""
+    from ..network.equations import Derivation
+
+    if (spec.optimizer.name == "adam" or spec.steps > TRUNCATE_STEP_LIMIT
+            or spec.parameter_count > TRUNCATE_PARAMETER_LIMIT or spec.samples > TRUNCATE_SAMPLE_LIMIT):
+        return {}
+    arith = TruncatedArithmetic(digits)
+    derivation = Derivation(spec, arith)
+    try:
+        for s in range(1, spec.steps + 1):
+            derivation.step(s)
+        derivation.after(spec.steps)
+    except (BackpropError, ArithmeticError, ValueError):
+        return {}
+    return {name: arith.to_float(value) for name, value in derivation.env.items()}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
@@ -29,9 +29,9 @@ import yaml
 from ..errors import KeyFileError, SpecError
 from ..frozen import frozen
 from ..network.names import NetworkNames, at, parameter_value
-from ..read.numbers import describe, number
 from ..read.suggest import suggest
-from ..read.yamlsafe import MAX_SIZE, load_nodes, where, is_plain
+from ..read.numbers import DECIMAL_RE, describe, number
+from ..read.yamlsafe import MAX_SIZE, compose, read_source, where, is_plain
 
 # Fields of SPEC §5 that identify a record in a list instead of being checked.
 RECORD_IDS = {"steps": ("step",), "layers": ("layer",), "equations": ("name",), "local_gradients": ("node", "input")}
@@ -43,6 +43,20 @@ STRUCTURE_WORDS = frozenset({
     "expression", "operands", "value", "condition", "node", "input", "observations",
 })
 INTEGER_TOLERANCE = 1e-9
+# A key holds at most this many numbers (values and record ids), counted on the text
+# before YAML is parsed: reading and comparing is linear (~4 s and ~265 MB for 100,000
+# values, bench/bench_check.py --big), so the limit keeps a run within seconds and a
+# mistake (a key generated in a loop) fails at once with exit 2. docs/check.md, "Limits".
+MAX_KEY_NUMBERS = 150_000
+# A number in YAML text that is not part of a name (W12_new, loss@3, z1#2, dL/dW5).
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.@#/])[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+# A plain decimal the fast path may read with float() (numbers.number for the rest).
+_SHORT_DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]{0,20})(?:\.[0-9]{0,40})?(?:[eE][+-]?[0-9]{1,2})?")
+# The literal rule never asks for more than float64 can agree on: a key copied from
+# `solve --format json` (17 significant digits) must pass even where check's float path
+# (the numpy engine) and solve's (the scalar derivation) differ in the last bits — up
+# to ~1e-13 relative after 1000 steps. docs/check.md, "Tolerance".
+FULL_PRECISION_REL = 1e-12
 
 _NEURON_FIELDS = {"z": "z{m}", "a": "a{m}", "dL_da": "dL/da{m}", "da_dz": "da{m}/dz{m}", "delta": "delta{m}"}
 _STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?")
@@ -78,11 +92,17 @@ class Tolerance:
 
 def literal_tolerance(text: str) -> Tolerance:
     """1.5 units in the last decimal place as written: 0.4510 → 1.5e-4, 2.5e-5 → 1.5e-6;
-    integers and fraction strings → 1e-9."""
-    decimals = literal_decimals(text)
+    integers and fraction strings → 1e-9; never tighter than 1e-12 relative."""
+    return decimal_tolerance(literal_decimals(text))
+
+
+@lru_cache(maxsize=256)
+def decimal_tolerance(decimals: Optional[int]) -> Tolerance:
+    """The literal rule for a literal with `decimals` decimals (None: an integer)."""
+    # one frozen record per number of decimals, not one per value of a 100,000-value key
     if decimals is None:
-        return Tolerance(abs=INTEGER_TOLERANCE)
-    return Tolerance(abs=1.5 * 10.0 ** -decimals)
+        return Tolerance(abs=INTEGER_TOLERANCE, rel=FULL_PRECISION_REL)
+    return Tolerance(abs=1.5 * 10.0 ** -decimals, rel=FULL_PRECISION_REL)
 
 
 def literal_decimals(text: str) -> Optional[int]:
@@ -120,6 +140,9 @@ class Solution:
         self.kind = getattr(trace, "kind", "network")
         self._resolve_policy = resolve_policy
         self._full_detail = full_detail
+        # Small networks have every name in `named`; only big ones need the arrays.
+        self._big = self.kind == "network" and spec.parameter_count > 300
+        self._groups: dict[str, dict[str, float]] = {}  # _array_group, by family
 
     def upgrade(self) -> bool:
         """Switch to the trace with the full scalar derivation; False if this is it."""
@@ -128,6 +151,7 @@ class Solution:
         self.trace, self._full_detail = self._full_detail(), None
         for cached in ("document", "_array_values"):
             self.__dict__.pop(cached, None)
+        self._groups = {}
         return True
 
     @property
@@ -160,19 +184,40 @@ class Solution:
     def _array_values(self) -> dict[str, float]:
         """Every per-step neuron and parameter name, read from the recorded arrays."""
         out: dict[str, float] = {}
+        for family in _FAMILIES:
+            out.update(self._array_group(family))
+        return out
+
+    def _array_group(self, family: str) -> dict[str, float]:
+        """The names of one family (`_family`) read from the recorded arrays: a key of
+        100,000 W_new values spells out those, not every z, δ and gradient as well."""
+        if family in self._groups:
+            return self._groups[family]
+        out: dict[str, float] = {}
+        fields = _FAMILIES[family]
         for record in self.trace.steps:
             for l, layer in enumerate(record.layers):
                 for field_, array in _layer_arrays(layer):
-                    for index in np.ndindex(np.shape(array)):
+                    if field_ not in fields:
+                        continue
+                    array = np.asarray(array, dtype=np.float64)
+                    for index, value in zip(np.ndindex(array.shape), array.ravel().tolist()):
                         name = field_name(self.names, l, field_, index, record.step)
                         if name is not None:
-                            out[name] = float(np.asarray(array)[index])
-                for name, index in self.names.parameters(l):
-                    out[at(name, record.step)] = parameter_value(layer.weights_before, layer.bias_before, index)
+                            out[name] = value
+                if family == "param":
+                    for name, index in self.names.parameters(l):
+                        out[at(name, record.step)] = parameter_value(layer.weights_before, layer.bias_before, index)
+        self._groups[family] = out
         return out
 
     def canonical(self, name: str) -> Optional[str]:
         """The canonical spelling under which `name` has a value (W5_new@1 → W5_new)."""
+        if not name.startswith("loss_after@"):  # the common cases first: a key may ask 100,000 times
+            if name in self.named:
+                return name
+            if self._big and name in self._array_group(_family(name)):
+                return name
         m = _STEP_RE.fullmatch(name)
         base, step = m.group("base"), m.group("step")
         if base == "loss_after" and step is not None and self.kind == "network":
@@ -183,25 +228,24 @@ class Solution:
                 return self.canonical(at("loss", s + 1))
         if name in self.named:
             return name
-        if step is not None and int(step) == 1 and base in self.named:
-            return base
+        if step is not None and int(step) == 1 and (
+                base in self.named or self._big and base in self._array_group(_family(base))):
+            return base  # W5_new@1 is W5_new, in a big network too
         if self.kind == "network" and name in self._array_values_if_needed():
             return name
         return self.canonical(name) if self.upgrade() else None
 
     def _array_values_if_needed(self) -> dict[str, float]:
-        # Small networks have every name in `named` already; only big ones need the arrays.
-        if self.kind != "network" or self.spec.parameter_count <= 300:
-            return {}
-        return self._array_values
+        return self._array_values if self._big else {}
 
     def value(self, name: str) -> Optional[float]:
         canonical = self.canonical(name)
-        if canonical is None:
-            return None
-        if canonical in self.named:
-            return float(self.named[canonical])
-        return self._array_values[canonical]
+        return None if canonical is None else self.value_of(canonical)
+
+    def value_of(self, canonical: str) -> float:
+        """The value of a name `canonical` returned."""
+        found = self.named.get(canonical)
+        return float(found) if found is not None else self._array_group(_family(canonical))[canonical]
 
     def all_names(self) -> list[str]:
         names = list(self.named)
@@ -212,6 +256,26 @@ class Solution:
         """The same spec solved under another number policy (round_digits=D), or None
         when that policy is not available for it."""
         return self._resolve_policy(**policy) if self._resolve_policy else None
+
+
+# Families of per-step names, by the §5 layer fields that hold them ("param": the
+# parameters before the step, read from the record's weights_before/bias_before).
+_FAMILIES = {
+    "neuron": ("z", "a", "dL_da", "da_dz", "delta"),
+    "grad": ("grad_weights", "grad_bias"),
+    "new": ("weights", "bias"),
+    "param": (),
+}
+
+
+def _family(name: str) -> str:
+    """Which family of _FAMILIES a per-step name belongs to (W5_new@2 → new)."""
+    if name.startswith("dL/d"):
+        return "grad" if name[4:5] in ("W", "b") else "neuron"
+    base = name.split("@", 1)[0]
+    if base.endswith("_new"):
+        return "new"
+    return "param" if base[:1] in ("W", "b") else "neuron"
 
 
 def _layer_arrays(layer) -> Iterator[tuple[str, Any]]:
@@ -320,7 +384,9 @@ class Entry:
 def read_key(path: str | os.PathLike, max_size: int = MAX_SIZE) -> AnswerKey:
     """Read an answer key's YAML and its own settings; names are resolved later."""
     try:
-        source, root = load_nodes(path, max_size)
+        source = read_source(path, max_size)
+        _check_count(source.text, source.file)
+        root = compose(source)
     except SpecError as error:
         raise _as_key_error(error) from None
     file = source.file
@@ -334,6 +400,19 @@ def read_key(path: str | os.PathLike, max_size: int = MAX_SIZE) -> AnswerKey:
         if isinstance(k, yaml.ScalarNode) and k.value == "tolerance":
             tolerance = _read_tolerance(v, file)
     return AnswerKey(file, root, tolerance)
+
+
+def _check_count(text: str, file: str) -> None:
+    """Refuse a key over MAX_KEY_NUMBERS numbers before parsing it (linear, ~0.1 s a MB)."""
+    found = 0
+    for found, _ in enumerate(_NUMBER_IN_TEXT.finditer(text), 1):
+        if found > MAX_KEY_NUMBERS:
+            break
+    if found > MAX_KEY_NUMBERS:
+        raise KeyFileError(
+            "answer key too big", file=file, expected=f"at most {MAX_KEY_NUMBERS:,} numbers",
+            found=f"more than {MAX_KEY_NUMBERS:,}", hint="split the key: check one part of the output at a time",
+        )
 
 
 def _as_key_error(error: SpecError) -> KeyFileError:
@@ -363,10 +442,24 @@ def _read_tolerance(node: yaml.Node, file: str) -> Tolerance:
 
 
 def _number(node: yaml.Node, path: str, file: str, what: str = "a number"):
+    """(value, text) of a numeric node; short plain decimals are read directly (the
+    full grammar of numbers.number accepts them unchanged), everything else — tags,
+    fractions, bad input with its message — goes through numbers.number."""
+    text = node.value if isinstance(node, yaml.ScalarNode) and not node.style else None
+    if text is not None and _SHORT_DECIMAL.fullmatch(text) and DECIMAL_RE.fullmatch(text):
+        return _Literal(float(text), text)
     try:
-        return number(node, path, file, what)
+        parsed = number(node, path, file, what)
     except SpecError as error:
         raise _as_key_error(error) from None
+    return _Literal(parsed.value, parsed.text)
+
+
+class _Literal:
+    __slots__ = ("value", "text")
+
+    def __init__(self, value: float, text: str) -> None:
+        self.value, self.text = value, text
 
 
 def json_path(path: tuple) -> str:
@@ -440,8 +533,9 @@ class _Resolver:
         if canonical is None:
             raise self.unknown_name(key_node, name, path)
         literal = _number(node, path, self.file)
+        mark = node.start_mark
         self.entries.append(Entry(
-            name, canonical, literal.value, literal.text, self.solution.value(canonical), **where(node),
+            name, canonical, literal.value, literal.text, self.solution.value_of(canonical), mark.line + 1, mark.column + 1,
         ))
 
     def unknown_name(self, node: yaml.Node, name: str, path: str) -> KeyFileError:
