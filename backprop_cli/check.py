@@ -20,6 +20,7 @@ from .errors import BackpropError
 from .frozen import frozen, replace
 from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
 from .numbers import parse_text
+from .safe_text import quoted, visible
 from .yamlsafe import MAX_SIZE
 
 EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30 relative
@@ -48,7 +49,7 @@ def parse_tolerance_option(text: Optional[str], flag: str) -> Optional[float]:
         return None
     parsed = parse_text(text)
     if isinstance(parsed, str):
-        raise BackpropError(f"{flag} takes a number, got {text!r} ({parsed})")
+        raise BackpropError(f"{flag} takes a number, got {quoted(text)} ({parsed})")
     if parsed.value < 0:
         raise BackpropError(f"{flag} must be ≥ 0, got {text}")
     return parsed.value
@@ -305,7 +306,8 @@ def render_table(report: SpecReport, mismatches_only: bool = False):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(f"{report.spec}  ⟷  {report.key}"), box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(title=Text(f"{visible(report.spec)}  ⟷  {visible(str(report.key))}"), box=box.SIMPLE_HEAD,
+                  title_justify="left")
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("expected", justify="right", no_wrap=True)
     table.add_column("computed", justify="right", no_wrap=True)
@@ -317,9 +319,9 @@ def render_table(report: SpecReport, mismatches_only: bool = False):
             continue
         difference = "" if r.difference is None else f"{r.difference:+.2e}"
         cause = "" if r.ok else (r.cause or NO_CAUSE)
-        cells = (Text(str(c)) for c in (r.name, r.text, shown_computed(r), difference))  # key text is never markup
+        cells = (Text(visible(str(c))) for c in (r.name, r.text, shown_computed(r), difference))  # key text: no markup, no escapes
         mark = Text("✓", style="green") if r.ok else Text("✗", style="bold red")
-        table.add_row(*cells, mark, Text(cause), style=None if r.ok else "red")
+        table.add_row(*cells, mark, Text(visible(cause)), style=None if r.ok else "red")
     return table
 
 

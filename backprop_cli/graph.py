@@ -41,6 +41,7 @@ import yaml
 
 from .arithmetic import FloatArithmetic
 from .errors import ComputeError, SpecError
+from .safe_text import clip, quoted
 from .expr import FUNCTIONS, Bin, Expr, Ref, evaluate, refs
 from .frozen import frozen
 from .graph_calculus import ONE, ZERO, _is_zero, differentiate, s_mul, s_sum
@@ -148,7 +149,7 @@ def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, 
             )
         if key not in TOP_LEVEL_KEYS:
             raise SpecError(
-                f"unknown key {key!r}", file=file, path=key, **where(k),
+                f"unknown key {quoted(key)}", file=file, path=clip(key), **where(k),
                 expected="one of " + ", ".join(TOP_LEVEL_KEYS),
                 hint=_suggest(key, TOP_LEVEL_KEYS),
             )
@@ -159,10 +160,9 @@ def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, 
 def _read_name(field, file: str) -> str | None:
     if field is None:
         return None
-    _, v = field
-    if not isinstance(v, yaml.ScalarNode) or (is_plain(v) and v.value.lower() in ("", "~", "null")):
-        raise SpecError(file=file, path="name", **where(v), expected="a title (text)", found=describe(v))
-    return v.value
+    from .spec import words
+
+    return words(field[1], "name", file)
 
 
 def _read_order(field, file: str) -> int:
@@ -185,7 +185,7 @@ def _read_output(field, nodes: list[GraphNode], file: str) -> str:
         raise SpecError(file=file, path="output", **where(v), expected="the name of a node", found=describe(v))
     if v.value not in names:
         raise SpecError(
-            f"unknown node {v.value!r}", file=file, path="output", **where(v),
+            f"unknown node {quoted(v.value)}", file=file, path="output", **where(v),
             expected="one of " + ", ".join(names[-10:]), hint=_suggest(v.value, names),
         )
     return v.value
@@ -210,17 +210,17 @@ def _read_wrt(field, nodes: list[GraphNode], file: str) -> tuple[str, ...]:
             raise SpecError(file=file, path=path, **where(item), expected="a leaf name", found=describe(item))
         name = item.value
         if name not in names:
-            raise SpecError(f"unknown node {name!r}", file=file, path=path, **where(item),
+            raise SpecError(f"unknown node {quoted(name)}", file=file, path=path, **where(item),
                             expected="a leaf: " + ", ".join(leaves[:10]), hint=_suggest(name, names))
         if not names[name].is_leaf:
             raise SpecError(
-                f"{name!r} is computed ({name}: {names[name].text.strip()}), not a leaf", file=file,
+                f"{quoted(name)} is computed ({name}: {clip(names[name].text.strip())}), not a leaf", file=file,
                 path=path, **where(item), expected="a leaf (a node given as a number)",
                 hint="derivatives are taken with respect to given numbers; df/d" + name
                 + " is in the gradients anyway",
             )
         if name in chosen:
-            raise SpecError(f"{name!r} is listed twice", file=file, path=path, **where(item))
+            raise SpecError(f"{quoted(name)} is listed twice", file=file, path=path, **where(item))
         chosen.append(name)
     return tuple(chosen)
 
@@ -234,7 +234,7 @@ def _check_node_name(key: yaml.Node, file: str) -> str:
     path = f"graph.{name}"
     if not _IDENTIFIER.fullmatch(name):
         raise SpecError(
-            f"{name!r} is not a valid node name", file=file, path=path, **where(key),
+            f"{quoted(name)} is not a valid node name", file=file, path=path, **where(key),
             expected="a plain identifier (letters, digits and _, not starting with a digit)",
         )
     reason = None
@@ -247,7 +247,7 @@ def _check_node_name(key: yaml.Node, file: str) -> str:
     elif name in STRUCTURE_WORDS:
         reason = "a word of the output's structure (SPEC §6)"
     if reason:
-        raise SpecError(f"{name!r} cannot be a node name: it is {reason}", file=file, path=path,
+        raise SpecError(f"{quoted(name)} cannot be a node name: it is {reason}", file=file, path=path,
                         **where(key), hint=f"rename it, e.g. {name.strip('_')}_1")
     return name
 

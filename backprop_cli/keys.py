@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from .errors import KeyFileError, SpecError
+from .safe_text import quoted
 from .frozen import frozen
 from .names import NetworkNames, at, parameter_value
 from .numbers import describe, number
@@ -450,7 +451,7 @@ class _Resolver:
         base, step = m.group("base"), m.group("step")
         known = solution.all_names()
         if name in STRUCTURE_WORDS:
-            return self.fail(node, path, f"{name!r} is a word of the output's structure, not a canonical name",
+            return self.fail(node, path, f"{quoted(name)} is a word of the output's structure, not a canonical name",
                              hint=self._structure_hint(name))
         if step is not None and solution.canonical(base) is not None:
             s, total = int(step), solution.total_steps
@@ -470,16 +471,16 @@ class _Resolver:
             hint = f"{hint} ({note})" if hint else note
         if _CANONICAL_RE.fullmatch(name):
             return self.fail(node, path, f"this network has no {name}", hint=hint)
-        return self.fail(node, path, f"unknown name {name!r}", hint=hint or "names follow SPEC §3 (W1, b1, z1, a1, dL/dW1, W1_new, loss, …)")
+        return self.fail(node, path, f"unknown name {quoted(name)}", hint=hint or "names follow SPEC §3 (W1, b1, z1, a1, dL/dW1, W1_new, loss, …)")
 
     def _structure_hint(self, word: str) -> str:
         if self.solution.kind == "network":
             if word in ("layers", "layer") or word in _NEURON_FIELDS or word in ("weights", "bias", "grad_weights", "grad_bias", "frozen"):
                 return "layer fields go under steps: - layers: - {layer: 1, weights: [[…]]}"
             if word in ("values", "gradients", "local_gradients", "second"):
-                return f"{word!r} belongs to graph specs; this is a network spec"
+                return f"{quoted(word)} belongs to graph specs; this is a network spec"
         elif word in ("steps", "layers", "losses"):
-            return f"{word!r} belongs to network specs; this is a graph spec"
+            return f"{quoted(word)} belongs to network specs; this is a graph spec"
         return f"top-level fields of this output: {', '.join(k for k in self.solution.document)}"
 
     # -- the JSON structure ----------------------------------------------------------------
@@ -527,8 +528,8 @@ class _Resolver:
         if word == "da_dz" and "layer" in doc:
             return f"layer {doc['layer']} is softmax: it has no da_dz (its Jacobian is not a vector)"
         if out and out[-1] in ("values", "gradients", "second"):
-            return f"the graph has no node {word!r} here"
-        return f"unknown field {word!r}"
+            return f"the graph has no node {quoted(word)} here"
+        return f"unknown field {quoted(word)}"
 
     def sequence(self, node: yaml.Node, doc: list, out: tuple, path: str) -> None:
         if not isinstance(node, yaml.SequenceNode):

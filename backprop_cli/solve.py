@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Optional
 from .arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
 from .equations import Derivation
 from .errors import BackpropError, ComputeError
+from .safe_text import quoted
 from .grid import Grid
 from .names import NetworkNames, at
 from .spec import MAX_STEPS, Spec
@@ -106,7 +107,7 @@ def _solve(spec, steps, round_digits, exact, detail, progress) -> Trace:
     _check_policy(spec, policy, total, round_digits)
     detail = resolve_detail(spec, detail, policy)
     if detail not in ("scalar", "matrix"):
-        raise BackpropError(f"--detail must be scalar, matrix or auto, got {detail!r}")
+        raise BackpropError(f"--detail must be scalar, matrix or auto, got {quoted(detail)}")
     if detail == "scalar" and (
         spec.parameter_count > 20 * SCALAR_PARAMETER_LIMIT or spec.samples > SCALAR_SAMPLE_LIMIT
     ):

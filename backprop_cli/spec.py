@@ -16,7 +16,8 @@ import yaml
 from .errors import SpecError
 from .frozen import frozen
 from .grid import Grid, is_array
-from .numbers import Number, describe, number, number_vector
+from .numbers import Number, describe, number, number_vector, parse_text
+from .safe_text import clip, quoted
 from .yamlsafe import MAX_SIZE, is_plain, load_nodes, load_text, where
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
@@ -156,11 +157,35 @@ def _count(n: int, word: str) -> str:
 
 def suggest(word: str, choices) -> Optional[str]:
     choices = list(choices)
+    if len(word) > 100:  # no known word is that long; difflib on megabytes would crawl
+        return None
     synonym = _SYNONYMS.get(word.lower(), word.lower())
     if synonym in choices and synonym != word:
         return f"did you mean {synonym!r}?"
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean {match[0]!r}?" if match else None
+
+
+def words(node: yaml.Node, path: str, file: str) -> str:
+    """Free text (a title, a description): a string, never a null, a boolean or a number
+    — `name: !!null`, `name: ~`, `name: true` and `name: 5` are type errors alike, as
+    `name: [1]` is (network and graph specs share this rule). A quoted "5" is text."""
+    def fail(found: str) -> SpecError:
+        return SpecError(file=file, path=path, **where(node), expected="text", found=found,
+                         hint=f'quote it to mean text: {path}: "…"' if isinstance(node, yaml.ScalarNode) else None)
+
+    if not isinstance(node, yaml.ScalarNode):
+        raise fail(describe(node))
+    value, tag = node.value, node.tag or ""
+    if tag.startswith("tag:yaml.org,2002:") and not tag.endswith(":str"):
+        raise fail(f"a value tagged !!{tag.rpartition(':')[2]}")
+    if is_plain(node) and tag != "!":  # plain: YAML would read null, a boolean or a number
+        low = value.lower()
+        if low in ("", "~", "null", "true", "false"):
+            raise fail(describe(node))
+        if not isinstance(parse_text(value), str):
+            raise fail(f"the number {clip(value)}")
+    return value
 
 
 class _Reader:
@@ -183,7 +208,7 @@ class _Reader:
                 raise self.fail(key, path, expected="a plain key", found=describe(key))
             name = key.value
             if name not in allowed:
-                where_path = f"{path}.{name}" if path else name
+                where_path = f"{path}.{clip(name)}" if path else clip(name)
                 hint = suggest(name, allowed) or f"known keys: {', '.join(allowed)}"
                 if name == "<<":
                     hint = "YAML merge keys (<<) are not supported: write the fields out"
@@ -197,17 +222,20 @@ class _Reader:
             raise self.fail(node, path, expected=what, found=describe(node))
         return node.value
 
+    def words(self, node: yaml.Node, path: str) -> str:
+        return words(node, path, self.file)
+
     def choice(self, node: yaml.Node, path: str, choices, what: str) -> str:
         value = self.text(node, path, what)
         if value not in choices:
             hint = suggest(value, choices) or f"one of: {', '.join(choices)}"
-            raise self.fail(node, path, expected=what, found=repr(value), hint=hint)
+            raise self.fail(node, path, expected=what, found=quoted(value), hint=hint)
         return value
 
     def integer(self, node: yaml.Node, path: str, lo: int, hi: int, what: str) -> int:
         n = number(node, path, self.file, what)
         if n.value != int(n.value) or not n.text.lstrip("+-").isdigit():
-            raise self.fail(node, path, expected=what, found=repr(n.text))
+            raise self.fail(node, path, expected=what, found=quoted(n.text))
         if not lo <= n.value <= hi:
             raise self.fail(node, path, expected=what, found=n.text)
         return int(n.value)
@@ -278,8 +306,8 @@ def _read_network(r: _Reader, root: yaml.MappingNode) -> Spec:
             raise SpecError(f"missing required field {required!r}", file=r.file, path=required, line=root.start_mark.line + 1)
     warnings: list[str] = []
 
-    name = r.text(top["name"], "name") if "name" in top else os.path.splitext(os.path.basename(r.file))[0]
-    description = r.text(top["description"], "description") if "description" in top else ""
+    name = r.words(top["name"], "name") if "name" in top else os.path.splitext(os.path.basename(r.file))[0]
+    description = r.words(top["description"], "description") if "description" in top else ""
 
     x, x_text, batched = _read_input(r, top["input"])
     layers = _read_layers(r, top["layers"], x.shape[1])
@@ -555,7 +583,7 @@ def _read_notation(r: _Reader, node):
         return r.choice(node, "notation", NOTATION_PRESETS, "a notation preset")
     if not isinstance(node, yaml.MappingNode):
         raise r.fail(node, "notation", expected="a preset name or a mapping", found=describe(node))
-    from .notation import OVERRIDE_KEYS  # checked here so a bad key has its line and column
+    from .notation import OVERRIDE_KEYS, symbol_problem  # checked here so a bad key has its line and column
 
     known = ("preset",) + tuple(OVERRIDE_KEYS)
     out = {}
@@ -563,12 +591,17 @@ def _read_notation(r: _Reader, node):
         key = r.text(k, "notation", "a notation key")
         if key not in known:
             hint = suggest(key, known) or f"known keys: {', '.join(k for k in known if len(k) > 1)}"
-            raise r.fail(k, f"notation.{key}", "unknown notation key", hint=hint)
+            raise r.fail(k, f"notation.{clip(key)}", "unknown notation key", hint=hint)
         if key == "preset":
             out[key] = v.value if isinstance(v, yaml.ScalarNode) and v.value in _LEGACY_NOTATION else r.choice(v, "notation.preset", NOTATION_PRESETS, "a notation preset")
             continue
         text = r.text(v, f"notation.{key}", "a short symbol")
-        if not text.strip() or len(text.strip()) > 12:
-            raise r.fail(v, f"notation.{key}", expected="a short symbol (1–12 characters)", found=repr(text))
+        problem = symbol_problem(text.strip())
+        if problem is not None:
+            raise r.fail(
+                v, f"notation.{key}", "not an allowed symbol",
+                expected="letters, digits, primes, sub/superscripts, ^ _ { } and commands such as \\hat, \\mathbf",
+                found=f"{quoted(text)}: {problem}",
+            )
         out[key] = text
     return out

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 import yaml
 
 from .errors import SpecError
+from .safe_text import quoted
 from .frozen import frozen
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
@@ -75,18 +77,26 @@ class Source:
 
 
 def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
-    """Read and decode a file, refusing oversize, binary and non-UTF-8 input."""
+    """Read and decode a file, refusing non-regular, oversize, binary and non-UTF-8 input.
+
+    The file's kind and size come from `stat` before it is opened (a FIFO would block the
+    open, /dev/zero would never end); it is then opened non-blocking and checked again on
+    the open descriptor, so a file swapped for a pipe in between is still refused."""
+    from .files import kind_of, regular_file
+
     file = str(path)
+    size = regular_file(path).st_size
+    if size > max_size:
+        raise SpecError(
+            "file too large", file=file, expected=f"at most {max_size:,} bytes",
+            found=f"{size:,} bytes", hint="raise the limit with --max-size if the file is trusted",
+        )
     try:
-        size = os.stat(path).st_size
-        if os.path.isdir(path):
-            raise SpecError("is a directory, not a spec file", file=file)
-        if size > max_size:
-            raise SpecError(
-                "file too large", file=file, expected=f"at most {max_size:,} bytes",
-                found=f"{size:,} bytes", hint="raise the limit with --max-size if the file is trusted",
-            )
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise SpecError("not a regular file", file=file, expected="a YAML text file", found=kind_of(mode))
             data = fh.read(max_size + 1)
     except FileNotFoundError:
         raise SpecError("no such file", file=file) from None
@@ -96,7 +106,7 @@ def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
         raise SpecError("permission denied", file=file) from None
     except OSError as exc:
         raise SpecError(f"cannot read the file ({exc.strerror or exc})", file=file) from None
-    if len(data) > max_size:  # grew since stat, or a pipe
+    if len(data) > max_size:  # grew since stat
         raise SpecError("file too large", file=file, expected=f"at most {max_size:,} bytes")
     return Source(file, decode(data, file))
 
@@ -326,7 +336,7 @@ def check_tree(root: yaml.Node, file: str) -> None:
             raise SpecError(
                 f"tag {_short_tag(node.tag)} does not fit the value", file=file, **where(node),
                 expected=f"a {_KIND_WORD[type(node)]} without this tag",
-                found=f"{_short_tag(node.tag)} {node.value!r}" if isinstance(node, yaml.ScalarNode)
+                found=f"{_short_tag(node.tag)} {quoted(node.value)}" if isinstance(node, yaml.ScalarNode)
                 else f"tag {_short_tag(node.tag)}",
             )
         distinct += 1
@@ -342,7 +352,7 @@ def check_tree(root: yaml.Node, file: str) -> None:
                         first = seen.get(k.value)
                         if first is not None:
                             raise SpecError(
-                                f"duplicate key {k.value!r} (first at line {first}; "
+                                f"duplicate key {quoted(k.value)} (first at line {first}; "
                                 "YAML keys must be unique)", file=file, **where(k),
                             )
                         seen[k.value] = k.start_mark.line + 1

@@ -216,7 +216,7 @@ def test_user_text_is_escaped(tmp_path):
 def test_latex_text_escapes_every_special():
     assert latex_text("#$%&_{}~^\\") == ("\\#\\$\\%\\&\\_\\{\\}\\textasciitilde{}\\textasciicircum{}"
                                          "\\textbackslash{}")
-    assert latex_text("a\x00b\nc") == "ab c"
+    assert latex_text("a\x00b\nc") == "a\\textbackslash{}x00b c"  # shown, never raw
 
 
 # -- line breaking -------------------------------------------------------------------------------

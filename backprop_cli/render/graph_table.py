@@ -21,6 +21,7 @@ from rich.text import Text
 
 from ..expr import Num, Ref
 from ..graph import expression_size
+from ..safe_text import visible
 from ..trace import Equation, GraphTrace
 from .formula import SUP, FormulaPrinter, format_number
 from .table import equation_line
@@ -200,7 +201,7 @@ def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> Rendera
     """A rich renderable of the whole derivation; it reads well at 80 columns."""
     words = LABELS.get(lang, LABELS["en"])
     look = _Look(trace, digits)
-    title = f"{words['title']}: {trace.name}  ({words['output']} {trace.output})"
+    title = f"{words['title']}: {visible(trace.name)}  ({words['output']} {trace.output})"
     if trace.policy == "round" and trace.digits is not None:
         title += "  — " + words["rounded"].format(d=trace.digits)
     parts: list[RenderableType] = [Rule(Text(title, style="bold"))]
