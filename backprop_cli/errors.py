@@ -6,7 +6,7 @@ then exits with `error.exit_code` (2). Nothing below the CLI prints or exits.
 """
 from __future__ import annotations
 
-from .safe_text import clip_message
+from .safe_text import LIMIT, clip, clip_message
 
 
 class BackpropError(Exception):
@@ -61,8 +61,8 @@ class SpecError(BackpropError):
             if self.column is not None:
                 place += f":{self.column}"
         parts = [place]
-        if self.path:
-            parts.append(self.path)
+        if self.path:  # a path holds the user's own keys: cut, like every echo of them
+            parts.append(clip(self.path, 2 * LIMIT))
         body = self.message
         if self.expected is not None or self.found is not None:
             said = []

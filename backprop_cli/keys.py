@@ -470,7 +470,10 @@ class _Resolver:
         if note:
             hint = f"{hint} ({note})" if hint else note
         if _CANONICAL_RE.fullmatch(name):
-            return self.fail(node, path, f"this network has no {name}", hint=hint)
+            message = f"this network has no {quoted(name)[1:-1]}"
+            if re.search(r"[A-Za-z#@]0(?![0-9])", name):  # delta0, W0_new, z1#0, loss@0
+                message += " (names are 1-based: neurons, weights, biases, samples and steps count from 1)"
+            return self.fail(node, path, message, hint=hint)
         return self.fail(node, path, f"unknown name {quoted(name)}", hint=hint or "names follow SPEC §3 (W1, b1, z1, a1, dL/dW1, W1_new, loss, …)")
 
     def _structure_hint(self, word: str) -> str:

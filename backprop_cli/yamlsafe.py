@@ -22,7 +22,7 @@ import stat
 import yaml
 
 from .errors import SpecError
-from .safe_text import quoted
+from .safe_text import clip, quoted
 from .frozen import frozen
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
@@ -277,7 +277,13 @@ def compose(source: Source) -> yaml.Node:
             # an unclosed quote or bracket is found where the file ends: say where it began
             problem += f" (it began at line {start.line + 1}, column {start.column + 1})"
         hint = None
-        if mark is not None and "\t" in _line_of(source.text, mark.line):
+        if "undefined alias" in problem and mark is not None:
+            # libyaml's message does not name it: the alias is at the mark (`*foo`)
+            alias = re.match(r"\*([^\s,\[\]{}]+)", _line_of(source.text, mark.line)[mark.column:])
+            if alias:
+                problem = f"undefined alias {quoted('*' + alias.group(1))}"
+                hint = f"define the anchor first (&{clip(alias.group(1))} on an earlier value), or quote the text"
+        elif mark is not None and "\t" in _line_of(source.text, mark.line):
             hint = "YAML indentation uses spaces, not tabs"
         elif "single document" in problem:
             hint = "a spec is one YAML document: remove the second `---` and what follows it"
@@ -319,7 +325,8 @@ def check_tree(root: yaml.Node, file: str) -> None:
     active: set[int] = set()
     distinct = 0
 
-    def size(node: yaml.Node) -> int:
+    def size(node: yaml.Node, path: str) -> int:
+        """Expanded node count of `node`, found at field `path` (for the messages)."""
         nonlocal distinct
         key = id(node)
         if key in sizes:
@@ -328,13 +335,13 @@ def check_tree(root: yaml.Node, file: str) -> None:
             raise SpecError("an alias refers to a node that contains it (a cycle)", file=file, **where(node))
         if node.tag not in _CORE_TAGS:
             raise SpecError(
-                "tag not allowed", file=file, **where(node),
+                "tag not allowed", file=file, **where(node), path=path or None,
                 expected="plain YAML values (core tags only)", found=f"tag {_short_tag(node.tag)}",
                 hint="backprop never builds objects from YAML tags: remove the tag",
             )
         if node.tag not in _TAGS_OF_KIND[type(node)] or not _fits_tag(node):
             raise SpecError(
-                f"tag {_short_tag(node.tag)} does not fit the value", file=file, **where(node),
+                f"tag {_short_tag(node.tag)} does not fit the value", file=file, **where(node), path=path or None,
                 expected=f"a {_KIND_WORD[type(node)]} without this tag",
                 found=f"{_short_tag(node.tag)} {quoted(node.value)}" if isinstance(node, yaml.ScalarNode)
                 else f"tag {_short_tag(node.tag)}",
@@ -356,10 +363,12 @@ def check_tree(root: yaml.Node, file: str) -> None:
                                 "YAML keys must be unique)", file=file, **where(k),
                             )
                         seen[k.value] = k.start_mark.line + 1
-                    total += size(k) + size(v)
+                    name = clip(k.value) if isinstance(k, yaml.ScalarNode) else "?"
+                    inner = f"{path}.{name}" if path else name
+                    total += size(k, inner) + size(v, inner)
             else:
-                for child in node.value:
-                    total += size(child)
+                for i, child in enumerate(node.value):
+                    total += size(child, f"{path}[{i}]")
             active.discard(key)
         sizes[key] = total
         if total > MAX_EXPANDED_NODES + distinct:
@@ -369,7 +378,7 @@ def check_tree(root: yaml.Node, file: str) -> None:
             )
         return total
 
-    size(root)
+    size(root, "")
 
 
 def load_nodes(path: str | os.PathLike, max_size: int = MAX_SIZE) -> tuple[Source, yaml.Node]:
