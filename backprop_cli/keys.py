@@ -46,7 +46,7 @@ STRUCTURE_WORDS = frozenset({
 INTEGER_TOLERANCE = 1e-9
 
 _NEURON_FIELDS = {"z": "z{m}", "a": "a{m}", "dL_da": "dL/da{m}", "da_dz": "da{m}/dz{m}", "delta": "delta{m}"}
-_STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?")
+_STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?", re.DOTALL)  # a name may hold a newline
 # The canonical grammar of SPEC §3, to tell "no such name in this network" (W99_new)
 # from a typo that is no name at all.
 _CANONICAL_RE = re.compile(

@@ -25,6 +25,7 @@ superscript (n) (indexed: [n], since (l) is the layer there).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import field
 from typing import Any, Optional
 
@@ -141,6 +142,9 @@ def symbol_problem(text: str) -> Optional[str]:
                 return (f"the command \\{m.group(1)} (allowed: Greek letters, accents such as \\hat, "
                         "\\tilde, \\bar, \\vec, fonts such as \\mathbf)")
             i = m.end()
+            takes_argument = m.group(1) in ACCENT_COMMANDS or m.group(1) in FONT_COMMANDS
+            if takes_argument and (i == len(text) or text[i] in "}^_ "):
+                return f"\\{m.group(1)} without the letter it applies to (write \\{m.group(1)}{{x}})"
             continue
         if ch == "{":
             depth += 1
@@ -222,7 +226,7 @@ def _markup_unicode(letter: str) -> str:
             if pending and ch.strip():
                 out.extend(pending)
                 pending = []
-    return "".join(out)
+    return unicodedata.normalize("NFC", "".join(out))  # ŷ as one character where Unicode has it
 
 
 def _sub_unicode(sub: str) -> str:
