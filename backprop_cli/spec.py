@@ -171,7 +171,8 @@ def words(node: yaml.Node, path: str, file: str) -> str:
     — `name: !!null`, `name: ~`, `name: true` and `name: 5` are type errors alike, as
     `name: [1]` is (network and graph specs share this rule). A quoted "5" is text."""
     def fail(found: str) -> SpecError:
-        return SpecError(file=file, path=path, **where(node), expected="text", found=found,
+        expected = "text (a title)" if path == "name" else "text"
+        return SpecError(file=file, path=path, **where(node), expected=expected, found=found,
                          hint=f'quote it to mean text: {path}: "…"' if isinstance(node, yaml.ScalarNode) else None)
 
     if not isinstance(node, yaml.ScalarNode):

@@ -422,7 +422,7 @@ def test_a_non_string_name_is_a_type_error(tmp_path, warm, value):
         path = tmp_path / "n.yaml"
         path.write_text(text, encoding="utf-8")
         run = warm.run(["solve", path, "--format", "json"], cwd=tmp_path)
-        assert run.code == 2 and "n.yaml:1:" in run.stderr and "name: expected text" in run.stderr, run.describe()
+        assert run.code == 2 and "n.yaml:1:" in run.stderr and "name: expected text (a title)" in run.stderr, run.describe()
 
 
 def test_a_quoted_name_is_text(tmp_path, warm):
