@@ -382,7 +382,7 @@ def _create(path: Path, text: str, force: bool) -> None:
     if path.is_dir():
         raise BackpropError(f"{shown} is a directory: give a file name, e.g. {shown}/net.yaml")
     if force:
-        write_atomically(path, text)
+        write_atomically(path, text, follow=False)
         return
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)

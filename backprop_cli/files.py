@@ -91,25 +91,39 @@ def guard_outputs(output: Path, option: str, inputs: Iterable[tuple[str, Path]])
             )
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, follow: bool = True) -> None:
     """Write `text` (UTF-8) to `path` all or nothing: a temporary file in the same folder,
-    fsync'd, then renamed over the target. The target keeps its permission bits when it
-    existed; a symlink at `path` is replaced by the file, never followed onto another."""
+    fsync'd, then renamed over the target, which keeps its permission bits.
+
+    A symlink is followed (`follow`, as `-o` does: the file it points to is replaced,
+    atomically) or replaced itself (`follow=False`, `init --force`). A target that is not
+    a regular file — /dev/null, /dev/stdout, a terminal, a pipe — is a stream: it is
+    written in place, never renamed over (as root, a rename would replace the device)."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    data = text.encode("utf-8")
+    shown = clip(str(path), 200)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode) if path.exists() and not path.is_symlink() else None
-    except OSError:
-        mode = None
+        st = os.stat(path) if (follow or not path.is_symlink()) else None  # stat follows links
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise BackpropError(f"{shown}: cannot write ({exc.strerror or exc})") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise BackpropError(f"{shown}: is a directory; give a file name")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        _write_stream(path, text.encode("utf-8"), shown)
+        return
+    if follow and path.is_symlink():  # rename over the file the link points to, not the link
+        path = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(st.st_mode) if st is not None else None
+    folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise BackpropError(f"{clip(str(path), 200)}: cannot write ({exc.strerror or exc})") from None
+        raise BackpropError(f"{shown}: cannot write ({exc.strerror or exc})") from None
     try:
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                fh.write(text.encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(temp, mode if mode is not None else 0o666 & ~_umask())
@@ -121,8 +135,17 @@ def write_atomically(path: Path, text: str) -> None:
                 pass
             raise
     except OSError as exc:
-        raise BackpropError(f"{clip(str(path), 200)}: cannot write ({exc.strerror or exc}); "
-                            "nothing was changed") from None
+        raise BackpropError(f"{shown}: cannot write ({exc.strerror or exc}); nothing was changed") from None
+
+
+def _write_stream(path: Path, data: bytes, shown: str) -> None:
+    """A device or pipe named as the output: written in place, without creating anything."""
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise BackpropError(f"{shown}: cannot write ({exc.strerror or exc})") from None
 
 
 def _umask() -> int:

@@ -18,6 +18,7 @@ import os
 import re
 import resource
 import socket
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -259,6 +260,17 @@ def test_output_onto_any_input_is_refused_and_the_canary_is_untouched(tmp_path, 
     assert warm.run(["solve", spec, "--format", "latex", "-o", out], cwd=tmp_path).code == 0
     assert out.read_text(encoding="utf-8").startswith("%")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+    # through a symlink to a file that is no input: the target is replaced, the link stays
+    (tmp_path / "real.json").write_text("old\n", encoding="utf-8")
+    (tmp_path / "out-link.json").symlink_to(tmp_path / "real.json")
+    assert warm.run(["solve", spec, "--format", "json", "-o", tmp_path / "out-link.json"], cwd=tmp_path).code == 0
+    assert (tmp_path / "out-link.json").is_symlink()
+    assert (tmp_path / "real.json").read_text(encoding="utf-8").startswith("{")
+    # a device is a stream: written, never renamed over
+    assert warm.run(["solve", spec, "--format", "json", "-o", "/dev/null"], cwd=tmp_path).code == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    run = warm.run(["solve", spec, "--format", "json", "-o", tmp_path], cwd=tmp_path)
+    assert run.code == 2 and "is a directory" in run.stderr
 
 
 def _limited(limit: int):
