@@ -427,9 +427,20 @@ def schema() -> None:
     typer.echo(json.dumps(spec_schema(), indent=2))
 
 
+MAX_ARGUMENT = 4096  # PATH_MAX: no file name, number or option value is longer
+
+
+def _bounded_argv() -> None:
+    """Cut any command-line argument longer than MAX_ARGUMENT before typer sees it: its
+    usage errors echo the value whole (a 1 MB `--format` value was 1 MB on stderr). No
+    valid argument is that long, so the cut one is still refused — with a short message."""
+    sys.argv[1:] = [clip(a) if len(a) > MAX_ARGUMENT else a for a in sys.argv[1:]]
+
+
 def main() -> None:
     """Console-script entry: a bug must still not show a traceback to a user."""
     try:
+        _bounded_argv()
         app()
     except (KeyboardInterrupt, BrokenPipeError):
         sys.exit(130)
