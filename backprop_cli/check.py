@@ -319,7 +319,8 @@ def render_table(report: SpecReport, mismatches_only: bool = False):
             continue
         difference = "" if r.difference is None else f"{r.difference:+.2e}"
         cause = "" if r.ok else (r.cause or NO_CAUSE)
-        cells = (Text(visible(str(c))) for c in (r.name, r.text, shown_computed(r), difference))  # key text: no markup, no escapes
+        # key text: never markup, never a control character
+        cells = (Text(visible(str(c))) for c in (r.name, r.text, shown_computed(r), difference))
         mark = Text("✓", style="green") if r.ok else Text("✗", style="bold red")
         table.add_row(*cells, mark, Text(visible(cause)), style=None if r.ok else "red")
     return table

@@ -11,11 +11,12 @@ careless. Where it meets an output, one of these functions stands between:
 * `clip` / `quoted` — for messages: a fragment of user text is cut to `LIMIT`
   characters and its length said (`… (1,048,576 characters)`), so a megabyte field
   yields a line, not a flood.
-* `latex_text`, `markdown_text`, `xml_text`, `json_safe` — the same promise in each
-  output language: LaTeX specials escaped so `\\input{/etc/passwd}` is printed, Markdown
+* `latex_text`, `markdown_text`, `xml_text` — the same promise in each output
+  language: LaTeX specials escaped so `\\input{/etc/passwd}` is printed, Markdown
   punctuation escaped so `<script>` and `[link](…)` are shown, XML 1.0's forbidden
-  characters replaced so every report parses, JSON's C1 characters written as `\\u`
-  escapes (valid JSON, same string, inert on a terminal).
+  characters replaced so every report parses. (JSON needs no function of its own:
+  `json.dumps` escapes C0, and `visible` turns a raw C1 character into `\\u009b` —
+  a valid JSON escape of the same string.)
 
 No function here knows about specs or traces: renderers and messages call them where
 user text enters their output.
@@ -161,7 +162,7 @@ def markdown_text(text: str) -> str:
     return "".join(out)
 
 
-# -- XML and JSON --------------------------------------------------------------------------
+# -- XML ----------------------------------------------------------------------------------
 
 # XML 1.0 allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -172,13 +173,3 @@ def xml_text(text: str) -> str:
     reordering ones a terminal would obey) spelled out as escapes; newlines and tabs stay."""
     text = visible(str(text), lines=True)
     return _XML_ILLEGAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-_JSON_HIDDEN = re.compile("[" + "".join(chr(c) for c in _HIDDEN if c >= 0x7F) + "\ud800-\udfff]")
-
-
-def json_safe(dumped: str) -> str:
-    """A `json.dumps(..., ensure_ascii=False)` text with DEL, C1 and reordering characters
-    written as `\\uXXXX` (json already escapes C0): the same JSON value, inert on a
-    terminal. Such characters only ever occur inside strings, where `\\u` is valid."""
-    return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import resource
@@ -26,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from backprop_cli.safe_text import clip, json_safe, latex_text, markdown_text, visible, xml_text
+from backprop_cli.safe_text import clip, latex_text, markdown_text, visible, xml_text
 
-from .cli_proc import ENV, ROOT, WarmCLI, cold
+from .cli_proc import ENV, WarmCLI, cold
 
 BASE = (Path(__file__).parent / "bad_inputs" / "valid" / "base.yaml").read_text(encoding="utf-8")
 GRAPH = "graph:\n  x: -2\n  y: 5\n  q: x + y\n  f: q * y\n"
@@ -123,6 +124,10 @@ def test_a_hostile_name_is_shown_escaped_not_dropped(tmp_path, warm):
     assert "\\x1b]0;pwned\\x07" in table.stdout, table.describe()
     md = warm.run(["solve", path, "--format", "markdown"], cwd=tmp_path)
     assert "\\\\x1b\\]0;pwned\\\\x07" in md.stdout, md.describe()  # visible, then Markdown-escaped
+    c1 = tmp_path / "c1.yaml"
+    c1.write_text('name: "a\\u009bb\\e"\n' + BASE, encoding="utf-8")
+    out = warm.run(["solve", c1, "--format", "json"], cwd=tmp_path)
+    assert "a\\u009bb\\u001b" in out.stdout and json.loads(out.stdout)["name"] == "a\x9bb\x1b"  # same string
     latex = warm.run(["solve", path, "--format", "latex"], cwd=tmp_path)
     assert "\\textbackslash{}x1b]0;pwned\\textbackslash{}x07" in latex.stdout, latex.describe()
 
@@ -470,4 +475,3 @@ def test_escapers_for_each_language():
     assert markdown_text("<script>[a](b)$x$") == "\\<script\\>\\[a\\](b)\\$x\\$"
     assert xml_text("a\x00b\ufffe\x1b") == "a\\x00b\\ufffe\\x1b"
     ET.fromstring("<a>" + xml_text("".join(map(chr, range(0x20)))) + "</a>")
-    assert json_safe('{"a": "\x9b\u202e"}') == '{"a": "\\u009b\\u202e"}'

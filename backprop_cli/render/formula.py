@@ -19,8 +19,8 @@ import re
 from decimal import Decimal
 from typing import Callable, Mapping, Optional
 
-from ..safe_text import latex_text, markdown_text  # noqa: F401 - user text: one module decides
 from ..expr import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Bin, Call, Expr, Neg, Num, Ref
+from ..safe_text import latex_text, markdown_text  # noqa: F401 - user text: one module decides
 
 SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
