@@ -16,6 +16,7 @@ import yaml
 
 from .errors import SpecError
 from .frozen import frozen
+from .safe_text import quoted
 from .yamlsafe import is_plain, where
 
 MAX_EXPONENT = 400
@@ -53,8 +54,7 @@ def describe(node: yaml.Node) -> str:
             return f"the boolean {text}"
         if low in _NULLS:
             return "nothing (null)" if text else "nothing (an empty value)"
-    shown = text if len(text) <= 40 else text[:37] + "..."
-    return repr(shown)
+    return quoted(text)
 
 
 def parse_text(text: str) -> Number | str:

@@ -117,6 +117,49 @@ def test_no_control_character_reaches_the_terminal_from_a_spec(tmp_path, warm):
             assert warm.run(["validate", path], cwd=tmp_path).code == 2
 
 
+def _on_a_terminal(args, cwd) -> tuple[int, bytes]:
+    """The command with a pseudo-terminal as stdin, stdout and stderr: rich styles its
+    output there, so this is the terminal a user sees."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "backprop_cli", *map(str, args)], cwd=cwd,
+                            env={**ENV, "TERM": "xterm-256color"}, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(timeout=60), out
+
+
+def test_the_canary_terminal_sees_only_rich_own_colours(tmp_path):
+    """On a real (pseudo-)terminal the only escape sequences are rich's colours (SGR,
+    `ESC [ … m`): no title change, clear screen, hyperlink, bell or C1 byte from user text."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: " + _quoted_yaml(" ".join(INJECTIONS.values())) + "\n" + BASE, encoding="utf-8")
+    key = tmp_path / "spec.key.yaml"
+    key.write_text("loss: 0.5369\nW1_new: 9\n", encoding="utf-8")
+    graph = tmp_path / "graph.yaml"
+    graph.write_text("name: " + _quoted_yaml(INJECTIONS["osc_title"] + INJECTIONS["c1_csi"]) + "\n" + GRAPH,
+                     encoding="utf-8")
+    bad_key = tmp_path / "bad.key.yaml"
+    bad_key.write_text("named:\n  " + _quoted_yaml(INJECTIONS["osc8_link"]) + ": 1\n", encoding="utf-8")
+    for args, code in ((["solve", spec], 0), (["check", spec], 1), (["solve", graph], 0),
+                       (["check", spec, "--key", bad_key], 2), (["solve", spec, "--notation", "\x1b]0;x\x07"], 2)):
+        status, out = _on_a_terminal(args, tmp_path)
+        assert status == code, (args, out[-2000:])
+        rest = re.sub(rb"\x1b\[[0-9;]*m", b"", out)
+        assert b"\x1b" not in rest and b"\x07" not in rest and not re.search(rb"\xc2[\x80-\x9f]", rest), \
+            (args, rest[:3000])
+
+
 def test_a_hostile_name_is_shown_escaped_not_dropped(tmp_path, warm):
     path = tmp_path / "t.yaml"
     path.write_text(f"name: {_quoted_yaml(INJECTIONS['osc_title'])}\n" + BASE, encoding="utf-8")
