@@ -152,6 +152,8 @@ def symbol_problem(text: str) -> Optional[str]:
             depth -= 1
             if depth < 0:
                 return "a '}' without its '{'"
+        elif ch in _COMBINING_LATEX and i and text[i - 1].isalpha():
+            pass  # x̄ written with a combining accent: shown as \\bar{x} in LaTeX
         elif not (ch.isalpha() or ch.isdigit() or ch in SYMBOL_PUNCTUATION or ch in _SUBSUP):
             kind = "character" if ch.isprintable() else "control character"
             return f"the {kind} {visible(ch)} (U+{ord(ch):04X})"
@@ -183,14 +185,34 @@ def _letter_latex(letter: str) -> str:
     if re.fullmatch(r"[A-Za-z]+", letter):
         return r"\mathrm{" + letter + "}"
     if symbol_problem(letter) is None:
-        out = _greek_to_latex(letter)
+        out = _greek_to_latex(_accents_to_latex(letter))
         for prime, ticks in _PRIMES.items():
             out = out.replace(prime, ticks)
-        if _is_markup(letter) and out.isascii():
+        if _is_markup(out) and out.isascii():
             return "{" + out.strip() + "}"
         if re.fullmatch(r"[A-Za-z0-9 \\']+", out):
             return r"\mathrm{" + out.strip() + "}" if not out.startswith("\\") else out.strip()
     return r"\text{" + latex_text(letter) + "}"
+
+
+_COMBINING_LATEX = {"\u0302": "hat", "\u0303": "tilde", "\u0304": "bar", "\u0305": "overline",
+                   "\u20d7": "vec", "\u0307": "dot", "\u0308": "ddot", "\u030c": "check", "\u0306": "breve",
+                   "\u0301": "acute", "\u0300": "grave", "\u0332": "underline"}
+
+
+def _accents_to_latex(letter: str) -> str:
+    """ŷ → \\hat{y}: a Latin letter with a combining accent (precomposed or not) as the
+    TeX accent pdflatex can set; anything else is left as it is."""
+    decomposed = unicodedata.normalize("NFD", letter)
+    if not any(ch in _COMBINING_LATEX for ch in decomposed):
+        return letter
+    out: list[str] = []
+    for ch in decomposed:
+        if ch in _COMBINING_LATEX and out and out[-1].isascii() and out[-1].isalpha():
+            out[-1] = "\\" + _COMBINING_LATEX[ch] + "{" + out[-1] + "}"
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _letter_unicode(letter: str) -> str:

@@ -255,6 +255,15 @@ def test_whitelisted_symbols_render_in_every_format(tmp_path, warm, symbol, show
             assert symbol in run.stdout, (fmt, run.stdout[:3000])
 
 
+def test_unicode_accents_become_tex_accents(tmp_path, warm):
+    path = tmp_path / "n.yaml"
+    path.write_text(BASE + 'notation: {activation: "ŷ", weight: "x\u0304"}\n', encoding="utf-8")
+    latex = warm.run(["solve", path, "--format", "latex"], cwd=tmp_path)
+    assert latex.code == 0 and "\\hat{y}" in latex.stdout and "\\bar{x}" in latex.stdout, latex.describe()
+    table = warm.run(["solve", path], cwd=tmp_path)
+    assert "ŷ" in table.stdout and "x̄" in table.stdout
+
+
 @pytest.mark.parametrize("symbol", [
     "\\input{/etc/passwd}", "\\write18{ls}", "\\require{html}", "\\def\\x{y}", "\\href{u}{x}",
     "x^^5cinput", "[/]", "[link=https://e.example]x[/link]", "a$b", "a%b", "a#b", "a&b", "a~b",
