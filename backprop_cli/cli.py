@@ -286,7 +286,7 @@ def check(
         raise _fail(BackpropError("no spec files given (key files are skipped)"))
     if junit is not None:
         try:
-            _guard_junit(junit, files, key)
+            _guard_junit(junit, files + [p for p in specs if not p.is_dir()], key)
         except BackpropError as error:
             raise _fail(error) from None
     progress, advance = _progress(len(files), "checking")
@@ -331,7 +331,8 @@ def _guard_junit(junit: Path, files: list[Path], key: Optional[Path]) -> None:
     from .check import sibling_key
     from .files import guard_outputs
 
-    inputs = [("spec", f) for f in files] + [("answer key", sibling_key(f)) for f in files]
+    unique = list(dict.fromkeys(files))
+    inputs = [("spec", f) for f in unique] + [("answer key", sibling_key(f)) for f in unique]
     if key is not None:
         inputs.append(("answer key", key))
     guard_outputs(junit, "--junit", inputs)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 LIMIT = 60  # characters of user text echoed in a message before it is cut
-MESSAGE_LIMIT = 4000  # characters of one whole message, whatever it holds
+MESSAGE_LIMIT = 2000  # characters of one whole message (≤ 8 KB even in 4-byte UTF-8)
 
 # C0 except newline and tab (kept by `visible(..., lines=True)`), DEL, C1, and the
 # Unicode format characters that reorder or hide text (bidi embeddings, overrides and
