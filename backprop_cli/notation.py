@@ -31,19 +31,12 @@ from typing import Any, Optional
 
 from .errors import BackpropError
 from .frozen import frozen, replace
-from .safe_text import clip, latex_text, quoted, visible
+from .safe_text import GREEK_LATEX, clip, latex_text, quoted, visible
 
 SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
 _SUB_LETTERS = dict(zip("aehijklmnoprstuvx", "ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 
-GREEK_LATEX = {
-    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "ζ": r"\zeta",
-    "η": r"\eta", "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu",
-    "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi",
-    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Δ": r"\Delta", "Σ": r"\Sigma", "Φ": r"\Phi",
-    "Ω": r"\Omega", "Θ": r"\Theta",
-}
 _LATEX_GREEK = {v[1:]: k for k, v in GREEK_LATEX.items()}
 
 PRESETS = ("standard", "mazur", "hidden_output", "indexed")

@@ -98,6 +98,17 @@ def clip_message(text: str, limit: int = LIMIT) -> str:
 
 # -- LaTeX ---------------------------------------------------------------------------------
 
+# Greek letters as LaTeX math (notation.py spells symbols with it; here a Greek letter in a
+# title becomes $\alpha$ rather than a character pdflatex cannot set)
+GREEK_LATEX = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "ζ": r"\zeta",
+    "η": r"\eta", "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu",
+    "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi",
+    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Δ": r"\Delta", "Σ": r"\Sigma", "Φ": r"\Phi",
+    "Ω": r"\Omega", "Θ": r"\Theta",
+}
+
+
 _TEXT_ESCAPES = {
     "\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -123,8 +134,6 @@ def latex_text(text: str) -> str:
     the document.
     Beyond ASCII, what pdflatex cannot set without more fonts becomes `?`; Hangul stays
     (documents with Hangul load kotex), Greek letters become math."""
-    from .notation import GREEK_LATEX
-
     out = []
     for ch in visible(text, lines=True):  # a control character shows as \x1b, then is escaped
         if ch in _TEXT_ESCAPES:
