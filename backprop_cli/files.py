@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .errors import BackpropError
+from .errors import BackpropError, SpecError
 from .safe_text import clip
 
 _KINDS = (
@@ -41,8 +40,6 @@ def regular_file(path: str | os.PathLike, what: str = "spec") -> os.stat_result:
     """`stat` of a regular file (symlinks followed), or a BackpropError saying what it is.
 
     Called before any open: reading a FIFO would hang, a device would never end."""
-    from .errors import SpecError
-
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -114,6 +111,8 @@ def write_atomically(path: Path, text: str, follow: bool = True) -> None:
         return
     if follow and path.is_symlink():  # rename over the file the link points to, not the link
         path = Path(os.path.realpath(path))
+    import tempfile  # only when writing a file: keeps `backprop solve` start-up lean
+
     mode = stat.S_IMODE(st.st_mode) if st is not None else None
     folder = path.parent if str(path.parent) else Path(".")
     try:

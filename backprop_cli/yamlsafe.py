@@ -22,8 +22,9 @@ import stat
 import yaml
 
 from .errors import SpecError
-from .safe_text import clip, quoted
+from .files import kind_of, regular_file
 from .frozen import frozen
+from .safe_text import clip, quoted
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
 MAX_DEPTH = 100
@@ -82,8 +83,6 @@ def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
     The file's kind and size come from `stat` before it is opened (a FIFO would block the
     open, /dev/zero would never end); it is then opened non-blocking and checked again on
     the open descriptor, so a file swapped for a pipe in between is still refused."""
-    from .files import kind_of, regular_file
-
     file = str(path)
     size = regular_file(path).st_size
     if size > max_size:
