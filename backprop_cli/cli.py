@@ -17,6 +17,7 @@ import typer
 from .errors import BackpropError, ComputeError
 from .help_format import HelpCommand
 from .read.yamlsafe import MAX_SIZE
+from .safe_text import clip, clip_message, quoted, visible
 
 app = typer.Typer(
     name="backprop",
@@ -54,18 +55,46 @@ class CheckFormat(str, Enum):
 
 
 def _fail(error: BaseException, code: int = 2, lang: str = "en") -> "typer.Exit":
-    """One message on stderr (in `lang` where the catalogue has it) and the exit code."""
+    """One message on stderr (in `lang` where the catalogue has it) and the exit code;
+    the message is cut to a readable length whatever the input held."""
     if lang != "en" and isinstance(error, BackpropError):
         from .messages import localized
 
-        typer.echo(localized(error, lang), err=True)
+        typer.echo(clip_message(localized(error, lang)), err=True)
     else:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {clip_message(str(error))}", err=True)
     return typer.Exit(code)
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
+    typer.echo(f"warning: {clip_message(message)}", err=True)
+
+
+class _VisibleStream:
+    """stdout for rich when it is not a terminal: rich writes no styles there, so every
+    control character in what it writes came from user text — shown, never obeyed. The
+    backstop under the escaping at each place user text enters a table."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(visible(text, lines=True))
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _console(**options):
+    """A rich Console on stdout; off a terminal it writes through `_VisibleStream`."""
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console(**options)
+    return Console(file=_VisibleStream(sys.stdout), force_terminal=False, **options)
 
 
 def _progress(total: int, label: str):
@@ -86,13 +115,18 @@ def _progress(total: int, label: str):
 
 
 def _write(text: str, output: Optional[Path]) -> None:
+    """Text output (LaTeX, Markdown, JSON, XML) to stdout or, atomically, to a file.
+
+    Every renderer escapes user text itself; this is the backstop: no control character
+    leaves the program raw (in JSON a DEL/C1 character becomes a `\\u` escape, which
+    is the same JSON string)."""
+    from .files import write_atomically
+
+    text = visible(text if text.endswith("\n") else text + "\n", lines=True)
     if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(text)
         return
-    try:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise BackpropError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    write_atomically(output, text)
 
 
 @app.command(cls=HelpCommand)
@@ -137,6 +171,10 @@ def solve(
     from .load import load_spec
 
     try:
+        if output is not None:
+            from .files import guard_outputs
+
+            guard_outputs(output, "--output", [("spec", spec)])
         if not 0 <= digits <= 15:
             raise BackpropError(f"--digits takes 0…15, got {digits}")
         if format == Format.table and standalone:
@@ -159,11 +197,9 @@ def solve(
             _write(text, output)
             return
         if format == Format.table and output is None:
-            from rich.console import Console
-
             from .render import table_renderable
 
-            Console().print(table_renderable(trace, digits=digits, lang=lang.value, notation=notation, show_steps=shown))
+            _console().print(table_renderable(trace, digits=digits, lang=lang.value, notation=notation, show_steps=shown))
             return
         text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone,
                       show_steps=shown, heading_level=heading_level, title=not no_title, width=None)
@@ -257,7 +293,7 @@ def validate(
                     advance(done, len(files))
             for message in getattr(loaded, "warnings", ()):
                 _warn(f"{path}: {message}")
-            typer.echo(f"ok  {path}")
+            typer.echo(f"ok  {visible(str(path))}")
     finally:
         if progress is not None:
             progress.stop()
@@ -305,6 +341,11 @@ def check(
     files = _spec_files(specs)
     if not files:
         raise _fail(BackpropError("no spec files given (key files are skipped)"))
+    if junit is not None:
+        try:
+            _guard_junit(junit, files + [p for p in specs if not p.is_dir()], key)
+        except BackpropError as error:
+            raise _fail(error) from None
     progress, advance = _progress(len(files), "checking")
     try:
         report = check_files(files, key, options, progress=advance)
@@ -313,25 +354,23 @@ def check(
             progress.stop()
     for spec_report in report.specs:
         if spec_report.error is not None:
-            typer.echo(f"error: {spec_report.error}", err=True)
+            typer.echo(f"error: {clip_message(spec_report.error)}", err=True)
     if not any(s.checked or s.error for s in report.specs):
         typer.echo("error: no answer key found for any spec (write <stem>.key.yaml beside it, or pass --key)", err=True)
     if format == CheckFormat.json:
         if any(s.checked for s in report.specs):
             lines = report_json_lines(report)  # streamed: a 100,000-value report is 15 MB
             while chunk := list(itertools.islice(lines, 2000)):
-                typer.echo("\n".join(chunk))
+                typer.echo(visible("\n".join(chunk), lines=True))
     else:
-        from rich.console import Console
-
-        console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+        console = _console(highlight=False, width=None if sys.stdout.isatty() else 160)
         several = len(report.specs) > 1
         for spec_report in report.specs:
             if spec_report.checked and (not several or spec_report.mismatches):
                 console.print(render_table(spec_report, mismatches_only=several))
         for spec_report in report.specs:
             if spec_report.error is None:  # bad input is reported on stderr only (SPEC §8)
-                console.print(summary_line(spec_report), markup=False)
+                console.print(visible(summary_line(spec_report)), markup=False)
         if several and any(s.error is None for s in report.specs):
             console.print(total_line(report), markup=False)
     if junit is not None:
@@ -344,11 +383,23 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
+def _guard_junit(junit: Path, files: list[Path], key: Optional[Path]) -> None:
+    """--junit never writes over a spec or an answer key of the run (its own or a sibling)."""
+    from .check.compare import sibling_key
+    from .files import guard_outputs
+
+    unique = list(dict.fromkeys(files))
+    inputs = [("spec", f) for f in unique] + [("answer key", sibling_key(f)) for f in unique]
+    if key is not None:
+        inputs.append(("answer key", key))
+    guard_outputs(junit, "--junit", inputs)
+
+
 @app.command(cls=HelpCommand)
 def init(
     path: Path = typer.Argument(Path("net.yaml"), help="Where to write the starter spec."),
     example: Optional[str] = typer.Option(None, "--example", help="Start from a shipped example (see `backprop examples`)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file (a symlink is replaced, never followed)."),
 ) -> None:
     """Write a commented starter spec to edit (never overwrites without --force).
 
@@ -364,17 +415,47 @@ def init(
 
             names = [e.name for e in list_examples()]
             hint = suggest(example, names) or "run `backprop examples` to list them"
-            raise _fail(BackpropError(f"no example named {example!r} ({hint})"))
+            raise _fail(BackpropError(f"no example named {quoted(example)} ({hint})"))
         text = found.path.read_text(encoding="utf-8")
     else:
         text = STARTER
-    if path.exists() and not force:
-        raise _fail(BackpropError(f"{path} already exists (use --force to overwrite)"))
     try:
-        path.write_text(text, encoding="utf-8")
+        _create(path, text, force)
+    except BackpropError as error:
+        raise _fail(error) from None
+    typer.echo(f"wrote {visible(str(path))}: edit it, then run `backprop solve {visible(str(path))}`")
+
+
+def _create(path: Path, text: str, force: bool) -> None:
+    """`init`'s write. Without --force: only a new file — created with O_EXCL, which never
+    follows a symlink (not even a dangling one) and loses no race with another writer.
+    With --force: written atomically; a symlink at `path` is replaced by the new file and
+    the file it pointed to is left as it was."""
+    from .files import write_atomically
+
+    shown = clip(str(path), 200)
+    if path.is_symlink() and not force:
+        raise BackpropError(f"{shown} is a symbolic link (to {clip(os.readlink(path), 200)}); "
+                            "not following it (use --force to replace the link)")
+    if path.is_dir():
+        raise BackpropError(f"{shown} is a directory: give a file name, e.g. {shown}/net.yaml")
+    if force:
+        write_atomically(path, text, follow=False)
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except FileExistsError:
+        raise BackpropError(f"{shown} already exists (use --force to overwrite)") from None
     except OSError as exc:
-        raise _fail(BackpropError(f"{path}: cannot write ({exc.strerror or exc})")) from None
-    typer.echo(f"wrote {path}: edit it, then run `backprop solve {path}`")
+        raise BackpropError(f"{shown}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        os.unlink(path)  # ours, created above: a half-written starter helps nobody
+        raise BackpropError(f"{shown}: cannot write ({exc.strerror or exc}); nothing was kept") from None
 
 
 @app.command(cls=HelpCommand)
@@ -404,9 +485,20 @@ def schema() -> None:
     typer.echo(json.dumps(spec_schema(), indent=2))
 
 
+MAX_ARGUMENT = 4096  # PATH_MAX: no file name, number or option value is longer
+
+
+def _bounded_argv() -> None:
+    """Cut any command-line argument longer than MAX_ARGUMENT before typer sees it: its
+    usage errors echo the value whole (a 1 MB `--format` value was 1 MB on stderr). No
+    valid argument is that long, so the cut one is still refused — with a short message."""
+    sys.argv[1:] = [clip(a) if len(a) > MAX_ARGUMENT else a for a in sys.argv[1:]]
+
+
 def main() -> None:
     """Console-script entry: a bug must still not show a traceback to a user."""
     try:
+        _bounded_argv()
         app()
     except (KeyboardInterrupt, BrokenPipeError):
         sys.exit(130)

@@ -6,6 +6,8 @@ then exits with `error.exit_code` (2). Nothing below the CLI prints or exits.
 """
 from __future__ import annotations
 
+from .safe_text import LIMIT, clip, clip_message
+
 
 class BackpropError(Exception):
     """Base of every error a user can cause; exit code 2 (SPEC §7)."""
@@ -59,8 +61,8 @@ class SpecError(BackpropError):
             if self.column is not None:
                 place += f":{self.column}"
         parts = [place]
-        if self.path:
-            parts.append(self.path)
+        if self.path:  # a path holds the user's own keys: cut, like every echo of them
+            parts.append(clip(self.path, 2 * LIMIT))
         body = self.message
         if self.expected is not None or self.found is not None:
             said = []
@@ -75,14 +77,12 @@ class SpecError(BackpropError):
         return text
 
 
-# Text from the input (keys, values, expressions) is quoted in messages: a control
-# character in it (a YAML "\e[2J" escape) must not reach the user's terminal as one.
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if c != 0x0A}
-
-
 def printable(text: str) -> str:
-    """Control characters from the input shown as escapes, never sent to a terminal."""
-    return text.translate(_CONTROL)
+    """Text from the input (keys, values, expressions) is quoted in messages: a control
+    character in it (a YAML "\\e[2J" escape) must not reach the user's terminal as one,
+    and a megabyte field must not flood it (safe_text.clip_message, the backstop under
+    every per-fragment `clip`)."""
+    return clip_message(text)
 
 
 class KeyFileError(SpecError):

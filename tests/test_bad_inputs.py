@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import random
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,11 @@ def _problems(case: Case, run: Run, expected: int, what: str, check_stdout: bool
         problems.append(f"{what}: a Python warning on stderr")
     if "internal error" in run.stderr:
         problems.append(f"{what}: an internal error")
+    raw = re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", run.stdout + run.stderr)
+    if raw:  # issue 15: user text reaches the terminal escaped, never as a control character
+        problems.append(f"{what}: a raw control character U+{ord(raw.group()):04X} in the output")
+    if len(run.stderr.encode()) > 10_000:
+        problems.append(f"{what}: {len(run.stderr.encode()):,} bytes on stderr (a flood)")
     if expected == 2:
         if check_stdout and run.stdout:
             problems.append(f"{what}: stdout not empty on error")

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from backprop_cli.render import render
-from backprop_cli.render.formula import latex_text, resolve, tex_width
+from backprop_cli.render.formula import resolve, tex_width
+from backprop_cli.safe_text import latex_text
 from backprop_cli.render.latex import aligned_lines, bmatrix, break_marked
 from tests.test_render_golden import examples, trace_of
 
@@ -216,7 +217,7 @@ def test_user_text_is_escaped(tmp_path):
 def test_latex_text_escapes_every_special():
     assert latex_text("#$%&_{}~^\\") == ("\\#\\$\\%\\&\\_\\{\\}\\textasciitilde{}\\textasciicircum{}"
                                          "\\textbackslash{}")
-    assert latex_text("a\x00b\nc") == "ab c"
+    assert latex_text("a\x00b\nc") == "a\\textbackslash{}x00b c"  # shown, never raw
 
 
 # -- line breaking -------------------------------------------------------------------------------

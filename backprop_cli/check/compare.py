@@ -21,6 +21,7 @@ from ..frozen import frozen, replace
 from .keys import Entry, Solution, Tolerance, decimal_tolerance, literal_decimals, literal_tolerance, read_key, resolve
 from ..read.numbers import parse_text
 from ..read.yamlsafe import MAX_SIZE
+from ..safe_text import quoted, visible
 
 EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30 relative
 # A default (literal) tolerance wider than this share of the value lets a wrong number
@@ -57,7 +58,7 @@ def parse_tolerance_option(text: Optional[str], flag: str) -> Optional[float]:
         return None
     parsed = parse_text(text)
     if isinstance(parsed, str):
-        raise BackpropError(f"{flag} takes a number, got {text!r} ({parsed})")
+        raise BackpropError(f"{flag} takes a number, got {quoted(text)} ({parsed})")
     if parsed.value < 0:
         raise BackpropError(f"{flag} must be ≥ 0, got {text}")
     return parsed.value
@@ -359,7 +360,7 @@ def render_table(report: SpecReport, mismatches_only: bool = False, rows: int = 
         shown = shown[:rows]
         caption = Text(f"… and {count(left_out, 'more value')} not shown ({count(len(report.mismatches), 'mismatch', 'mismatches')} "
                        "in all); --format json or --junit lists every value", justify="left")
-    table = Table(title=Text(f"{report.spec}  ⟷  {report.key}"), box=box.SIMPLE_HEAD, title_justify="left",
+    table = Table(title=Text(f"{visible(report.spec)}  ⟷  {visible(str(report.key))}"), box=box.SIMPLE_HEAD, title_justify="left",
                   caption=caption, caption_justify="left")
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("expected", justify="right", no_wrap=True)
@@ -371,9 +372,10 @@ def render_table(report: SpecReport, mismatches_only: bool = False, rows: int = 
     for r in shown:
         difference = "" if r.difference is None else f"{r.difference:+.2e}"
         cause = (r.warning or "") if r.ok else (r.cause or NO_CAUSE)
-        cells = (Text(str(c)) for c in (r.name, r.text, shown_computed(r), difference, shown_tolerance(r)))  # key text is never markup
+        # key text: never markup, never a control character
+        cells = (Text(visible(str(c))) for c in (r.name, r.text, shown_computed(r), difference, shown_tolerance(r)))
         mark = (Text("~", style="bold yellow") if r.warning else Text("✓", style="green")) if r.ok else Text("✗", style="bold red")
-        table.add_row(*cells, mark, Text(cause), style=None if r.ok and not r.warning else "yellow" if r.ok else "red")
+        table.add_row(*cells, mark, Text(visible(cause)), style=None if r.ok and not r.warning else "yellow" if r.ok else "red")
     return table
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from ..safe_text import xml_text
 from .compare import NO_CAUSE, Report, Result, SpecReport, shown_computed
 
 
@@ -68,4 +69,7 @@ def junit_xml(report: Report) -> str:
     for key, value in totals.items():
         root.set(key, str(value))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # User text (key names, file names, messages) may hold characters XML 1.0 forbids;
+    # they only ever occur inside attribute values and text, where their spelled-out
+    # escape is ordinary text: the report stays well-formed for every CI parser.
+    return xml_text('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")

@@ -32,6 +32,7 @@ from ..network.names import NetworkNames, at, parameter_value
 from ..read.suggest import suggest
 from ..read.numbers import DECIMAL_RE, describe, number
 from ..read.yamlsafe import MAX_SIZE, compose, read_source, where, is_plain
+from ..safe_text import quoted
 
 # Fields of SPEC §5 that identify a record in a list instead of being checked.
 RECORD_IDS = {"steps": ("step",), "layers": ("layer",), "equations": ("name",), "local_gradients": ("node", "input")}
@@ -59,7 +60,7 @@ _SHORT_DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]{0,20})(?:\.[0-9]{0,40})?(?:[e
 FULL_PRECISION_REL = 1e-12
 
 _NEURON_FIELDS = {"z": "z{m}", "a": "a{m}", "dL_da": "dL/da{m}", "da_dz": "da{m}/dz{m}", "delta": "delta{m}"}
-_STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?")
+_STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?", re.DOTALL)  # a name may hold a newline
 # The canonical grammar of SPEC §3, to tell "no such name in this network" (W99_new)
 # from a typo that is no name at all.
 _CANONICAL_RE = re.compile(
@@ -544,7 +545,7 @@ class _Resolver:
         base, step = m.group("base"), m.group("step")
         known = solution.all_names()
         if name in STRUCTURE_WORDS:
-            return self.fail(node, path, f"{name!r} is a word of the output's structure, not a canonical name",
+            return self.fail(node, path, f"{quoted(name)} is a word of the output's structure, not a canonical name",
                              hint=self._structure_hint(name))
         if step is not None and solution.canonical(base) is not None:
             s, total = int(step), solution.total_steps
@@ -563,17 +564,20 @@ class _Resolver:
         if note:
             hint = f"{hint} ({note})" if hint else note
         if _CANONICAL_RE.fullmatch(name):
-            return self.fail(node, path, f"this network has no {name}", hint=hint)
-        return self.fail(node, path, f"unknown name {name!r}", hint=hint or "names follow SPEC §3 (W1, b1, z1, a1, dL/dW1, W1_new, loss, …)")
+            message = f"this network has no {quoted(name)[1:-1]}"
+            if re.search(r"[A-Za-z#@]0(?![0-9])", name):  # delta0, W0_new, z1#0, loss@0
+                message += " (names are 1-based: neurons, weights, biases, samples and steps count from 1)"
+            return self.fail(node, path, message, hint=hint)
+        return self.fail(node, path, f"unknown name {quoted(name)}", hint=hint or "names follow SPEC §3 (W1, b1, z1, a1, dL/dW1, W1_new, loss, …)")
 
     def _structure_hint(self, word: str) -> str:
         if self.solution.kind == "network":
             if word in ("layers", "layer") or word in _NEURON_FIELDS or word in ("weights", "bias", "grad_weights", "grad_bias", "frozen"):
                 return "layer fields go under steps: - layers: - {layer: 1, weights: [[…]]}"
             if word in ("values", "gradients", "local_gradients", "second"):
-                return f"{word!r} belongs to graph specs; this is a network spec"
+                return f"{quoted(word)} belongs to graph specs; this is a network spec"
         elif word in ("steps", "layers", "losses"):
-            return f"{word!r} belongs to network specs; this is a graph spec"
+            return f"{quoted(word)} belongs to network specs; this is a graph spec"
         return f"top-level fields of this output: {', '.join(k for k in self.solution.document)}"
 
     # -- the JSON structure ----------------------------------------------------------------
@@ -621,8 +625,8 @@ class _Resolver:
         if word == "da_dz" and "layer" in doc:
             return f"layer {doc['layer']} is softmax: it has no da_dz (its Jacobian is not a vector)"
         if out and out[-1] in ("values", "gradients", "second"):
-            return f"the graph has no node {word!r} here"
-        return f"unknown field {word!r}"
+            return f"the graph has no node {quoted(word)} here"
+        return f"unknown field {quoted(word)}"
 
     def sequence(self, node: yaml.Node, doc: list, out: tuple, path: str) -> None:
         if not isinstance(node, yaml.SequenceNode):

@@ -16,6 +16,7 @@ from ..calc.expr import FUNCTIONS, FUNCTIONS_1, Bin, Call, Expr, Neg, Num, Ref, 
 from ..frozen import frozen
 from ..read.numbers import parse_text
 from ..read.suggest import suggest
+from ..safe_text import quoted
 
 MAX_EXPRESSION_CHARS = 10_000
 MAX_EXPRESSION_DEPTH = 200  # nested operations, parentheses and exponents (SPEC §8)
@@ -232,7 +233,7 @@ class _Parser:
         if tok.kind == "num":
             parsed = parse_text(tok.text)
             if isinstance(parsed, str):
-                self.fail(f"{tok.text!r} is not a number: {parsed}", tok.start, tok.end,
+                self.fail(f"{quoted(tok.text)} is not a number: {parsed}", tok.start, tok.end,
                           hint="write * between a number and a name: 2 * x" if re.match(r"[0-9.]+[A-Za-z_]", tok.text) else None)
             return Num(tok.text), 0
         if tok.kind == "name":
@@ -256,11 +257,11 @@ class _Parser:
         fn = name.text
         if fn not in FUNCTIONS:
             if self.scope.is_defined(fn) or fn == self.scope.current:
-                self.fail(f"{fn!r} is a node, not a function", name.start, name.end,
+                self.fail(f"{quoted(fn)} is a node, not a function", name.start, name.end,
                           hint=f"only {', '.join(FUNCTIONS)} can be called; write {fn} * (...) for a product")
             if keyword.iskeyword(fn):
-                self.fail(f"Python keyword {fn!r} is not allowed", name.start, name.end)
-            self.fail(f"unknown function {fn!r}", name.start, name.end,
+                self.fail(f"Python keyword {quoted(fn)} is not allowed", name.start, name.end)
+            self.fail(f"unknown function {quoted(fn)}", name.start, name.end,
                       hint=suggest(fn, FUNCTIONS) or "the functions are " + ", ".join(FUNCTIONS))
         opening = self.next()
         self.enter(opening)
@@ -300,27 +301,27 @@ class _Parser:
             return name
         span = (tok.start, tok.end)
         if keyword.iskeyword(name):
-            self.fail(f"Python keyword {name!r} is not allowed", *span,
+            self.fail(f"Python keyword {quoted(name)} is not allowed", *span,
                       hint="expressions use + - * / **, parentheses and " + ", ".join(FUNCTIONS))
         if name.lower() in _NOT_FINITE_WORDS:
-            self.fail(f"{name!r} is not a finite number", *span, hint="NaN and infinity are not allowed")
+            self.fail(f"{quoted(name)} is not a finite number", *span, hint="NaN and infinity are not allowed")
         if name in FUNCTIONS:
-            self.fail(f"{name!r} is a function: call it as {name}(...)", *span)
+            self.fail(f"{quoted(name)} is a function: call it as {name}(...)", *span)
         if name == scope.current:
-            self.fail(f"{name!r} refers to itself", *span,
+            self.fail(f"{quoted(name)} refers to itself", *span,
                       hint="a node is computed from earlier nodes only")
         if scope.is_later(name):
             cycle = _find_cycle(scope, name)
             if cycle:
                 self.fail("cycle: " + " → ".join(cycle), *span,
                           hint="a graph is evaluated in order; a node cannot depend on itself")
-            self.fail(f"{name!r} is used before it is defined (line {scope.table.line[name]})", *span,
-                      hint=f"nodes are evaluated in order: move {name!r} above {scope.current!r}")
+            self.fail(f"{quoted(name)} is used before it is defined (line {scope.table.line[name]})", *span,
+                      hint=f"nodes are evaluated in order: move {quoted(name)} above {quoted(scope.current)}")
         defined = scope.defined()
         hint = suggest(name, defined)
         if hint is None:
             hint = ("defined so far: " + ", ".join(defined[-12:])) if defined else "no node is defined before this one"
-        self.fail(f"unknown name {name!r}", *span, hint=hint)
+        self.fail(f"unknown name {quoted(name)}", *span, hint=hint)
 
     # -- building and errors -----------------------------------------------------------
     def build(self, tok: _Token, node: Expr, child_depth: int) -> tuple[Expr, int]:
@@ -358,15 +359,15 @@ class _Parser:
             self.fail("strings are not allowed", *span, hint="node names are written without quotes")
         if tok.kind == "bad":
             if tok.text in _COMPARISONS:
-                self.fail(f"comparison {tok.text!r} is not allowed", *span)
-            message, hint = _BAD_TOKENS.get(tok.text, (f"{tok.text!r} is not allowed in an expression", None))
+                self.fail(f"comparison {quoted(tok.text)} is not allowed", *span)
+            message, hint = _BAD_TOKENS.get(tok.text, (f"{quoted(tok.text)} is not allowed in an expression", None))
             self.fail(message, *span, hint=hint)
         if tok.kind == "other":
             better = _UNICODE_HINTS.get(tok.text)
-            self.fail(f"unexpected character {tok.text!r}", *span,
-                      hint=f"write {better!r}" if better else "expressions are plain ASCII")
+            self.fail(f"unexpected character {quoted(tok.text)}", *span,
+                      hint=f"write {quoted(better)}" if better else "expressions are plain ASCII")
         if tok.kind == "name" and keyword.iskeyword(tok.text):
-            self.fail(f"Python keyword {tok.text!r} is not allowed", *span)
+            self.fail(f"Python keyword {quoted(tok.text)} is not allowed", *span)
         if tok.kind == "end":
             self.fail(f"the expression ends where {wanted} is expected", *span)
         if self.is_op(tok, ")") and wanted.startswith("an operator or the end"):
@@ -374,7 +375,7 @@ class _Parser:
         hint = None
         if (wanted.startswith("an operator") and tok.kind in ("num", "name")) or self.is_op(tok, "("):
             hint = "write * for multiplication: 2 * x"
-        self.fail(f"expected {wanted}, found {tok.text!r}", *span, hint=hint)
+        self.fail(f"expected {wanted}, found {quoted(tok.text)}", *span, hint=hint)
 
 
 def _find_cycle(scope: Scope, target: str) -> list[str] | None:

@@ -46,7 +46,8 @@ from ..frozen import frozen
 from .calculus import ONE, ZERO, is_zero, differentiate, s_mul, s_sum
 from ..read.suggest import suggest
 from .parse import IDENTIFIER, NameTable, Scope, children, parse_expression
-from ..read.numbers import Number, describe, number, parse_text
+from ..read.numbers import Number, describe, number, parse_text, words
+from ..safe_text import clip, quoted
 from ..trace import Equation, GraphTrace, LocalGradient
 from ..read.yamlsafe import is_plain, where
 
@@ -149,7 +150,7 @@ def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, 
             )
         if key not in TOP_LEVEL_KEYS:
             raise SpecError(
-                f"unknown key {key!r}", file=file, path=key, **where(k),
+                f"unknown key {quoted(key)}", file=file, path=clip(key), **where(k),
                 expected="one of " + ", ".join(TOP_LEVEL_KEYS),
                 hint=suggest(key, TOP_LEVEL_KEYS),
             )
@@ -160,10 +161,7 @@ def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, 
 def _read_name(field, file: str) -> str | None:
     if field is None:
         return None
-    _, v = field
-    if not isinstance(v, yaml.ScalarNode) or (is_plain(v) and v.value.lower() in ("", "~", "null")):
-        raise SpecError(file=file, path="name", **where(v), expected="a title (text)", found=describe(v))
-    return v.value
+    return words(field[1], "name", file)
 
 
 def _read_order(field, file: str) -> int:
@@ -186,7 +184,7 @@ def _read_output(field, nodes: list[GraphNode], file: str) -> str:
         raise SpecError(file=file, path="output", **where(v), expected="the name of a node", found=describe(v))
     if v.value not in names:
         raise SpecError(
-            f"unknown node {v.value!r}", file=file, path="output", **where(v),
+            f"unknown node {quoted(v.value)}", file=file, path="output", **where(v),
             expected="one of " + ", ".join(names[-10:]), hint=suggest(v.value, names),
         )
     return v.value
@@ -211,17 +209,17 @@ def _read_wrt(field, nodes: list[GraphNode], file: str) -> tuple[str, ...]:
             raise SpecError(file=file, path=path, **where(item), expected="a leaf name", found=describe(item))
         name = item.value
         if name not in names:
-            raise SpecError(f"unknown node {name!r}", file=file, path=path, **where(item),
+            raise SpecError(f"unknown node {quoted(name)}", file=file, path=path, **where(item),
                             expected="a leaf: " + ", ".join(leaves[:10]), hint=suggest(name, names))
         if not names[name].is_leaf:
             raise SpecError(
-                f"{name!r} is computed ({name}: {names[name].text.strip()}), not a leaf", file=file,
+                f"{quoted(name)} is computed ({name}: {clip(names[name].text.strip())}), not a leaf", file=file,
                 path=path, **where(item), expected="a leaf (a node given as a number)",
                 hint="derivatives are taken with respect to given numbers; df/d" + name
                 + " is in the gradients anyway",
             )
         if name in chosen:
-            raise SpecError(f"{name!r} is listed twice", file=file, path=path, **where(item))
+            raise SpecError(f"{quoted(name)} is listed twice", file=file, path=path, **where(item))
         chosen.append(name)
     return tuple(chosen)
 
@@ -235,7 +233,7 @@ def _check_node_name(key: yaml.Node, file: str) -> str:
     path = f"graph.{name}"
     if not IDENTIFIER.fullmatch(name):
         raise SpecError(
-            f"{name!r} is not a valid node name", file=file, path=path, **where(key),
+            f"{quoted(name)} is not a valid node name", file=file, path=path, **where(key),
             expected="a plain identifier (letters, digits and _, not starting with a digit)",
         )
     reason = None
@@ -248,7 +246,7 @@ def _check_node_name(key: yaml.Node, file: str) -> str:
     elif name in STRUCTURE_WORDS:
         reason = "a word of the output's structure (SPEC §6)"
     if reason:
-        raise SpecError(f"{name!r} cannot be a node name: it is {reason}", file=file, path=path,
+        raise SpecError(f"{quoted(name)} cannot be a node name: it is {reason}", file=file, path=path,
                         **where(key), hint=f"rename it, e.g. {name.strip('_')}_1")
     return name
 

@@ -17,6 +17,7 @@ from ..calc.arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmeti
 from .equations import Derivation
 from ..errors import BackpropError, ComputeError
 from ..grid import Grid
+from ..safe_text import quoted
 from .names import SCALAR_PARAMETER_LIMIT, NetworkNames, at, loss_names, step_slots
 from .spec import MAX_STEPS, Spec
 from ..trace import LayerRecord, StepRecord, Trace
@@ -105,7 +106,7 @@ def _solve(spec, steps, round_digits, exact, detail, progress) -> Trace:
     _check_policy(spec, policy, total, round_digits)
     detail = resolve_detail(spec, detail, policy)
     if detail not in ("scalar", "matrix"):
-        raise BackpropError(f"--detail must be scalar, matrix or auto, got {detail!r}")
+        raise BackpropError(f"--detail must be scalar, matrix or auto, got {quoted(detail)}")
     if detail == "scalar" and (
         spec.parameter_count > 20 * SCALAR_PARAMETER_LIMIT or spec.samples > SCALAR_SAMPLE_LIMIT
     ):

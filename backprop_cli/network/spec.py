@@ -15,9 +15,10 @@ import yaml
 from ..errors import SpecError
 from ..frozen import frozen
 from ..grid import Grid, is_array
-from ..read.numbers import Number, describe, number, number_vector
+from ..read.numbers import Number, describe, number, number_vector, words
 from ..read.suggest import suggest
 from ..read.yamlsafe import is_plain, where
+from ..safe_text import clip, quoted
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "cross_entropy")
@@ -165,7 +166,7 @@ class _Reader:
                 raise self.fail(key, path, expected="a plain key", found=describe(key))
             name = key.value
             if name not in allowed:
-                where_path = f"{path}.{name}" if path else name
+                where_path = f"{path}.{clip(name)}" if path else clip(name)
                 hint = suggest(name, allowed) or f"known keys: {', '.join(allowed)}"
                 if name == "<<":
                     hint = "YAML merge keys (<<) are not supported: write the fields out"
@@ -179,17 +180,20 @@ class _Reader:
             raise self.fail(node, path, expected=what, found=describe(node))
         return node.value
 
+    def words(self, node: yaml.Node, path: str) -> str:
+        return words(node, path, self.file)
+
     def choice(self, node: yaml.Node, path: str, choices, what: str) -> str:
         value = self.text(node, path, what)
         if value not in choices:
             hint = suggest(value, choices) or f"one of: {', '.join(choices)}"
-            raise self.fail(node, path, expected=what, found=repr(value), hint=hint)
+            raise self.fail(node, path, expected=what, found=quoted(value), hint=hint)
         return value
 
     def integer(self, node: yaml.Node, path: str, lo: int, hi: int, what: str) -> int:
         n = number(node, path, self.file, what)
         if n.value != int(n.value) or not n.text.lstrip("+-").isdigit():
-            raise self.fail(node, path, expected=what, found=repr(n.text))
+            raise self.fail(node, path, expected=what, found=quoted(n.text))
         if not lo <= n.value <= hi:
             raise self.fail(node, path, expected=what, found=n.text)
         return int(n.value)
@@ -243,8 +247,8 @@ def _read_network(r: _Reader, root: yaml.MappingNode) -> Spec:
             raise SpecError(f"missing required field {required!r}", file=r.file, path=required, line=root.start_mark.line + 1)
     warnings: list[str] = []
 
-    name = r.text(top["name"], "name") if "name" in top else os.path.splitext(os.path.basename(r.file))[0]
-    description = r.text(top["description"], "description") if "description" in top else ""
+    name = r.words(top["name"], "name") if "name" in top else os.path.splitext(os.path.basename(r.file))[0]
+    description = r.words(top["description"], "description") if "description" in top else ""
 
     x, x_text, batched = _read_input(r, top["input"])
     column = tuple(row[0] for row in x_text) if batched and x.shape[1] == 1 and x.shape[0] > 1 else None
@@ -540,7 +544,7 @@ def _read_notation(r: _Reader, node):
         return r.choice(node, "notation", NOTATION_PRESETS, "a notation preset")
     if not isinstance(node, yaml.MappingNode):
         raise r.fail(node, "notation", expected="a preset name or a mapping", found=describe(node))
-    from ..render.notation import OVERRIDE_KEYS  # checked here so a bad key has its line and column
+    from ..render.notation import OVERRIDE_KEYS, symbol_problem  # checked here so a bad key has its line and column
 
     known = ("preset",) + tuple(OVERRIDE_KEYS)
     out = {}
@@ -548,12 +552,17 @@ def _read_notation(r: _Reader, node):
         key = r.text(k, "notation", "a notation key")
         if key not in known:
             hint = suggest(key, known) or f"known keys: {', '.join(k for k in known if len(k) > 1)}"
-            raise r.fail(k, f"notation.{key}", "unknown notation key", hint=hint)
+            raise r.fail(k, f"notation.{clip(key)}", "unknown notation key", hint=hint)
         if key == "preset":
             out[key] = v.value if isinstance(v, yaml.ScalarNode) and v.value in _LEGACY_NOTATION else r.choice(v, "notation.preset", NOTATION_PRESETS, "a notation preset")
             continue
         text = r.text(v, f"notation.{key}", "a short symbol")
-        if not text.strip() or len(text.strip()) > 12:
-            raise r.fail(v, f"notation.{key}", expected="a short symbol (1–12 characters)", found=repr(text))
+        problem = symbol_problem(text.strip())
+        if problem is not None:
+            raise r.fail(
+                v, f"notation.{key}", "not an allowed symbol",
+                expected="letters, digits, primes, sub/superscripts, ^ _ { } and commands such as \\hat, \\mathbf",
+                found=f"{quoted(text)}: {problem}",
+            )
         out[key] = text
     return out

@@ -12,6 +12,7 @@ import re
 import yaml
 
 from ..errors import SpecError
+from ..safe_text import clip, quoted
 from .grammar import DECIMAL_RE, FRACTION_RE, MAX_DIGITS, MAX_EXPONENT, Number, parse_text
 from .yamlsafe import is_plain, where
 
@@ -22,7 +23,7 @@ _NULLS = {"", "~", "null"}
 
 __all__ = [
     "DECIMAL_RE", "FRACTION_RE", "MAX_DIGITS", "MAX_EXPONENT", "Number", "describe", "number",
-    "number_vector", "parse_text",
+    "number_vector", "parse_text", "words",
 ]
 
 
@@ -39,8 +40,30 @@ def describe(node: yaml.Node) -> str:
             return f"the boolean {text}"
         if low in _NULLS:
             return "nothing (null)" if text else "nothing (an empty value)"
-    shown = text if len(text) <= 40 else text[:37] + "..."
-    return repr(shown)
+    return quoted(text)
+
+
+def words(node: yaml.Node, path: str, file: str) -> str:
+    """Free text (a title, a description): a string, never a null, a boolean or a number
+    — `name: !!null`, `name: ~`, `name: true` and `name: 5` are type errors alike, as
+    `name: [1]` is (network and graph specs share this rule). A quoted "5" is text."""
+    def fail(found: str) -> SpecError:
+        expected = "text (a title)" if path == "name" else "text"
+        return SpecError(file=file, path=path, **where(node), expected=expected, found=found,
+                         hint=f'quote it to mean text: {path}: "…"' if isinstance(node, yaml.ScalarNode) else None)
+
+    if not isinstance(node, yaml.ScalarNode):
+        raise fail(describe(node))
+    value, tag = node.value, node.tag or ""
+    if tag.startswith("tag:yaml.org,2002:") and not tag.endswith(":str"):
+        raise fail(f"a value tagged !!{tag.rpartition(':')[2]}")
+    if is_plain(node) and tag != "!":  # plain: YAML would read null, a boolean or a number
+        low = value.lower()
+        if low in ("", "~", "null", "true", "false"):
+            raise fail(describe(node))
+        if not isinstance(parse_text(value), str):
+            raise fail(f"the number {clip(value)}")
+    return value
 
 
 def number(node: yaml.Node, path: str, file: str, what: str = "a number") -> Number:

@@ -19,6 +19,8 @@ _SYNONYMS = {
 
 def suggest(word: str, choices) -> Optional[str]:
     choices = list(choices)
+    if len(word) > 100:  # no known word is that long; difflib on megabytes would crawl
+        return None
     synonym = _SYNONYMS.get(word.lower(), word.lower())
     if synonym in choices and synonym != word:
         return f"did you mean {synonym!r}?"

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 import yaml
 
 from ..errors import SpecError
+from ..files import kind_of, regular_file
 from ..frozen import frozen
+from ..safe_text import clip, quoted
 from .grammar import parse_text
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
@@ -74,18 +77,24 @@ class Source:
 
 
 def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
-    """Read and decode a file, refusing oversize, binary and non-UTF-8 input."""
+    """Read and decode a file, refusing non-regular, oversize, binary and non-UTF-8 input.
+
+    The file's kind and size come from `stat` before it is opened (a FIFO would block the
+    open, /dev/zero would never end); it is then opened non-blocking and checked again on
+    the open descriptor, so a file swapped for a pipe in between is still refused."""
     file = str(path)
+    size = regular_file(path).st_size
+    if size > max_size:
+        raise SpecError(
+            "file too large", file=file, expected=f"at most {max_size:,} bytes",
+            found=f"{size:,} bytes", hint="raise the limit with --max-size if the file is trusted",
+        )
     try:
-        size = os.stat(path).st_size
-        if os.path.isdir(path):
-            raise SpecError("is a directory, not a spec file", file=file)
-        if size > max_size:
-            raise SpecError(
-                "file too large", file=file, expected=f"at most {max_size:,} bytes",
-                found=f"{size:,} bytes", hint="raise the limit with --max-size if the file is trusted",
-            )
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise SpecError("not a regular file", file=file, expected="a YAML text file", found=kind_of(mode))
             data = fh.read(max_size + 1)
     except FileNotFoundError:
         raise SpecError("no such file", file=file) from None
@@ -95,7 +104,7 @@ def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
         raise SpecError("permission denied", file=file) from None
     except OSError as exc:
         raise SpecError(f"cannot read the file ({exc.strerror or exc})", file=file) from None
-    if len(data) > max_size:  # grew since stat, or a pipe
+    if len(data) > max_size:  # grew since stat
         raise SpecError("file too large", file=file, expected=f"at most {max_size:,} bytes")
     return Source(file, decode(data, file))
 
@@ -266,7 +275,13 @@ def compose(source: Source) -> yaml.Node:
             # an unclosed quote or bracket is found where the file ends: say where it began
             problem += f" (it began at line {start.line + 1}, column {start.column + 1})"
         hint = None
-        if mark is not None and "\t" in _line_of(source.text, mark.line):
+        if "undefined alias" in problem and mark is not None:
+            # libyaml's message does not name it: the alias is at the mark (`*foo`)
+            alias = re.match(r"\*([^\s,\[\]{}]+)", _line_of(source.text, mark.line)[mark.column:])
+            if alias:
+                problem = f"undefined alias {quoted('*' + alias.group(1))}"
+                hint = f"define the anchor first (&{clip(alias.group(1))} on an earlier value), or quote the text"
+        elif mark is not None and "\t" in _line_of(source.text, mark.line):
             hint = "YAML indentation uses spaces, not tabs"
         elif "single document" in problem:
             hint = "a spec is one YAML document: remove the second `---` and what follows it"
@@ -308,7 +323,8 @@ def check_tree(root: yaml.Node, file: str) -> None:
     active: set[int] = set()
     distinct = 0
 
-    def size(node: yaml.Node) -> int:
+    def size(node: yaml.Node, path: str) -> int:
+        """Expanded node count of `node`, found at field `path` (for the messages)."""
         nonlocal distinct
         key = id(node)
         if key in sizes:
@@ -317,15 +333,15 @@ def check_tree(root: yaml.Node, file: str) -> None:
             raise SpecError("an alias refers to a node that contains it (a cycle)", file=file, **where(node))
         if node.tag not in _CORE_TAGS:
             raise SpecError(
-                "tag not allowed", file=file, **where(node),
+                "tag not allowed", file=file, **where(node), path=path or None,
                 expected="plain YAML values (core tags only)", found=f"tag {_short_tag(node.tag)}",
                 hint="backprop never builds objects from YAML tags: remove the tag",
             )
         if node.tag not in _TAGS_OF_KIND[type(node)] or not _fits_tag(node):
             raise SpecError(
-                f"tag {_short_tag(node.tag)} does not fit the value", file=file, **where(node),
+                f"tag {_short_tag(node.tag)} does not fit the value", file=file, **where(node), path=path or None,
                 expected=f"a {_KIND_WORD[type(node)]} without this tag",
-                found=f"{_short_tag(node.tag)} {node.value!r}" if isinstance(node, yaml.ScalarNode)
+                found=f"{_short_tag(node.tag)} {quoted(node.value)}" if isinstance(node, yaml.ScalarNode)
                 else f"tag {_short_tag(node.tag)}",
             )
         distinct += 1
@@ -341,14 +357,16 @@ def check_tree(root: yaml.Node, file: str) -> None:
                         first = seen.get(k.value)
                         if first is not None:
                             raise SpecError(
-                                f"duplicate key {k.value!r} (first at line {first}; "
+                                f"duplicate key {quoted(k.value)} (first at line {first}; "
                                 "YAML keys must be unique)", file=file, **where(k),
                             )
                         seen[k.value] = k.start_mark.line + 1
-                    total += size(k) + size(v)
+                    name = clip(k.value) if isinstance(k, yaml.ScalarNode) else "?"
+                    inner = f"{path}.{name}" if path else name
+                    total += size(k, inner) + size(v, inner)
             else:
-                for child in node.value:
-                    total += size(child)
+                for i, child in enumerate(node.value):
+                    total += size(child, f"{path}[{i}]")
             active.discard(key)
         sizes[key] = total
         if total > MAX_EXPANDED_NODES + distinct:
@@ -358,7 +376,7 @@ def check_tree(root: yaml.Node, file: str) -> None:
             )
         return total
 
-    size(root)
+    size(root, "")
 
 
 def load_nodes(path: str | os.PathLike, max_size: int = MAX_SIZE) -> tuple[Source, yaml.Node]:

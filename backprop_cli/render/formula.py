@@ -23,16 +23,6 @@ from typing import Callable, Mapping, Optional
 
 from ..calc.expr import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Bin, Call, Expr, Neg, Num, Ref
 
-# Greek letters as LaTeX commands: for user text in text mode and for notation symbols
-GREEK_LATEX = {
-    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "ζ": r"\zeta",
-    "η": r"\eta", "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu",
-    "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi",
-    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Δ": r"\Delta", "Σ": r"\Sigma", "Φ": r"\Phi",
-    "Ω": r"\Omega", "Θ": r"\Theta",
-}
-
-
 SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 MARK = "\x03"  # + one priority character: a place a long line may break
@@ -110,70 +100,6 @@ def exact_value_text(value, digits: int, style: str) -> str:
         approx = format_number(float(value), digits, style)
         text += (" ≈ " if style == "unicode" else r" \approx ") + approx
     return text
-
-
-# -- escaping user text ----------------------------------------------------------------------
-
-_TEXT_ESCAPES = {
-    "\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
-}
-
-
-_TEXT_UNICODE = {  # beyond ASCII: what pdflatex's UTF-8 input can typeset without extra fonts
-    "—": "---", "–": "--", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\ldots{}", "−": "-",
-    "×": r"$\times$", "÷": r"$\div$", "·": r"$\cdot$", "→": r"$\to$", "←": r"$\leftarrow$",
-    "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "≈": r"$\approx$", "∂": r"$\partial$",
-    "²": r"$^2$", "³": r"$^3$", "½": r"$\frac12$", "°": r"$^\circ$", "±": r"$\pm$", "\u00a0": "~",
-}
-
-
-def _is_hangul(ch: str) -> bool:
-    o = ord(ch)
-    return 0xAC00 <= o <= 0xD7A3 or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F
-
-
-def latex_text(text: str) -> str:
-    """User text (a spec's name) made safe for LaTeX text mode: every special escaped,
-    control characters dropped, so no input can run a command or break the document.
-    Beyond ASCII, what pdflatex cannot set without more fonts becomes `?`; Hangul stays
-    (documents with Hangul load kotex), Greek letters become math."""
-    from .formula import GREEK_LATEX
-
-    out = []
-    for ch in text:
-        if ch in _TEXT_ESCAPES:
-            out.append(_TEXT_ESCAPES[ch])
-        elif ch in "\n\r\t":
-            out.append(" ")
-        elif ord(ch) < 32 or ord(ch) == 127:
-            continue
-        elif ord(ch) < 128 or _is_hangul(ch) or (0xC0 <= ord(ch) <= 0xFF and ch not in "×÷"):
-            out.append(ch)
-        elif ch in _TEXT_UNICODE:
-            out.append(_TEXT_UNICODE[ch])
-        elif ch in GREEK_LATEX:
-            out.append("$" + GREEK_LATEX[ch] + "$")
-        elif 0x80 <= ord(ch) < 0xC0 or ord(ch) in (0x200B, 0xFEFF):
-            continue
-        else:
-            out.append("?")
-    return "".join(out)
-
-
-def markdown_text(text: str) -> str:
-    """User text made inert in Markdown: no emphasis, links, HTML, tables or math from a
-    name. Parentheses stay as they are: `\\(` would open inline math in Jupyter."""
-    out = []
-    for ch in text:
-        if ch in "\\`*_[]<>#|$~":
-            out.append("\\" + ch)
-        elif ord(ch) < 32:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 _GREEK_NAMES = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda",

@@ -17,7 +17,8 @@ from ..frozen import frozen
 from .notation import Notation
 from ..trace import Equation, GraphTrace
 from .common import Look
-from .formula import format_number, latex_math_name, latex_text, tex_width
+from ..safe_text import latex_text
+from .formula import format_number, latex_math_name, tex_width
 from .labels import labels
 from .latex import FIT_CLOSE, FIT_OPEN, DocWriter, MathOnlySyntax, Options, preamble
 

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from ..calc.expr import Num, Ref
 from ..graph.solve import expression_size
+from ..safe_text import visible
 from ..trace import Equation, GraphTrace
 from .formula import SUP, FormulaPrinter, format_number, strip_marks
 from .wrap import BrokenEquation, FitOrElse, Hanging
@@ -215,7 +216,7 @@ def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> Rendera
     """A rich renderable of the whole derivation; it reads well at 80 columns."""
     words = LABELS.get(lang, LABELS["en"])
     look = TableLook(trace, digits)
-    title = f"{words['title']}: {trace.name}  ({words['output']} {trace.output})"
+    title = f"{words['title']}: {visible(trace.name)}  ({words['output']} {trace.output})"
     if trace.policy == "round" and trace.digits is not None:
         title += "  — " + words["rounded"].format(d=trace.digits)
     # a title on its own lines (a rule's title is cut at the width), then the rule

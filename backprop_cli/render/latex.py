@@ -28,7 +28,8 @@ from .notation import Sym
 from ..trace import Equation, Trace
 from .common import (Look, architecture, chosen_steps, equation_values, parameter_rows, sections,
                      thin)
-from .formula import MARK, format_number, latex_text, resolve, resolve_line, tex_width
+from ..safe_text import latex_text
+from .formula import MARK, format_number, resolve, resolve_line, tex_width
 from . import softmax_story
 from .labels import labels
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .common import Look, sparkline, thin
-from .formula import markdown_text
+from ..safe_text import markdown_text
 from .latex import FRAGMENT_WIDTH, LatexWriter, Options
 
 

@@ -26,12 +26,14 @@ superscript (n) (indexed: [n], since (l) is the layer there).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import field
 from typing import Any, Optional
 
 from ..errors import BackpropError
 from ..frozen import frozen, replace
-from .formula import GREEK_LATEX, latex_math_name, latex_text
+from ..safe_text import GREEK_LATEX, clip, latex_text, quoted, visible
+from .formula import latex_math_name
 
 SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
@@ -85,8 +87,90 @@ class Sym:
     sample_style: str = "paren"  # paren: ⁽ⁿ⁾ | bracket: [n] (indexed)
 
 
+# -- user symbols (`notation:` overrides): a whitelist, never raw TeX ----------------------------
+
+# The math commands a symbol may use: Greek letters, accents and font changes — what a
+# textbook's notation needs, and nothing that reads files, runs commands or defines macros
+# (`\input`, `\write18`, `\require`, `\def`, `\href` are all refused).
+GREEK_COMMANDS = tuple(v[1:] for v in GREEK_LATEX.values()) + (
+    "Gamma", "Lambda", "Pi", "Psi", "Xi", "Upsilon", "upsilon", "omicron", "varepsilon",
+    "vartheta", "varphi", "varrho", "varsigma", "varpi")
+ACCENT_COMMANDS = {  # command → the combining character that shows it in a terminal
+    "hat": "\u0302", "widehat": "\u0302", "tilde": "\u0303", "widetilde": "\u0303",
+    "bar": "\u0304", "overline": "\u0305", "vec": "\u20d7", "dot": "\u0307", "ddot": "\u0308",
+    "check": "\u030c", "breve": "\u0306", "acute": "\u0301", "grave": "\u0300",
+    "underline": "\u0332",
+}
+FONT_COMMANDS = ("mathbf", "mathrm", "mathit", "mathsf", "mathtt", "mathcal", "mathbb", "mathfrak",
+                 "boldsymbol")
+OTHER_COMMANDS = {"prime": "′", "ast": "*", "star": "⋆", "dagger": "†"}
+SYMBOL_COMMANDS = (frozenset(GREEK_COMMANDS) | frozenset(ACCENT_COMMANDS) | frozenset(FONT_COMMANDS)
+                   | frozenset(OTHER_COMMANDS))
+SYMBOL_PUNCTUATION = "'′″‴*+-,.()^_{}"
+_SUBSUP = frozenset("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓⁱⁿ")
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+_PRIMES = {"′": "'", "″": "''", "‴": "'''"}
+MAX_SYMBOL = 24
+
+
+def symbol_problem(text: str) -> Optional[str]:
+    """Why `text` is not an acceptable notation symbol, or None when it is.
+
+    Accepted: letters (Latin, Greek, any alphabet), digits, primes, Unicode sub- and
+    superscripts, `^ _ { } ( ) , . + - *`, and the commands in SYMBOL_COMMANDS (`\\hat`,
+    `\\tilde`, `\\bar`, `\\vec`, `\\mathbf`, `\\alpha`, …), braces balanced. Everything else
+    is refused, so a symbol can add no TeX, Markdown, HTML or rich markup."""
+    if not text or not text.strip():
+        return "an empty symbol"
+    if len(text) > MAX_SYMBOL:
+        return f"{len(text):,} characters (at most {MAX_SYMBOL})"
+    if "^^" in text:  # TeX's ^^5c spells any character, a backslash included
+        return "'^^' (TeX's character-code escape)"
+    depth, i = 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            m = _COMMAND.match(text, i)
+            if not m:
+                return "a backslash that does not start a command"
+            if m.group(1) not in SYMBOL_COMMANDS:
+                return (f"the command \\{m.group(1)} (allowed: Greek letters, accents such as \\hat, "
+                        "\\tilde, \\bar, \\vec, fonts such as \\mathbf)")
+            i = m.end()
+            takes_argument = m.group(1) in ACCENT_COMMANDS or m.group(1) in FONT_COMMANDS
+            if takes_argument and (i == len(text) or text[i] in "}^_ "):
+                return f"\\{m.group(1)} without the letter it applies to (write \\{m.group(1)}{{x}})"
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                return "a '}' without its '{'"
+        elif ch in _COMBINING_LATEX and i and text[i - 1].isalpha():
+            pass  # x̄ written with a combining accent: shown as \\bar{x} in LaTeX
+        elif not (ch.isalpha() or ch.isdigit() or ch in SYMBOL_PUNCTUATION or ch in _SUBSUP):
+            kind = "character" if ch.isprintable() else "control character"
+            return f"the {kind} {visible(ch)} (U+{ord(ch):04X})"
+        i += 1
+    if depth:
+        return "a '{' without its '}'"
+    if text.rstrip().endswith(("^", "_")):
+        return "a '^' or '_' with nothing after it"
+    return None
+
+
+def _is_markup(letter: str) -> bool:
+    return any(c in letter for c in "\\^_{}")
+
+
+def _greek_to_latex(letter: str) -> str:
+    return "".join(GREEK_LATEX.get(ch, ch) + (" " if ch in GREEK_LATEX else "") for ch in letter)
+
+
 def _letter_latex(letter: str) -> str:
-    """A letter (Unicode or user-given) as safe LaTeX math: Greek → macro, words → \\mathrm."""
+    """A letter (Unicode or user-given) as safe LaTeX math: Greek → macro, words → \\mathrm.
+    Commands and braces are kept only in a symbol `symbol_problem` accepts."""
     if letter in GREEK_LATEX:
         return GREEK_LATEX[letter]
     if letter.startswith("\\") and letter[1:] in _LATEX_GREEK:
@@ -95,16 +179,71 @@ def _letter_latex(letter: str) -> str:
         return letter
     if re.fullmatch(r"[A-Za-z]+", letter):
         return r"\mathrm{" + letter + "}"
-    out = "".join(GREEK_LATEX.get(ch, ch) + (" " if ch in GREEK_LATEX else "") for ch in letter)
-    if re.fullmatch(r"[A-Za-z0-9 \\']+", out):
-        return r"\mathrm{" + out.strip() + "}" if not out.startswith("\\") else out.strip()
+    if symbol_problem(letter) is None:
+        out = _greek_to_latex(_accents_to_latex(letter))
+        for prime, ticks in _PRIMES.items():
+            out = out.replace(prime, ticks)
+        if _is_markup(out) and out.isascii():
+            return "{" + out.strip() + "}"
+        if re.fullmatch(r"[A-Za-z0-9 \\']+", out):
+            return r"\mathrm{" + out.strip() + "}" if not out.startswith("\\") else out.strip()
     return r"\text{" + latex_text(letter) + "}"
+
+
+_COMBINING_LATEX = {"\u0302": "hat", "\u0303": "tilde", "\u0304": "bar", "\u0305": "overline",
+                   "\u20d7": "vec", "\u0307": "dot", "\u0308": "ddot", "\u030c": "check", "\u0306": "breve",
+                   "\u0301": "acute", "\u0300": "grave", "\u0332": "underline"}
+
+
+def _accents_to_latex(letter: str) -> str:
+    """ŷ → \\hat{y}: a Latin letter with a combining accent (precomposed or not) as the
+    TeX accent pdflatex can set; anything else is left as it is."""
+    decomposed = unicodedata.normalize("NFD", letter)
+    if not any(ch in _COMBINING_LATEX for ch in decomposed):
+        return letter
+    out: list[str] = []
+    for ch in decomposed:
+        if ch in _COMBINING_LATEX and out and out[-1].isascii() and out[-1].isalpha():
+            out[-1] = "\\" + _COMBINING_LATEX[ch] + "{" + out[-1] + "}"
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _letter_unicode(letter: str) -> str:
     if letter.startswith("\\") and letter[1:] in _LATEX_GREEK:
         return _LATEX_GREEK[letter[1:]]
+    if _is_markup(letter) and symbol_problem(letter) is None:
+        return _markup_unicode(letter)
     return letter
+
+
+def _markup_unicode(letter: str) -> str:
+    """A whitelisted TeX symbol for the terminal: \\hat{y} → ŷ, \\mathbf{W} → W, \\alpha → α.
+    An accent goes on the next letter (or the first of the next {group})."""
+    out: list[str] = []
+    pending: list[str] = []
+    i = 0
+    while i < len(letter):
+        m = _COMMAND.match(letter, i)
+        if m:
+            name = m.group(1)
+            i = m.end()
+            if name in ACCENT_COMMANDS:
+                pending.append(ACCENT_COMMANDS[name])
+                continue
+            text = _LATEX_GREEK.get(name) or OTHER_COMMANDS.get(name) or ""
+        else:
+            text = letter[i]
+            i += 1
+            if text in "{}":
+                continue
+        for ch in text:
+            out.append(ch)
+            if pending and ch.strip():
+                out.extend(pending)
+                pending = []
+    return unicodedata.normalize("NFC", "".join(out))  # ŷ as one character where Unicode has it
 
 
 def _sub_unicode(sub: str) -> str:
@@ -139,19 +278,21 @@ class Notation:
         Unknown presets and override keys are bad input (a message, not a KeyError)."""
         name = LEGACY_PRESETS.get(preset or "standard", preset or "standard")
         if name not in _LETTERS:
-            raise BackpropError(f"unknown notation {name!r}: choose one of {', '.join(PRESETS)}")
+            raise BackpropError(f"unknown notation {quoted(name)}: choose one of {', '.join(PRESETS)}")
         letters = dict(_LETTERS[name])
         for key, value in (overrides or {}).items():
             if key == "preset":
                 continue
             if key not in OVERRIDE_KEYS:
                 raise BackpropError(
-                    f"notation.{key}: unknown notation key (known: preset, "
+                    f"notation.{clip(key)}: unknown notation key (known: preset, "
                     + ", ".join(k for k in OVERRIDE_KEYS if len(k) > 1) + ")"
                 )
             text = str(value).strip()
-            if not text or len(text) > 12:
-                raise BackpropError(f"notation.{key}: expected a short symbol (1–12 characters), found {value!r}")
+            problem = symbol_problem(text)
+            if problem is not None:
+                raise BackpropError(f"notation.{key}: expected a symbol (letters, digits, primes, "
+                                    f"sub/superscripts, commands such as \\hat), found {quoted(text)}: {problem}")
             for slot in OVERRIDE_KEYS[key]:
                 letters[slot] = text
         notation = cls(preset=name, letters=letters)

@@ -13,6 +13,7 @@ import io
 from typing import Optional
 
 from ..frozen import frozen
+from ..safe_text import visible
 from .common import Look, optimizer_text, sections
 from .formula import latex_math_name, tex_width
 from .labels import labels
@@ -254,7 +255,7 @@ def _table(trace, sheet: QuestionSheet, digits: int, lang: str, notation: Option
 
     L = labels(lang)
     symbol = _Symbols(trace, sheet, "unicode", notation)
-    parts: list = [Hanging(Text(f"{trace.name} — {L['q_title']}", style="bold"))]
+    parts: list = [Hanging(Text(f"{visible(trace.name)} — {L['q_title']}", style="bold"))]
     if sheet.kind == "graph":
         from .graph_table import LABELS, TableLook
 

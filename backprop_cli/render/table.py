@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ..grid import as_rows
 from ..network.names import parameter_value
+from ..safe_text import visible
 from .notation import Sym
 from ..trace import Equation, Trace
 from .common import Look, architecture, chosen_steps, optimizer_text, sections, sparkline, thin
@@ -96,7 +97,7 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     spec = trace.spec
     parts: list[RenderableType] = []
 
-    parts.append(Hanging(Text(trace.name, style="bold")))  # a title above, not a table title wrapped to its width
+    parts.append(Hanging(Text(visible(trace.name), style="bold")))  # a title above, not a table title wrapped to its width
     head = Table(box=box.ROUNDED, show_header=False)
     head.add_column(style="bold")
     head.add_column()
@@ -157,11 +158,11 @@ def given_table(trace: Trace, look: Look, L) -> RenderableType:
     table.add_column(L["value"], justify="right")
     if spec.samples == 1:
         for i in range(spec.input.shape[1]):
-            table.add_row(look.symbol(f"x{i + 1}"), look.number(spec.input[0, i], f"x{i + 1}"))
+            table.add_row(Text(look.symbol(f"x{i + 1}")), look.number(spec.input[0, i], f"x{i + 1}"))
         for k in range(spec.outputs):
-            table.add_row(look.symbol(f"t{k + 1}"), look.number(spec.target[0, k], f"t{k + 1}"))
+            table.add_row(Text(look.symbol(f"t{k + 1}")), look.number(spec.target[0, k], f"t{k + 1}"))
     for name, value in _parameters_before(trace):
-        table.add_row(look.symbol(name), look.number(value, name))
+        table.add_row(Text(look.symbol(name)), look.number(value, name))  # symbols are never markup
     items: list[RenderableType] = [table]
     if spec.samples > 1:
         items.insert(0, _matrix(spec.input, look.digits, f"{L['inputs']} X"))
@@ -311,7 +312,7 @@ def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
             new_text = look.value(eq) if eq is not None else format_number(new, look.digits)
             frozen = ("weights" if index[0] == "w" else "bias") in layer.frozen
             table.add_row(
-                look.symbol(name),
+                Text(look.symbol(name)),
                 look.number(old, name) if record.step == 1 else format_number(old, look.digits),
                 format_number(grad, look.digits),
                 new_text + ("  (" + L["frozen"] + ")" if frozen else ""),
