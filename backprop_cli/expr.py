@@ -80,7 +80,7 @@ class Call:
 
 Expr = Union[Num, Ref, Neg, Bin, Call]
 
-_PREC = {"+": PREC_ADD, "-": PREC_ADD, "*": PREC_MUL, "/": PREC_MUL, "**": PREC_POW}
+_PREC = {"+": PREC_ADD, "-": PREC_ADD, "*": PREC_MUL, "/": PREC_MUL, "@": PREC_MUL, "**": PREC_POW}  # @: tensor graphs
 
 
 def precedence(e: Expr) -> int:
