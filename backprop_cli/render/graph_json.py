@@ -15,6 +15,10 @@ from .json_out import equation_json as equation_to_json, json_float as _float
 
 def graph_to_json(trace: GraphTrace) -> dict:
     """The document `backprop solve graph.yaml --format json` prints."""
+    if getattr(trace, "tensor", False):
+        from .tensor_json import tensor_graph_to_json
+
+        return tensor_graph_to_json(trace)
     out: dict[str, Any] = {
         "format": "backprop/1",
         "kind": "graph",

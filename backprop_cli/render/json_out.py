@@ -131,6 +131,11 @@ def render_json(trace) -> str:
     if getattr(trace, "kind", "network") == "graph":
         from .graph_json import graph_to_json
 
+        if getattr(trace, "tensor", False):
+            from .tensor_json import is_large
+
+            if is_large(trace):
+                return dumps(graph_to_json(trace), compact=True) + "\n"
         return dumps(graph_to_json(trace))
     compact = trace.spec.parameter_count > 300 or trace.spec.samples > 64
     return dumps(network_document(trace), compact=compact) + "\n"

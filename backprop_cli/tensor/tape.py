@@ -383,3 +383,20 @@ def _check_power(a: np.ndarray, b: np.ndarray) -> None:
 
 
 __all__ = ["Tape", "TensorEquation", "Rules", "gradient_name", "constant_int", "ELEMENT_LIMIT"]
+
+
+def infer_shape(e: Expr, shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    """The shape of a tensor expression from its operands' shapes alone (no values): what
+    `validate` checks, so a shape error is reported before anything is computed."""
+    if isinstance(e, Num):
+        return ()
+    if isinstance(e, Ref):
+        return shapes[e.name]
+    if isinstance(e, Neg):
+        return infer_shape(e.operand, shapes)
+    op = lookup(e)
+    if isinstance(e, Bin):
+        args, consts = (e.left, e.right), ()
+    else:
+        args, consts = split_args(e, op)
+    return op.shape([infer_shape(a, shapes) for a in args], [constant_int(c) for c in consts])
