@@ -44,6 +44,7 @@ from .errors import ComputeError, SpecError
 from .expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS, Bin, Call, Expr, Ref, evaluate, refs
 from .frozen import frozen
 from .graph_calculus import ONE, ZERO, _is_zero, differentiate, s_mul, s_sum
+from .graph_tensor import check_shapes, solve_tensor_graph
 from .graph_parse import _IDENTIFIER, _children, _NameTable, _Scope, _suggest, parse_expression
 from .numbers import Number, describe, number, number_vector, parse_text
 from .trace import Equation, GraphTrace, LocalGradient
@@ -143,8 +144,6 @@ def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
     grad_output = _read_grad_output(fields.get("grad_output"), nodes, outputs, file)
     tensor = len(outputs) > 1 or bool(grad_output) or any(_uses_tensors(n) for n in nodes)
     if tensor:
-        from .graph_tensor import check_shapes
-
         check_shapes(nodes, outputs, grad_output, file)
         if order == 2:
             _, v = fields["order"]
@@ -617,8 +616,6 @@ def solve_graph(spec: GraphSpec, arith=None) -> GraphTrace:
     respect to every node and, for `order: 2`, d²f/dx² for each `wrt` leaf — all as
     equations under the number policy `arith` (float64 when None)."""
     if spec.tensor:
-        from .graph_tensor import solve_tensor_graph
-
         return solve_tensor_graph(spec, arith)
     arith = arith if arith is not None else FloatArithmetic()
     solver = _Solver(spec, arith)
