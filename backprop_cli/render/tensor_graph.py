@@ -145,9 +145,9 @@ class _Printer:
             return "-" + (f"\\left({inner}\\right)" if L else f"({inner})") if precedence(e.operand) < 3 else "-" + inner
         if isinstance(e, Bin):
             left, right = self.p(e.left), self.p(e.right)
-            if needs_parens(e.left, e.op, "left"):
+            if needs_parens(e.left, e.op, "left") or (isinstance(e.left, Ref) and left[:1] in "-−" and e.op == "**"):
                 left = self.paren(left)
-            if needs_parens(e.right, e.op, "right"):
+            if needs_parens(e.right, e.op, "right") or (isinstance(e.right, Ref) and right[:1] in "-−"):
                 right = self.paren(right)
             if e.op == "**":
                 return left + ("^{" + right + "}" if L else "**" + right) if L else f"{left} ** {right}"
@@ -275,7 +275,7 @@ def _latex_equation(eq, trace, digits: int, words: dict, markdown: bool) -> list
     if element is not None:
         ops = _values_of(element)
         e_sym = _Printer(latex_name, {k: () for k in ops}, True).p(element.expr)
-        e_num = _Printer(lambda n: _fmt_policy(ops[n], digits, "latex", trace.policy, True), {k: () for k in ops}, True).p(element.expr)
+        e_num = _Printer(lambda n: _fmt_policy(ops[n], digits, "latex", trace.policy), {k: () for k in ops}, True).p(element.expr)
         line = (r"\text{" + latex_text(words["element"]) + r" } " + latex_name(element.name) + " &= " + e_sym
                 + " = " + e_num + " = " + _fmt_policy(element.value, digits, "latex", trace.policy))
         if element.condition:
@@ -344,7 +344,7 @@ def _text_equation(eq, trace, digits: int, words: dict) -> list:
     if element is not None:
         ops = _values_of(element)
         e_sym = _Printer(unicode_name, {k: () for k in ops}, False).p(element.expr)
-        e_num = _Printer(lambda n: _fmt_policy(ops[n], digits, "unicode", trace.policy, True),
+        e_num = _Printer(lambda n: _fmt_policy(ops[n], digits, "unicode", trace.policy),
                          {k: () for k in ops}, False).p(element.expr)
         line = (f"  {words['element']} {unicode_name(element.name)} = {e_sym} = {e_num} = "
                 f"{_fmt_policy(element.value, digits, 'unicode', trace.policy)}")

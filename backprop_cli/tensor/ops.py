@@ -118,15 +118,22 @@ BINARY: dict[str, Op] = {
 
 # -- matrix product ---------------------------------------------------------------------
 
+def transpose(e: Expr) -> Expr:
+    """eᵀ, with (xᵀ)ᵀ written as x."""
+    if isinstance(e, Call) and e.fn == "transpose":
+        return e.args[0]
+    return call("transpose", e)
+
+
 def _matmul_vjp(g, k, args, r):
     a, b = args
     ra, rb = len(r.shape(a)), len(r.shape(b))
     if ra == 2 and rb == 2:
-        return Bin("@", g, call("transpose", b)) if k == 0 else Bin("@", call("transpose", a), g)
+        return Bin("@", g, transpose(b)) if k == 0 else Bin("@", transpose(a), g)
     if ra == 1 and rb == 2:
         return Bin("@", b, g) if k == 0 else call("outer", a, g)
     if ra == 2 and rb == 1:
-        return call("outer", g, b) if k == 0 else Bin("@", call("transpose", a), g)
+        return call("outer", g, b) if k == 0 else Bin("@", transpose(a), g)
     return mul(g, b) if k == 0 else mul(g, a)  # dot product
 
 
@@ -353,7 +360,7 @@ def _norm_vjp(g, k, args, r):
 
 FUNCTIONS.update({
     "transpose": Op("transpose", shape=lambda shapes, c: tuple(reversed(shapes[0])),
-                    value=lambda x, c: np.transpose(x[0]), vjp=lambda g, k, a, r: call("transpose", g),
+                    value=lambda x, c: np.transpose(x[0]), vjp=lambda g, k, a, r: transpose(g),
                     element=_transpose_element),
     "softmax": Op("softmax", shape=_rank_at_least("softmax", 1), value=_softmax_value,
                   vjp=lambda g, k, a, r: mul(r.result(), Bin("-", g, call("rowsum", mul(g, r.result())))),
