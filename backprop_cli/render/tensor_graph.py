@@ -145,9 +145,9 @@ class _Printer:
             return "-" + (f"\\left({inner}\\right)" if L else f"({inner})") if precedence(e.operand) < 3 else "-" + inner
         if isinstance(e, Bin):
             left, right = self.p(e.left), self.p(e.right)
-            if needs_parens(e.left, e.op, "left") or (isinstance(e.left, Ref) and left[:1] in "-−" and e.op == "**"):
+            if needs_parens(e.left, e.op, "left") or (e.op == "**" and (left[:1] in "-−" or "frac" in left)):
                 left = self.paren(left)
-            if needs_parens(e.right, e.op, "right") or (isinstance(e.right, Ref) and right[:1] in "-−"):
+            if needs_parens(e.right, e.op, "right") or right[:1] in "-−":  # a + (−b), never a + −b
                 right = self.paren(right)
             if e.op == "**":
                 return left + ("^{" + right + "}" if L else "**" + right) if L else f"{left} ** {right}"
@@ -286,10 +286,11 @@ def _latex_equation(eq, trace, digits: int, words: dict, markdown: bool) -> list
 
 
 def tensor_graph_latex(trace, digits: int = 4, lang: str = "en", standalone: bool = False) -> str:
+    from .latex import fragment_header, preamble
+
     body = "\n".join(latex_lines(trace, digits, lang)) + "\n"
     if not standalone:
-        return body
-    from .latex import preamble
+        return fragment_header(lang, korean=lang == "ko") + body
 
     return preamble(lang, tikz=False, plot=False, korean=lang == "ko", title=trace.name) + body + "\\end{document}\n"
 
