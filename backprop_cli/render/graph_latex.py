@@ -294,10 +294,6 @@ def _id(name: str) -> str:
 
 def _gate_text(node, look: GraphLook) -> str:
     """The gate's rule, short: its expression in the node's input names."""
-    if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
-        from .tensor_graph import tensor_graph_latex
-
-        return tensor_graph_latex(trace, digits=digits, lang=lang, standalone=standalone)
     from .formula import FormulaPrinter
 
     text = FormulaPrinter(latex_math_name, "latex").show(node.expr)

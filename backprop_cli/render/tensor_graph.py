@@ -20,16 +20,17 @@ import numpy as np
 from ..expr import Bin, Call, Neg, Num, Ref, needs_parens, precedence, refs
 from ..tensor.names import split_element
 from ..tensor.tape import infer_shape
-from .formula import format_number, latex_math_name, latex_text
+from .formula import format_number, latex_math_name, latex_text, tex_width
 
 WORKED_LIMIT = 36
+LATEX_WIDTH = 27.0  # em: a display row wider than this is split or left out (FRAGMENT_WIDTH is 29)
 SHOW_LIMIT = 8  # rows/columns printed in full; larger matrices show their corners
 
 WORDS = {
-    "en": {"title": "Computational graph (tensors)", "forward": "Forward pass",
+    "en": {"title": "Tensor graph", "forward": "Forward pass",
            "backward": "Backward pass: gradients of {o}", "given": "Given", "summary": "Gradients",
            "element": "e.g.", "shapes": "shapes", "off": "{n} does not lead to {o}", "output": "output"},
-    "ko": {"title": "계산 그래프 (텐서)", "forward": "순전파", "backward": "역전파: {o}의 기울기",
+    "ko": {"title": "텐서 그래프", "forward": "순전파", "backward": "역전파: {o}의 기울기",
            "given": "주어진 값", "summary": "기울기", "element": "예:", "shapes": "크기",
            "off": "{n}은(는) {o}에 이르지 않음", "output": "출력"},
 }
@@ -150,7 +151,7 @@ class _Printer:
             if needs_parens(e.right, e.op, "right") or right[:1] in "-−":  # a + (−b), never a + −b
                 right = self.paren(right)
             if e.op == "**":
-                return left + ("^{" + right + "}" if L else "**" + right) if L else f"{left} ** {right}"
+                return _base(left) + "^{" + right + "}" if L else f"{left} ** {right}"
             if e.op == "@":
                 return f"{left} \\, {right}" if L else f"{left} @ {right}"
             if e.op == "*":
@@ -171,10 +172,10 @@ class _Printer:
         dims = lambda: ("\\times" if L else "×").join(a.text for a in e.args)  # noqa: E731
         if fn == "transpose":
             inner = args[0] if isinstance(e.args[0], (Ref, Num)) else self.paren(args[0])
-            return inner + ("^{\\top}" if L else "ᵀ")
+            return _base(inner) + "^{\\top}" if L else inner + "ᵀ"
         if fn == "outer":
             right = args[1] if isinstance(e.args[1], (Ref, Num)) else self.paren(args[1])
-            return f"{args[0]} \\, {right}^{{\\top}}" if L else f"{args[0]} {right}ᵀ"
+            return f"{args[0]} \\, {_base(right)}^{{\\top}}" if L else f"{args[0]} {right}ᵀ"
         if fn == "ones":
             return r"\mathbf{1}_{" + dims() + "}" if L else f"1₍{dims()}₎"
         if fn == "norm":
@@ -197,6 +198,15 @@ class _Printer:
             head = known.get(fn) or r"\operatorname{" + fn.replace("_", r"\_") + "}"
             return head + self.paren(", ".join(args))
         return f"{fn}({', '.join(args)})"
+
+
+def _base(text: str) -> str:
+    """A base that already carries a script gets braces: {W^{(1)}}^{\\top}, never W^{(1)}^{\\top}."""
+    return "{" + text + "}" if "^" in text or "_" in text and not text.startswith(r"\\left") else text
+
+
+def _fits(row: str) -> bool:
+    return tex_width(row) <= LATEX_WIDTH
 
 
 def _operand_shapes(eq) -> dict:
@@ -264,10 +274,11 @@ def _latex_equation(eq, trace, digits: int, words: dict, markdown: bool) -> list
     num = _Printer(lambda n: matrix_latex(values[n], digits), shapes, True).p(eq.expr)
     shape_line = " ".join(shape_text(s) for s in shapes.values()) + r" \to " + shape_text(eq.shape)
     shape_line = shape_line.replace("×", r"\times ")
-    rows = [latex_name(eq.name) + " &= " + sym + r" && \text{" + shape_line.replace(r"\to", r"$\to$").replace(r"\times ", r"$\times$") + "}"]
+    rows = [latex_name(eq.name) + " &= " + sym]
+    rows.append(r"&\phantom{=}\ \text{" + shape_line.replace(r"\to", r"$\to$").replace(r"\times ", r"$\times$") + "}")
     if eq.note:
-        rows[0] += r" \quad \text{(" + latex_text(eq.note) + ")}"
-    elif num != sym:
+        rows[-1] += r" \quad \text{(" + latex_text(eq.note) + ")}"
+    elif num != sym and _fits("&= " + num):
         rows.append("&= " + num)
     if not eq.note:
         rows.append("&= " + matrix_latex(eq.value, digits))
@@ -276,11 +287,17 @@ def _latex_equation(eq, trace, digits: int, words: dict, markdown: bool) -> list
         ops = _values_of(element)
         e_sym = _Printer(latex_name, {k: () for k in ops}, True).p(element.expr)
         e_num = _Printer(lambda n: _fmt_policy(ops[n], digits, "latex", trace.policy), {k: () for k in ops}, True).p(element.expr)
-        line = (r"\text{" + latex_text(words["element"]) + r" } " + latex_name(element.name) + " &= " + e_sym
-                + " = " + e_num + " = " + _fmt_policy(element.value, digits, "latex", trace.policy))
+        value = _fmt_policy(element.value, digits, "latex", trace.policy)
+        lhs = r"\text{" + latex_text(words["element"]) + r" } " + latex_name(element.name)
+        if _fits(lhs + " &= " + e_sym + " = " + e_num + " = " + value):
+            rows.append(lhs + " &= " + e_sym + " = " + e_num + " = " + value)
+        elif _fits(lhs + " &= " + e_sym):
+            rows.append(lhs + " &= " + e_sym)
+            rows.append("&= " + e_num + " = " + value if _fits("&= " + e_num) else "&= " + value)
+        else:  # too long to typeset as one row: the numbers alone, when they fit
+            rows.append(lhs + " &= " + (e_num + " = " if _fits(lhs + " &= " + e_num) else "") + value)
         if element.condition:
-            line += r" \quad \text{(" + latex_text(element.condition) + ")}"
-        rows.append(line)
+            rows.append(r"&\phantom{=}\ \text{(" + latex_text(element.condition) + ")}")
     begin, end = (r"$$\begin{aligned}", r"\end{aligned}$$") if markdown else (r"\begin{align*}", r"\end{align*}")
     return [begin, " \\\\\n".join(rows), end]
 
@@ -357,3 +374,85 @@ def _text_equation(eq, trace, digits: int, words: dict) -> list:
 
 __all__ = ["tensor_graph_latex", "tensor_graph_markdown", "tensor_graph_table", "latex_name", "unicode_name",
            "refs"]
+
+
+# -- network matrix detail (matrix_detail.py's layer-level equations) -------------------------
+
+_NET = re.compile(r"^(?:(buf|m|v)_)?([A-Za-z]+)\((\d+)\)(_new)?(?:@(\d+))?$")
+_NET_GRAD = re.compile(r"^d(\w+(?:\(\d+\))?)/d(\w+\(\d+\))$")
+_HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\epsilon",
+                "weight_decay": r"\lambda", "slope": r"\text{slope}", "loss": r"\mathcal{L}", "X": "X", "T": "T"}
+_HYPER_TEXT = {"lr": "α", "momentum": "μ", "beta1": "β₁", "beta2": "β₂", "eps": "ε", "weight_decay": "λ",
+               "loss": "L"}
+_SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+
+
+def network_latex_name(name: str) -> str:
+    """Z(1) → Z^{(1)}, dL/dW(2) → ∂L/∂W^{(2)}, buf_W(1)@1 → buf of W^{(1)} after step 1."""
+    if name in _HYPER_LATEX:
+        return _HYPER_LATEX[name]
+    m = _NET_GRAD.match(name)
+    if m:
+        top = r"\mathcal{L}" if m[1] == "L" else network_latex_name(m[1])
+        return r"\frac{\partial " + top + r"}{\partial " + network_latex_name(m[2]) + "}"
+    m = _NET.match(name)
+    if not m:
+        return latex_math_name(name)
+    base = {"delta": r"\delta", "b": r"\mathbf{b}"}.get(m[2], m[2])
+    text = base + "^{(" + m[3] + ")}"
+    if m[4]:
+        text = "{" + text + r"}_{\text{new}}"
+    if m[1]:
+        text = {"buf": r"\mathrm{buf}", "m": "m", "v": "v"}[m[1]] + "_{" + text + "}"
+    if m[5]:
+        text += r"\big|_{\text{step " + m[5] + "}}"
+    return text
+
+
+def network_text_name(name: str) -> str:
+    if name in _HYPER_TEXT:
+        return _HYPER_TEXT[name]
+    m = _NET_GRAD.match(name)
+    if m:
+        return f"∂{'L' if m[1] == 'L' else network_text_name(m[1])}/∂{network_text_name(m[2])}"
+    m = _NET.match(name)
+    if not m:
+        return name
+    text = {"delta": "δ"}.get(m[2], m[2]) + f"({m[3]})".translate(_SUP)
+    if m[4]:
+        text += "_new"
+    if m[1]:
+        text = f"{m[1]}_{text}"
+    if m[5]:
+        text += f" (step {m[5]})"
+    return text
+
+
+def equation_rows_latex(eq, name, digits: int) -> list[str]:
+    """`lhs &= matrix form`, then the numbers (small tensors), then the result."""
+    shapes = _operand_shapes(eq)
+    rows = [name(eq.name) + " &= " + _Printer(name, shapes, True).p(eq.expr)]
+    values = dict(eq.operands)
+    if values and max(np.size(v) for v in values.values()) <= WORKED_LIMIT:
+        numbers = "&= " + _Printer(lambda n: matrix_latex(values[n], digits), shapes, True).p(eq.expr)
+        if _fits(numbers):
+            rows.append(numbers)
+    rows.append("&= " + matrix_latex(eq.value, digits))
+    if eq.note:
+        rows[-1] += r" \quad \text{(" + latex_text(eq.note) + ")}"
+    return rows
+
+
+def network_matrix_text(eq, digits: int) -> list:
+    """One layer-level equation for the terminal: matrix form with shapes, then the result."""
+    from rich.text import Text
+
+    shapes = _operand_shapes(eq)
+    name = network_text_name(eq.name)
+    sym = _Printer(network_text_name, shapes, False).p(eq.expr)
+    shape_line = " ".join(shape_text(s) for s in shapes.values()) + " → " + shape_text(eq.shape)
+    pad = " " * len(name)
+    out = [Text.assemble((name, "bold"), f" = {sym}", ("    " + shape_line, "dim"))]
+    out.append(Text(f"{pad} = {_indent(matrix_text(eq.value, digits), len(pad) + 3)}"
+                    + (f"    ({eq.note})" if eq.note else "")))
+    return out
