@@ -68,8 +68,9 @@ def verifier():
 
 def assert_equations_hold(trace, verifier, digits=None):
     doc = json.loads(json.dumps(graph_to_json(trace)))
+    # matrix records (tensor graphs) have array operands: tests/test_tensor_graph.py checks them
     failures = [(e["name"], e["expression"], why) for e in doc["equations"]
-                if (why := verifier.check(e, digits))]
+                if e.get("form") != "matrix" and (why := verifier.check(e, digits))]
     assert not failures, failures
 
 
