@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any, Mapping, Optional
 
-from .expr import Expr, to_text
+from .calc.expr import Expr, to_text
 from .frozen import frozen
 
 
@@ -98,18 +98,6 @@ class Trace:
     def equations(self) -> tuple[Equation, ...]:
         return tuple(e for s in self.steps for e in s.equations) + self.after_equations
 
-    # Jupyter: a Trace shows itself as the worked example (renderers imported lazily,
-    # so the records stay free of rendering code).
-    def _repr_markdown_(self) -> str:
-        from .render.markdown import render_markdown
-
-        return render_markdown(self)
-
-    def _repr_latex_(self) -> str:
-        from .render.latex import render_latex_math
-
-        return render_latex_math(self)
-
 
 @frozen
 class LocalGradient:
@@ -136,20 +124,10 @@ class GraphTrace:
     exact: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "graph"
 
-    def _repr_markdown_(self) -> str:
-        from .render.graph_markdown import graph_markdown
-
-        return graph_markdown(self)
-
-    def _repr_latex_(self) -> str:
-        from .render.latex import render_latex_math
-
-        return render_latex_math(self)
-
 
 @frozen
 class TensorGraphTrace:
-    """A solved graph spec with tensors or several outputs (graph_tensor.py, issue 11).
+    """A solved graph spec with tensors or several outputs (graph/tensor_solve.py, issue 11).
 
     `values[node]` and `gradients[output][node]` are float64 arrays (0-d for a scalar);
     `equations` are tensor/tape.py's TensorEquations (matrix form, with element
@@ -172,8 +150,3 @@ class TensorGraphTrace:
     @property
     def output(self) -> str:
         return self.outputs[0]
-
-    def _repr_markdown_(self) -> str:
-        from .render.graph_markdown import graph_markdown
-
-        return graph_markdown(self)

@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from backprop_cli.expr import Bin, Call, Neg, Num, Ref
+from backprop_cli.calc.expr import Bin, Call, Neg, Num, Ref
 from backprop_cli.tensor import ShapeError, Tape
 
 # name → (expression builder over leaf refs, leaf shapes, value range per leaf)
@@ -181,8 +181,8 @@ def test_gradients_match_pytorch(case):
 
 def test_element_equations_evaluate_to_the_matrix_result():
     """The scalar element equations (what --round/--exact evaluate) agree with NumPy."""
-    from backprop_cli.arithmetic import FloatArithmetic
-    from backprop_cli.expr import evaluate
+    from backprop_cli.calc.arithmetic import FloatArithmetic
+    from backprop_cli.calc.expr import evaluate
 
     arith = FloatArithmetic()
     for case in sorted(CASES):

@@ -31,24 +31,74 @@ def render(
         raise BackpropError(f"unknown language {lang!r}: choose en or ko")
     if not 0 <= digits <= 15:
         raise BackpropError(f"--digits takes 0…15, got {digits}")
+    graph = getattr(trace, "kind", "network") == "graph"
     if format == "json":
+        if graph:
+            from .graph_json import render_graph_json
+
+            return render_graph_json(trace)
         from .json_out import render_json
 
         return render_json(trace)
     if format == "table":
         from rich.console import Console
 
-        from .table import render_table
-
         buffer = io.StringIO()
         console = Console(file=buffer, width=width, color_system="standard" if color else None,
                           force_terminal=color, legacy_windows=False)
-        console.print(render_table(trace, digits=digits, lang=lang, notation=notation))
+        console.print(table_renderable(trace, digits=digits, lang=lang, notation=notation))
         return buffer.getvalue()
     if format == "latex":
+        if graph:
+            from .graph_latex import graph_latex
+
+            return graph_latex(trace, digits=digits, lang=lang, standalone=standalone)
         from .latex import render_latex
 
         return render_latex(trace, digits=digits, lang=lang, notation=notation, standalone=standalone)
+    if graph:
+        from .graph_markdown import graph_markdown
+
+        return graph_markdown(trace, digits=digits, lang=lang)
     from .markdown import render_markdown
 
     return render_markdown(trace, digits=digits, lang=lang, notation=notation)
+
+
+def table_renderable(trace, *, digits: int = 4, lang: str = "en", notation: str | None = None):
+    """The rich renderable of the table format (the CLI prints it to the real terminal)."""
+    if getattr(trace, "kind", "network") == "graph":
+        from .graph_table import graph_table
+
+        return graph_table(trace, digits=digits, lang=lang)
+    from .table import render_table
+
+    return render_table(trace, digits=digits, lang=lang, notation=notation)
+
+
+def latex_math(trace, *, digits: int = 4, lang: str = "en") -> str:
+    """The derivation as display math only (Jupyter's `_repr_latex_`)."""
+    if getattr(trace, "tensor", False):  # each equation's aligned block, nothing else
+        from .tensor_graph import tensor_graph_math
+
+        return tensor_graph_math(trace, digits=digits, lang=lang)
+    if getattr(trace, "kind", "network") == "graph":
+        from .graph_latex import graph_latex_math
+
+        return graph_latex_math(trace, digits=digits, lang=lang)
+    from .latex import render_latex_math
+
+    return render_latex_math(trace, digits=digits, lang=lang)
+
+
+def _attach_notebook_display() -> None:
+    """Jupyter shows a Trace or GraphTrace as its worked example. The methods are set
+    here, where the renderers live, so the records in trace.py never import upward."""
+    from ..trace import GraphTrace, TensorGraphTrace, Trace
+
+    for record in (Trace, GraphTrace, TensorGraphTrace):
+        record._repr_markdown_ = lambda self: render(self, "markdown")
+        record._repr_latex_ = lambda self: latex_math(self)
+
+
+_attach_notebook_display()

@@ -19,7 +19,17 @@ import re
 from decimal import Decimal
 from typing import Callable, Mapping, Optional
 
-from ..expr import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Bin, Call, Expr, Neg, Num, Ref
+from ..calc.expr import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Bin, Call, Expr, Neg, Num, Ref
+
+# Greek letters as LaTeX commands: for user text in text mode and for notation symbols
+GREEK_LATEX = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "ζ": r"\zeta",
+    "η": r"\eta", "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu",
+    "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi",
+    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Δ": r"\Delta", "Σ": r"\Sigma", "Φ": r"\Phi",
+    "Ω": r"\Omega", "Θ": r"\Theta",
+}
+
 
 SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -104,8 +114,6 @@ def latex_text(text: str) -> str:
     control characters dropped, so no input can run a command or break the document.
     Beyond ASCII, what pdflatex cannot set without more fonts becomes `?`; Hangul stays
     (documents with Hangul load kotex), Greek letters become math."""
-    from ..notation import GREEK_LATEX
-
     out = []
     for ch in text:
         if ch in _TEXT_ESCAPES:

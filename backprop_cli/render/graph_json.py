@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..trace import GraphTrace
-from .json_out import equation_json as equation_to_json, json_float as _float
+from .json_out import dumps, equation_json as equation_to_json, json_float as _float
 
 
 def graph_to_json(trace: GraphTrace) -> dict:
@@ -18,7 +18,7 @@ def graph_to_json(trace: GraphTrace) -> dict:
     if getattr(trace, "tensor", False):
         from .tensor_json import tensor_graph_to_json
 
-        return tensor_graph_to_json(trace)
+        return tensor_graph_to_json(trace, exact_text)
     out: dict[str, Any] = {
         "format": "backprop/1",
         "kind": "graph",
@@ -62,3 +62,12 @@ def exact_text(value: Any) -> str:
     if hasattr(value, "to_sympy"):  # arithmetic.ExactValue: Fraction or closed-form tree
         value = value.to_sympy()
     return _Section4Printer().doprint(value)
+
+
+def render_graph_json(trace: GraphTrace) -> str:
+    if getattr(trace, "tensor", False):
+        from .tensor_json import is_large
+
+        if is_large(trace):  # big tensors: one line, as big networks are
+            return dumps(graph_to_json(trace), compact=True) + "\n"
+    return dumps(graph_to_json(trace))

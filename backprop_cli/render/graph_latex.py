@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..expr import refs
+from ..calc.expr import refs
 from ..frozen import frozen
-from ..notation import Notation
+from .notation import Notation
 from ..trace import Equation, GraphTrace
 from .common import Look
 from .formula import format_number, latex_math_name, latex_text, tex_width
 from .labels import labels
-from .latex import FIT_CLOSE, FIT_OPEN, DocWriter, Options, preamble
+from .latex import FIT_CLOSE, FIT_OPEN, DocWriter, MathOnlySyntax, Options, preamble
 
 _FIRST = re.compile(r"^d(\w+)/d(\w+)$")
 _LOCAL = re.compile(r"^d(\w+)/d(\w+)\.local$")
@@ -186,11 +186,11 @@ def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone
         from .tensor_graph import tensor_graph_latex
 
         return tensor_graph_latex(trace, digits=digits, lang=lang, standalone=standalone)
-    from .latex import _has_hangul, fragment_header
+    from .latex import has_hangul, fragment_header
 
     writer = GraphWriter(trace, Options(digits, lang, standalone))
     body = writer.body()
-    korean = lang == "ko" or _has_hangul(body)
+    korean = lang == "ko" or has_hangul(body)
     if standalone:
         return preamble(lang, tikz=True, plot=False, korean=korean) + body + "\n\n\\end{document}\n"
     return fragment_header(lang, korean=korean) + body + "\n"
@@ -298,3 +298,12 @@ def _gate_text(node, look: GraphLook) -> str:
 
     text = FormulaPrinter(latex_math_name, "latex").show(node.expr)
     return text if tex_width(text) <= 9 else ""
+
+
+def graph_latex_math(trace: GraphTrace, digits: int = 4, lang: str = "en") -> str:
+    """The graph derivation as display math only, for Jupyter's `_repr_latex_`."""
+
+    class GraphMath(MathOnlySyntax, GraphWriter):
+        pass
+
+    return GraphMath(trace, Options(digits, lang, standalone=False)).body()

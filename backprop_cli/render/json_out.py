@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from ..errors import ComputeError
-from ..expr import to_text
+from ..calc.expr import to_text
 from ..grid import is_array
 from ..trace import Equation, Trace
 
@@ -75,7 +75,7 @@ def network_document(trace: Trace) -> dict:
         if show_equations:
             step["equations"] = [equation_json(e) for e in record.equations]
         else:  # matrix detail: layer-level equations with array operands (matrix_detail.py)
-            from .tensor_json import matrix_record
+            from .matrix_json import matrix_record
 
             step["equations"] = [matrix_record(e) for e in record.equations]
         steps.append(step)
@@ -133,15 +133,6 @@ def dumps(doc: dict, compact: bool = False) -> str:
 
 
 def render_json(trace) -> str:
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_json import graph_to_json
-
-        if getattr(trace, "tensor", False):
-            from .tensor_json import is_large
-
-            if is_large(trace):
-                return dumps(graph_to_json(trace), compact=True) + "\n"
-        return dumps(graph_to_json(trace))
     compact = trace.spec.parameter_count > 300 or trace.spec.samples > 64
     return dumps(network_document(trace), compact=compact) + "\n"
 

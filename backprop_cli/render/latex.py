@@ -21,11 +21,11 @@ import math
 import re
 from typing import Optional
 
-from ..expr import Num, Ref
+from ..calc.expr import Num, Ref
 from ..frozen import frozen
 from ..grid import as_rows
-from ..names import NetworkNames, at
-from ..notation import Sym
+from ..network.names import NetworkNames, at
+from .notation import Sym
 from ..trace import Equation, Trace
 from .common import (Look, architecture, detailed_steps, equation_values, parameter_rows, sections,
                      thin)
@@ -138,19 +138,15 @@ class Options:
 def render_latex(trace, digits: int = 4, lang: str = "en", notation: Optional[str] = None,
                  standalone: bool = False) -> str:
     """The worked example as LaTeX: a fragment to \\input, or a complete document."""
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_latex import graph_latex
-
-        return graph_latex(trace, digits=digits, lang=lang, standalone=standalone)
     writer = LatexWriter(trace, Look.of(trace, "latex", digits, notation), Options(digits, lang, standalone))
     body = writer.body()
     if standalone:
-        return preamble(lang, tikz=True, plot=writer.plots, korean=lang == "ko" or _has_hangul(body)) + body + \
+        return preamble(lang, tikz=True, plot=writer.plots, korean=lang == "ko" or has_hangul(body)) + body + \
             "\n\\end{document}\n"
-    return fragment_header(lang, korean=lang == "ko" or _has_hangul(body)) + body + "\n"
+    return fragment_header(lang, korean=lang == "ko" or has_hangul(body)) + body + "\n"
 
 
-def _has_hangul(text: str) -> bool:
+def has_hangul(text: str) -> bool:
     return any(0xAC00 <= ord(c) <= 0xD7A3 or 0x1100 <= ord(c) <= 0x11FF or 0x3130 <= ord(c) <= 0x318F
                for c in text)
 
@@ -606,7 +602,7 @@ class LatexWriter(DocWriter):
 
     def matrix_equations(self, record, level: int) -> list[str]:
         """Each layer-level equation in matrix form, its numbers (small operands) and result."""
-        from .tensor_graph import equation_rows_latex, network_latex_name
+        from .tensor_format import equation_rows_latex, network_latex_name
 
         titles = {"forward": "forward", "loss": "loss", "backward": "backward", "update": "update"}
         out, section = [self.prose("p_matrix")], None
@@ -899,13 +895,6 @@ class MathOnlySyntax:
 def render_latex_math(trace, digits: int = 4, lang: str = "en") -> str:
     """The derivation as display math only, for Jupyter's `_repr_latex_`."""
     options = Options(digits, lang, standalone=False)
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_latex import GraphWriter
-
-        class GraphMath(MathOnlySyntax, GraphWriter):
-            pass
-
-        return GraphMath(trace, options).body()
 
     class NetworkMath(MathOnlySyntax, LatexWriter):
         pass

@@ -60,10 +60,6 @@ class MarkdownWriter(MarkdownSyntax, LatexWriter):
 
 def render_markdown(trace, digits: int = 4, lang: str = "en", notation: Optional[str] = None) -> str:
     """The worked example as Markdown with KaTeX-compatible math."""
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_markdown import graph_markdown
-
-        return graph_markdown(trace, digits=digits, lang=lang)
     look = Look.of(trace, "latex", digits, notation)
     writer = MarkdownWriter(trace, look, Options(digits, lang, standalone=False))
     return writer.body() + "\n"

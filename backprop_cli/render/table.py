@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..grid import as_rows
-from ..names import parameter_value
-from ..notation import Sym
+from ..network.names import parameter_value
+from .notation import Sym
 from ..trace import Equation, Trace
 from .common import Look, architecture, optimizer_text, sections, sparkline, thin
 from .formula import SUP, format_number
@@ -74,10 +74,6 @@ def _matrix(values, digits: int, title: str = "") -> RenderableType:
 
 
 def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str | None = None) -> RenderableType:
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_table import graph_table
-
-        return graph_table(trace, digits=digits, lang=lang)
     L = labels(lang)
     look = Look.of(trace, "unicode", digits, notation)
     spec = trace.spec
@@ -137,7 +133,7 @@ def _given(trace: Trace, look: Look, L) -> RenderableType:
 
 
 def _parameters_before(trace: Trace):
-    from ..names import NetworkNames
+    from ..network.names import NetworkNames
 
     spec = trace.spec
     names = NetworkNames.of(spec)
@@ -198,7 +194,7 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
 def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
     out: list[RenderableType] = [Text(L["matrix_note"], style="dim")]
     if record.equations:  # layer-level equations (matrix_detail.py): each with shapes and numbers
-        from .tensor_graph import network_matrix_text
+        from .tensor_format import network_matrix_text
 
         titles = {"forward": L["forward"], "loss": L["loss"], "backward": L["backward"], "update": L["update"]}
         section = None
@@ -225,7 +221,7 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
 
 
 def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
-    from ..names import NetworkNames, at
+    from ..network.names import NetworkNames, at
 
     spec = trace.spec
     names = NetworkNames.of(spec)

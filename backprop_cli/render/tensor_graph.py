@@ -1,30 +1,20 @@
 """Table, LaTeX and Markdown for a tensor graph: each equation once in matrix form, with
 shapes and numbers, and one worked element spelled out as scalars.
 
-    ∂f/∂W = outer(∂f/∂q, x) = ∂f/∂q xᵀ     (2,)(2,) → (2×2)
+    ∂f/∂W = ∂f/∂q xᵀ     (2,) (2,) → (2×2)
           = [0.44, 0.52] [0.2, 0.4]ᵀ = [[0.088, 0.176], [0.104, 0.208]]
-      e.g. ∂f/∂W[1,2] = ∂f/∂q[1] · x[2] = 0.44 · 0.4 = 0.176
+      e.g. ∂f/∂W[1,1] = ∂f/∂q[1] · x[1] = 0.44 · 0.2 = 0.088
 
-The worked element is shown for results of at most WORKED_LIMIT elements (6×6; the
-first element whose equation has the most terms, so a matrix product shows its sum):
-beyond that a scalar line helps nobody. Matrices larger than SHOW_LIMIT rows or columns
-are printed with their corners and ⋯. Renderers format; every number is the trace's.
+The pieces (names, matrices, the expression printer) are in tensor_format.py.
+Renderers format; every number is the trace's.
 """
 from __future__ import annotations
 
-import re
-from typing import Callable
-
 import numpy as np
 
-from ..expr import Bin, Call, Neg, Num, Ref, needs_parens, precedence, refs
-from ..tensor.names import split_element
-from ..tensor.tape import infer_shape
-from .formula import format_number, latex_math_name, latex_text, tex_width
-
-WORKED_LIMIT = 36
-LATEX_WIDTH = 27.0  # em: a display row wider than this is split or left out (FRAGMENT_WIDTH is 29)
-SHOW_LIMIT = 8  # rows/columns printed in full; larger matrices show their corners
+from .formula import latex_text
+from .tensor_format import (GRADIENT, WORKED_LIMIT, Printer, fits, fmt_policy, indent, latex_name, matrix_latex,
+                            matrix_text, operand_shapes, shape_text, unicode_name, values_of, worked_element)
 
 WORDS = {
     "en": {"title": "Tensor graph", "forward": "Forward pass",
@@ -34,197 +24,6 @@ WORDS = {
            "given": "주어진 값", "summary": "기울기", "element": "예:", "shapes": "크기",
            "off": "{n}은(는) {o}에 이르지 않음", "output": "출력"},
 }
-_GRADIENT = re.compile(r"^d(\w+)/d(\w+)$")
-
-
-# -- names --------------------------------------------------------------------------
-
-def unicode_name(name: str) -> str:
-    """df/dW → ∂f/∂W, df/dW[1,2] → ∂f/∂W[1,2], W[1,2] stays."""
-    split = split_element(name)
-    base, index = split if split else (name, None)
-    m = _GRADIENT.match(base)
-    text = f"∂{m[1]}/∂{m[2]}" if m else base
-    return text + (f"[{','.join(str(i + 1) for i in index)}]" if index else "")
-
-
-def latex_name(name: str) -> str:
-    """W → W, W[1,2] → W_{12}, df/dW[1,2] → ∂f/∂W_{12} as a fraction."""
-    split = split_element(name)
-    base, index = split if split else (name, None)
-    sub = ""
-    if index:
-        joined = ("," if any(i >= 9 for i in index) else "").join(str(i + 1) for i in index)
-        sub = "_{" + joined + "}"
-    m = _GRADIENT.match(base)
-    if m:
-        top, bottom = latex_math_name(m[1]), latex_math_name(m[2])
-        return r"\frac{\partial " + top + r"}{\partial " + _subscripted(bottom, sub) + "}"
-    return _subscripted(latex_math_name(base), sub)
-
-
-def _subscripted(symbol: str, sub: str) -> str:
-    if not sub:
-        return symbol
-    return "{" + symbol + "}" + sub if "_" in symbol else symbol + sub
-
-
-# -- numbers and matrices ------------------------------------------------------------
-
-def _corner(n: int) -> list[int | None]:
-    return list(range(n)) if n <= SHOW_LIMIT else [0, 1, 2, None, n - 1]
-
-
-def matrix_latex(value, digits: int) -> str:
-    a = np.asarray(value, dtype=float)
-    num = lambda x: format_number(x, digits, "latex")  # noqa: E731
-    if a.ndim == 0:
-        return num(a.item())
-    if a.ndim == 1:  # a column vector, as textbooks write x in W x
-        cells = [num(a[i]) if i is not None else r"\vdots" for i in _corner(a.shape[0])]
-        return r"\begin{bmatrix}" + r" \\ ".join(cells) + r"\end{bmatrix}"
-    if a.ndim > 2:
-        return r"\text{(" + r"\times".join(map(str, a.shape)) + " tensor)}"
-    rows = []
-    for i in _corner(a.shape[0]):
-        if i is None:
-            rows.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in _corner(a.shape[1])))
-        else:
-            rows.append(" & ".join(num(a[i, j]) if j is not None else r"\cdots" for j in _corner(a.shape[1])))
-    return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
-
-
-def matrix_text(value, digits: int) -> str:
-    a = np.asarray(value, dtype=float)
-    num = lambda x: format_number(x, digits, "unicode")  # noqa: E731
-    if a.ndim == 0:
-        return num(a.item())
-    if a.ndim == 1:
-        return "[" + ", ".join(num(a[i]) if i is not None else "…" for i in _corner(a.shape[0])) + "]"
-    if a.ndim > 2:
-        return f"({'×'.join(map(str, a.shape))} tensor)"
-    rows = []
-    for i in _corner(a.shape[0]):
-        if i is None:
-            rows.append("  ⋮")
-        else:
-            rows.append("[" + ", ".join(num(a[i, j]) if j is not None else "…" for j in _corner(a.shape[1])) + "]")
-    return "[" + ",\n ".join(rows) + "]"
-
-
-def shape_text(shape) -> str:
-    if len(shape) == 0:
-        return "scalar"
-    if len(shape) == 1:
-        return f"({shape[0]},)"
-    return "(" + "×".join(map(str, shape)) + ")"
-
-
-# -- expressions ---------------------------------------------------------------------
-
-class _Printer:
-    """A tensor-grammar expression as LaTeX (`latex=True`) or Unicode text; `name` prints
-    an operand (its symbol, or its value)."""
-
-    def __init__(self, name: Callable[[str], str], shapes: dict, latex: bool) -> None:
-        self.name, self.shapes, self.latex = name, shapes, latex
-
-    def shape(self, e):
-        try:
-            return infer_shape(e, self.shapes)
-        except Exception:  # a shape the printer cannot tell only changes ⊙ vs ·
-            return (2,)
-
-    def p(self, e) -> str:
-        L = self.latex
-        if isinstance(e, Num):
-            return e.text if "/" not in e.text or not L else r"\tfrac{" + e.text.replace("/", "}{") + "}"
-        if isinstance(e, Ref):
-            return self.name(e.name)
-        if isinstance(e, Neg):
-            inner = self.p(e.operand)
-            return "-" + (f"\\left({inner}\\right)" if L else f"({inner})") if precedence(e.operand) < 3 else "-" + inner
-        if isinstance(e, Bin):
-            left, right = self.p(e.left), self.p(e.right)
-            if needs_parens(e.left, e.op, "left") or (e.op == "**" and (left[:1] in "-−" or "frac" in left)):
-                left = self.paren(left)
-            if needs_parens(e.right, e.op, "right") or right[:1] in "-−":  # a + (−b), never a + −b
-                right = self.paren(right)
-            if e.op == "**":
-                return _base(left) + "^{" + right + "}" if L else f"{left} ** {right}"
-            if e.op == "@":
-                return f"{left} \\, {right}" if L else f"{left} @ {right}"
-            if e.op == "*":
-                both = self.shape(e.left) != () and self.shape(e.right) != ()
-                sym = (r"\odot" if both else r"\cdot") if L else ("⊙" if both else "·")
-                return f"{left} {sym} {right}"
-            if e.op == "/" and L:
-                return r"\frac{" + self.p(e.left) + "}{" + self.p(e.right) + "}"
-            return f"{left} {e.op} {right}"
-        return self.call(e)
-
-    def paren(self, s: str) -> str:
-        return r"\left(" + s + r"\right)" if self.latex else f"({s})"
-
-    def call(self, e: Call) -> str:
-        L, fn = self.latex, e.fn
-        args = [self.p(a) for a in e.args]
-        dims = lambda: ("\\times" if L else "×").join(a.text for a in e.args)  # noqa: E731
-        if fn == "transpose":
-            inner = args[0] if isinstance(e.args[0], (Ref, Num)) else self.paren(args[0])
-            return _base(inner) + "^{\\top}" if L else inner + "ᵀ"
-        if fn == "outer":
-            right = args[1] if isinstance(e.args[1], (Ref, Num)) else self.paren(args[1])
-            return f"{args[0]} \\, {_base(right)}^{{\\top}}" if L else f"{args[0]} {right}ᵀ"
-        if fn == "ones":
-            return r"\mathbf{1}_{" + dims() + "}" if L else f"1₍{dims()}₎"
-        if fn == "norm":
-            return r"\left\lVert " + args[0] + r" \right\rVert" if L else f"‖{args[0]}‖"
-        if fn == "step":
-            return r"\mathbb{1}\!\left[" + args[0] + r" > 0\right]" if L else f"[{args[0]} > 0]"
-        if fn in ("sum", "mean") and len(e.args) == 2:
-            name = r"\sum" if (L and fn == "sum") else (r"\operatorname{mean}" if L else fn)
-            return (name + "_{\\text{axis } " + args[1] + "}" + self.paren(args[0])) if L else f"{fn}({args[0]}, axis {args[1]})"
-        if fn == "sum" and L:
-            return r"\sum " + self.paren(args[0])
-        if fn in ("sum_to", "expand") and L:
-            sub = r"\times".join(a.text for a in (e.args[1:] if fn == "sum_to" else e.args[2:])) or "1"
-            return r"\operatorname{" + fn.replace("_", r"\_") + "}_{" + sub + "}" + self.paren(args[0])
-        if fn in ("max_share", "min_share") and L:
-            return r"\operatorname{" + fn.replace("_", r"\_") + "}_{" + args[0] + "}" + self.paren(", ".join(args[1:]))
-        if L:
-            known = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh",
-                     "sigmoid": r"\sigma", "max": r"\max", "min": r"\min"}
-            head = known.get(fn) or r"\operatorname{" + fn.replace("_", r"\_") + "}"
-            return head + self.paren(", ".join(args))
-        return f"{fn}({', '.join(args)})"
-
-
-def _base(text: str) -> str:
-    """A base that already carries a script gets braces: {W^{(1)}}^{\\top}, never W^{(1)}^{\\top}."""
-    return "{" + text + "}" if "^" in text or "_" in text and not text.startswith(r"\\left") else text
-
-
-def _fits(row: str) -> bool:
-    return tex_width(row) <= LATEX_WIDTH
-
-
-def _operand_shapes(eq) -> dict:
-    return {k: tuple(np.shape(v)) for k, v in eq.operands}
-
-
-def worked_element(eq):
-    """The element equation to spell out: the first with the most operands (a product's
-    full sum), or None when the result is larger than WORKED_LIMIT or has no elements."""
-    if not eq.elements or np.size(eq.value) > WORKED_LIMIT or eq.shape == ():
-        return None
-    return max(eq.elements, key=lambda e: len(e.operands))
-
-
-def _values_of(element) -> dict:
-    return dict(element.operands)
-
-
 # -- the three formats ------------------------------------------------------------------
 
 def _sections(trace, lang: str):
@@ -235,19 +34,12 @@ def _sections(trace, lang: str):
         prefix = f"d{o}/d"
         out.append((words["backward"].format(o=o),
                     [eq for eq in trace.equations if eq.section == "backward" and eq.name.startswith(prefix)
-                     and _GRADIENT.match(eq.name) and _GRADIENT.match(eq.name)[1] == o]))
+                     and GRADIENT.match(eq.name) and GRADIENT.match(eq.name)[1] == o]))
     return words, out
 
 
 def _given(trace):
     return [n for n in trace.spec.nodes if n.is_leaf]
-
-
-def _fmt_policy(value, digits: int, style: str, policy: str, wrap: bool = False) -> str:
-    text = format_number(value, digits, style, policy)
-    if wrap and text[:1] in "-−":
-        return r"\left(" + text + r"\right)" if style == "latex" else f"({text})"
-    return text
 
 
 def latex_lines(trace, digits: int, lang: str, markdown: bool = False) -> list[str]:
@@ -268,34 +60,34 @@ def latex_lines(trace, digits: int, lang: str, markdown: bool = False) -> list[s
 
 
 def _latex_equation(eq, trace, digits: int, words: dict, markdown: bool) -> list[str]:
-    shapes = _operand_shapes(eq)
-    sym = _Printer(latex_name, shapes, True).p(eq.expr)
+    shapes = operand_shapes(eq)
+    sym = Printer(latex_name, shapes, True).p(eq.expr)
     values = dict(eq.operands)
-    num = _Printer(lambda n: matrix_latex(values[n], digits), shapes, True).p(eq.expr)
+    num = Printer(lambda n: matrix_latex(values[n], digits), shapes, True).p(eq.expr)
     shape_line = " ".join(shape_text(s) for s in shapes.values()) + r" \to " + shape_text(eq.shape)
     shape_line = shape_line.replace("×", r"\times ")
     rows = [latex_name(eq.name) + " &= " + sym]
     rows.append(r"&\phantom{=}\ \text{" + shape_line.replace(r"\to", r"$\to$").replace(r"\times ", r"$\times$") + "}")
     if eq.note:
         rows[-1] += r" \quad \text{(" + latex_text(eq.note) + ")}"
-    elif num != sym and _fits("&= " + num):
+    elif num != sym and fits("&= " + num):
         rows.append("&= " + num)
     if not eq.note:
         rows.append("&= " + matrix_latex(eq.value, digits))
     element = worked_element(eq)
     if element is not None:
-        ops = _values_of(element)
-        e_sym = _Printer(latex_name, {k: () for k in ops}, True).p(element.expr)
-        e_num = _Printer(lambda n: _fmt_policy(ops[n], digits, "latex", trace.policy), {k: () for k in ops}, True).p(element.expr)
-        value = _fmt_policy(element.value, digits, "latex", trace.policy)
+        ops = values_of(element)
+        e_sym = Printer(latex_name, {k: () for k in ops}, True).p(element.expr)
+        e_num = Printer(lambda n: fmt_policy(ops[n], digits, "latex", trace.policy), {k: () for k in ops}, True).p(element.expr)
+        value = fmt_policy(element.value, digits, "latex", trace.policy)
         lhs = r"\text{" + latex_text(words["element"]) + r" } " + latex_name(element.name)
-        if _fits(lhs + " &= " + e_sym + " = " + e_num + " = " + value):
+        if fits(lhs + " &= " + e_sym + " = " + e_num + " = " + value):
             rows.append(lhs + " &= " + e_sym + " = " + e_num + " = " + value)
-        elif _fits(lhs + " &= " + e_sym):
+        elif fits(lhs + " &= " + e_sym):
             rows.append(lhs + " &= " + e_sym)
-            rows.append("&= " + e_num + " = " + value if _fits("&= " + e_num) else "&= " + value)
+            rows.append("&= " + e_num + " = " + value if fits("&= " + e_num) else "&= " + value)
         else:  # too long to typeset as one row: the numbers alone, when they fit
-            rows.append(lhs + " &= " + (e_num + " = " if _fits(lhs + " &= " + e_num) else "") + value)
+            rows.append(lhs + " &= " + (e_num + " = " if fits(lhs + " &= " + e_num) else "") + value)
         if element.condition:
             rows.append(r"&\phantom{=}\ \text{(" + latex_text(element.condition) + ")}")
     begin, end = (r"$$\begin{aligned}", r"\end{aligned}$$") if markdown else (r"\begin{align*}", r"\end{align*}")
@@ -310,6 +102,17 @@ def tensor_graph_latex(trace, digits: int = 4, lang: str = "en", standalone: boo
         return fragment_header(lang, korean=lang == "ko") + body
 
     return preamble(lang, tikz=False, plot=False, korean=lang == "ko", title=trace.name) + body + "\\end{document}\n"
+
+
+def tensor_graph_math(trace, digits: int = 4, lang: str = "en") -> str:
+    """Display math only (Jupyter): the aligned blocks of every equation, in order."""
+    words, sections = _sections(trace, lang)
+    blocks = []
+    for _, eqs in sections:
+        for eq in eqs:
+            blocks.append("$$" + "\n".join(_latex_equation(eq, trace, digits, words, True)[1:-1]).join(
+                (r"\begin{aligned}", r"\end{aligned}")) + "$$")
+    return "\n".join(blocks) + "\n"
 
 
 def tensor_graph_markdown(trace, digits: int = 4, lang: str = "en") -> str:
@@ -327,7 +130,7 @@ def tensor_graph_table(trace, digits: int = 4, lang: str = "en"):
     parts.append(Text(words["given"], style="bold underline"))
     for n in _given(trace):
         value = trace.values[n.name]
-        parts.append(Text(f"{n.name} = {_indent(matrix_text(value, digits), len(n.name) + 3)}    "
+        parts.append(Text(f"{n.name} = {indent(matrix_text(value, digits), len(n.name) + 3)}    "
                           f"{shape_text(np.shape(value))}"))
     for title_, eqs in sections:
         parts.append(Text(""))
@@ -337,17 +140,13 @@ def tensor_graph_table(trace, digits: int = 4, lang: str = "en"):
     return Group(*parts)
 
 
-def _indent(text: str, by: int) -> str:
-    return text.replace("\n", "\n" + " " * by)
-
-
 def _text_equation(eq, trace, digits: int, words: dict) -> list:
     from rich.text import Text
 
-    shapes = _operand_shapes(eq)
+    shapes = operand_shapes(eq)
     name = unicode_name(eq.name)
     pad = " " * len(name)
-    sym = _Printer(unicode_name, shapes, False).p(eq.expr)
+    sym = Printer(unicode_name, shapes, False).p(eq.expr)
     shape_line = " ".join(shape_text(s) for s in shapes.values()) + " → " + shape_text(eq.shape)
     out = [Text.assemble((name, "bold"), f" = {sym}", ("    " + shape_line, "dim"))]
     if eq.note:
@@ -355,17 +154,17 @@ def _text_equation(eq, trace, digits: int, words: dict) -> list:
         return out
     values = dict(eq.operands)
     if values and np.size(eq.value) <= WORKED_LIMIT:
-        num = _Printer(lambda n: matrix_text(values[n], digits).replace("\n", ""), shapes, False).p(eq.expr)
+        num = Printer(lambda n: matrix_text(values[n], digits).replace("\n", ""), shapes, False).p(eq.expr)
         out.append(Text(f"{pad} = {num}"))
-    out.append(Text(f"{pad} = {_indent(matrix_text(eq.value, digits), len(pad) + 3)}"))
+    out.append(Text(f"{pad} = {indent(matrix_text(eq.value, digits), len(pad) + 3)}"))
     element = worked_element(eq)
     if element is not None:
-        ops = _values_of(element)
-        e_sym = _Printer(unicode_name, {k: () for k in ops}, False).p(element.expr)
-        e_num = _Printer(lambda n: _fmt_policy(ops[n], digits, "unicode", trace.policy),
+        ops = values_of(element)
+        e_sym = Printer(unicode_name, {k: () for k in ops}, False).p(element.expr)
+        e_num = Printer(lambda n: fmt_policy(ops[n], digits, "unicode", trace.policy),
                          {k: () for k in ops}, False).p(element.expr)
         line = (f"  {words['element']} {unicode_name(element.name)} = {e_sym} = {e_num} = "
-                f"{_fmt_policy(element.value, digits, 'unicode', trace.policy)}")
+                f"{fmt_policy(element.value, digits, 'unicode', trace.policy)}")
         if element.condition:
             line += f"  ({element.condition})"
         out.append(Text(line, style="italic"))
@@ -376,83 +175,3 @@ __all__ = ["tensor_graph_latex", "tensor_graph_markdown", "tensor_graph_table", 
            "refs"]
 
 
-# -- network matrix detail (matrix_detail.py's layer-level equations) -------------------------
-
-_NET = re.compile(r"^(?:(buf|m|v)_)?([A-Za-z]+)\((\d+)\)(_new)?(?:@(\d+))?$")
-_NET_GRAD = re.compile(r"^d(\w+(?:\(\d+\))?)/d(\w+\(\d+\))$")
-_HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\epsilon",
-                "weight_decay": r"\lambda", "slope": r"\text{slope}", "loss": r"\mathcal{L}", "X": "X", "T": "T"}
-_HYPER_TEXT = {"lr": "α", "momentum": "μ", "beta1": "β₁", "beta2": "β₂", "eps": "ε", "weight_decay": "λ",
-               "loss": "L"}
-_SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
-
-
-def network_latex_name(name: str) -> str:
-    """Z(1) → Z^{(1)}, dL/dW(2) → ∂L/∂W^{(2)}, buf_W(1)@1 → buf of W^{(1)} after step 1."""
-    if name in _HYPER_LATEX:
-        return _HYPER_LATEX[name]
-    m = _NET_GRAD.match(name)
-    if m:
-        top = r"\mathcal{L}" if m[1] == "L" else network_latex_name(m[1])
-        return r"\frac{\partial " + top + r"}{\partial " + network_latex_name(m[2]) + "}"
-    m = _NET.match(name)
-    if not m:
-        return latex_math_name(name)
-    base = {"delta": r"\delta", "b": r"\mathbf{b}"}.get(m[2], m[2])
-    text = base + "^{(" + m[3] + ")}"
-    if m[4]:
-        text = "{" + text + r"}_{\text{new}}"
-    if m[1]:
-        text = {"buf": r"\mathrm{buf}", "m": "m", "v": "v"}[m[1]] + "_{" + text + "}"
-    if m[5]:
-        text += r"\big|_{\text{step " + m[5] + "}}"
-    return text
-
-
-def network_text_name(name: str) -> str:
-    if name in _HYPER_TEXT:
-        return _HYPER_TEXT[name]
-    m = _NET_GRAD.match(name)
-    if m:
-        return f"∂{'L' if m[1] == 'L' else network_text_name(m[1])}/∂{network_text_name(m[2])}"
-    m = _NET.match(name)
-    if not m:
-        return name
-    text = {"delta": "δ"}.get(m[2], m[2]) + f"({m[3]})".translate(_SUP)
-    if m[4]:
-        text += "_new"
-    if m[1]:
-        text = f"{m[1]}_{text}"
-    if m[5]:
-        text += f" (step {m[5]})"
-    return text
-
-
-def equation_rows_latex(eq, name, digits: int) -> list[str]:
-    """`lhs &= matrix form`, then the numbers (small tensors), then the result."""
-    shapes = _operand_shapes(eq)
-    rows = [name(eq.name) + " &= " + _Printer(name, shapes, True).p(eq.expr)]
-    values = dict(eq.operands)
-    if values and max(np.size(v) for v in values.values()) <= WORKED_LIMIT:
-        numbers = "&= " + _Printer(lambda n: matrix_latex(values[n], digits), shapes, True).p(eq.expr)
-        if _fits(numbers):
-            rows.append(numbers)
-    rows.append("&= " + matrix_latex(eq.value, digits))
-    if eq.note:
-        rows[-1] += r" \quad \text{(" + latex_text(eq.note) + ")}"
-    return rows
-
-
-def network_matrix_text(eq, digits: int) -> list:
-    """One layer-level equation for the terminal: matrix form with shapes, then the result."""
-    from rich.text import Text
-
-    shapes = _operand_shapes(eq)
-    name = network_text_name(eq.name)
-    sym = _Printer(network_text_name, shapes, False).p(eq.expr)
-    shape_line = " ".join(shape_text(s) for s in shapes.values()) + " → " + shape_text(eq.shape)
-    pad = " " * len(name)
-    out = [Text.assemble((name, "bold"), f" = {sym}", ("    " + shape_line, "dim"))]
-    out.append(Text(f"{pad} = {_indent(matrix_text(eq.value, digits), len(pad) + 3)}"
-                    + (f"    ({eq.note})" if eq.note else "")))
-    return out

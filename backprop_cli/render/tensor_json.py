@@ -19,26 +19,7 @@ from typing import Any
 import numpy as np
 
 from .json_out import equation_json, json_float
-
-
-def array_json(value) -> Any:
-    """A float array as nested lists (a 0-d array as a number), never −0.0."""
-    array = np.asarray(value, dtype=float) + 0.0
-    return array.item() if array.ndim == 0 else array.tolist()
-
-
-def matrix_record(eq) -> dict:
-    out = {
-        "name": eq.name,
-        "form": "matrix",
-        "expression": eq.expression,
-        "operands": {k: array_json(v) for k, v in eq.operands},
-        "shapes": {**{k: list(np.shape(v)) for k, v in eq.operands}, eq.name: list(eq.shape)},
-        "value": array_json(eq.value),
-    }
-    if eq.note:
-        out["condition"] = eq.note
-    return out
+from .matrix_json import array_json, matrix_record
 
 
 def is_scalar(eq) -> bool:
@@ -46,7 +27,8 @@ def is_scalar(eq) -> bool:
     return eq.shape == () and len(eq.elements) == 1 and all(np.ndim(v) == 0 for _, v in eq.operands)
 
 
-def tensor_graph_to_json(trace) -> dict:
+def tensor_graph_to_json(trace, exact_text=None) -> dict:
+    """The tensor graph's document; `exact_text` prints an exact value (graph_json's)."""
     several = len(trace.outputs) > 1
     out: dict[str, Any] = {
         "format": "backprop/1",
@@ -70,9 +52,7 @@ def tensor_graph_to_json(trace) -> dict:
         for element in eq.elements:
             equations.append({**equation_json(element), "form": "element"})
     out["equations"] = equations
-    if trace.exact:
-        from .graph_json import exact_text
-
+    if trace.exact and exact_text is not None:
         out["exact"] = {name: exact_text(value) for name, value in trace.exact.items()}
     return out
 

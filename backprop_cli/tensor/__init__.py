@@ -1,6 +1,6 @@
 """One tensor engine: ops beside their local-gradient rules, equations recorded per op.
 
-Graph specs with vectors and matrices use it (graph_tensor.py); network layer types
+Graph specs with vectors and matrices use it (graph/tensor_solve.py); network layer types
 (conv, pool, norm, RNN) build on it too. Three modules, one job each:
 
 * `shapes.py` — `Shape` tuples, broadcasting (NumPy/PyTorch rules), `@`'s rule, and

@@ -28,7 +28,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..expr import Bin, Call, Expr, Neg, Num
+from ..calc.expr import Bin, Call, Expr, Neg, Num
 from . import shapes as S
 from .shapes import Shape, ShapeError
 

@@ -24,9 +24,9 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from ..arithmetic import FloatArithmetic
+from ..calc.arithmetic import FloatArithmetic
 from ..errors import ComputeError
-from ..expr import Bin, Call, Expr, Neg, Num, Ref, evaluate as evaluate_scalar, refs, to_text
+from ..calc.expr import Bin, Call, Expr, Neg, Num, Ref, evaluate as evaluate_scalar, refs, to_text
 from ..frozen import frozen
 from ..trace import Equation
 from . import shapes as S

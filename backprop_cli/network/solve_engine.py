@@ -4,19 +4,18 @@
 past SCALAR_PARAMETER_LIMIT, matrix detail, runs past RECORD_ALL_STEPS, and anything
 whose printed formulas overflow in plain float arithmetic (the engine is stable at any
 |z| and names the first non-finite quantity). The engine's arrays fill the records; the
-canonical names are read out of them (`solve.step_slots`).
+canonical names are read out of them (`names.step_slots`).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import engine
-from .arithmetic import FloatArithmetic
+from ..calc.arithmetic import FloatArithmetic
 from .equations import Derivation
-from .names import at, parameter_value
-from .solve import SCALAR_PARAMETER_LIMIT, loss_names, step_slots
+from .names import SCALAR_PARAMETER_LIMIT, at, loss_names, parameter_value, step_slots
 from .spec import Spec
-from .trace import LayerRecord, StepRecord, Trace
+from ..trace import LayerRecord, StepRecord, Trace
 
 
 def solve_with_engine(spec, names, total, recorded, detail, progress) -> Trace:

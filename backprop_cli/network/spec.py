@@ -6,18 +6,18 @@ what was found. Nothing here computes gradients; it only decides what the user m
 """
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import field
 from typing import Any, Optional
 
 import yaml
 
-from .errors import SpecError
-from .frozen import frozen
-from .grid import Grid, is_array
-from .numbers import Number, describe, number, number_vector
-from .yamlsafe import MAX_SIZE, is_plain, load_nodes, load_text, where
+from ..errors import SpecError
+from ..frozen import frozen
+from ..grid import Grid, is_array
+from ..read.numbers import Number, describe, number, number_vector
+from ..read.suggest import suggest
+from ..read.yamlsafe import is_plain, where
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "cross_entropy")
@@ -131,7 +131,7 @@ class Spec:
         return total
 
     def with_steps(self, steps: int) -> "Spec":
-        from .frozen import replace
+        from ..frozen import replace
 
         return replace(self, steps=steps)
 
@@ -141,26 +141,8 @@ class Spec:
 
 
 # Words from other tools (PyTorch, Keras, textbooks) for a field we spell differently.
-_SYNONYMS = {
-    "learning_rate": "lr", "learningrate": "lr", "eta": "lr", "epochs": "steps", "iterations": "steps",
-    "iters": "steps", "inputs": "input", "x": "input", "targets": "target", "y": "target", "labels": "target",
-    "label": "target", "weight": "weights", "w": "weights", "biases": "bias", "b": "bias",
-    "activations": "activation", "act": "activation", "criterion": "loss", "loss_fn": "loss",
-    "optim": "optimizer", "opt": "optimizer", "title": "name",
-}
-
-
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def suggest(word: str, choices) -> Optional[str]:
-    choices = list(choices)
-    synonym = _SYNONYMS.get(word.lower(), word.lower())
-    if synonym in choices and synonym != word:
-        return f"did you mean {synonym!r}?"
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean {match[0]!r}?" if match else None
 
 
 class _Reader:
@@ -246,28 +228,11 @@ class _Reader:
 # the spec
 
 
-def load_spec(path: str | os.PathLike, *, max_size: int = MAX_SIZE) -> "Spec | Any":
-    """Read, validate and return a network `Spec` (or a graph spec for `graph:` files)."""
-    source, root = load_nodes(path, max_size)
-    return read_spec(root, source.file)
-
-
-def loads_spec(text: str, file: str = "<string>") -> "Spec | Any":
-    return read_spec(load_text(text, file), file)
-
-
-def read_spec(root: yaml.Node, file: str):
+def read_network(root: yaml.Node, file: str) -> Spec:
+    """A network spec from its composed YAML tree (load.py decides network or graph)."""
     r = _Reader(file)
     if not isinstance(root, yaml.MappingNode):
         raise r.fail(root, "", expected="a mapping of spec fields (name, input, layers, …)", found=describe(root))
-    keys = {k.value for k, _ in root.value if isinstance(k, yaml.ScalarNode)}
-    if "graph" in keys:
-        if "layers" in keys:
-            node = next(k for k, _ in root.value if getattr(k, "value", None) == "layers")
-            raise r.fail(node, "layers", "a file is either a network (layers) or a graph (graph), not both")
-        from .graph import read_graph_spec
-
-        return read_graph_spec(root, file)
     return _read_network(r, root)
 
 
@@ -555,7 +520,7 @@ def _read_notation(r: _Reader, node):
         return r.choice(node, "notation", NOTATION_PRESETS, "a notation preset")
     if not isinstance(node, yaml.MappingNode):
         raise r.fail(node, "notation", expected="a preset name or a mapping", found=describe(node))
-    from .notation import OVERRIDE_KEYS  # checked here so a bad key has its line and column
+    from ..render.notation import OVERRIDE_KEYS  # checked here so a bad key has its line and column
 
     known = ("preset",) + tuple(OVERRIDE_KEYS)
     out = {}

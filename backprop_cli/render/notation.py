@@ -28,20 +28,14 @@ import re
 from dataclasses import field
 from typing import Any, Optional
 
-from .errors import BackpropError
-from .frozen import frozen, replace
+from ..errors import BackpropError
+from ..frozen import frozen, replace
+from .formula import GREEK_LATEX, latex_math_name, latex_text
 
 SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
 _SUB_LETTERS = dict(zip("aehijklmnoprstuvx", "ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 
-GREEK_LATEX = {
-    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "ζ": r"\zeta",
-    "η": r"\eta", "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu",
-    "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi",
-    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Δ": r"\Delta", "Σ": r"\Sigma", "Φ": r"\Phi",
-    "Ω": r"\Omega", "Θ": r"\Theta",
-}
 _LATEX_GREEK = {v[1:]: k for k, v in GREEK_LATEX.items()}
 
 PRESETS = ("standard", "mazur", "hidden_output", "indexed")
@@ -103,8 +97,6 @@ def _letter_latex(letter: str) -> str:
     out = "".join(GREEK_LATEX.get(ch, ch) + (" " if ch in GREEK_LATEX else "") for ch in letter)
     if re.fullmatch(r"[A-Za-z0-9 \\']+", out):
         return r"\mathrm{" + out.strip() + "}" if not out.startswith("\\") else out.strip()
-    from .render.formula import latex_text
-
     return r"\text{" + latex_text(letter) + "}"
 
 
@@ -364,6 +356,4 @@ def _escape_unknown(name: str, style: str) -> str:
     """A name no rule knows (graph node names pass through here): shown as written."""
     if style == "unicode":
         return name
-    from .render.formula import latex_math_name
-
     return latex_math_name(name)

@@ -39,16 +39,17 @@ from typing import Any, Mapping
 
 import yaml
 
-from .arithmetic import FloatArithmetic
-from .errors import ComputeError, SpecError
-from .expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS, Bin, Call, Expr, Ref, evaluate, refs
-from .frozen import frozen
-from .graph_calculus import ONE, ZERO, _is_zero, differentiate, s_mul, s_sum
-from .graph_tensor import check_shapes, solve_tensor_graph
-from .graph_parse import _IDENTIFIER, _children, _NameTable, _Scope, _suggest, parse_expression
-from .numbers import Number, describe, number, number_vector, parse_text
-from .trace import Equation, GraphTrace, LocalGradient
-from .yamlsafe import is_plain, where
+from ..calc.arithmetic import FloatArithmetic
+from ..errors import ComputeError, SpecError
+from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS, Bin, Call, Expr, Ref, evaluate, refs
+from ..frozen import frozen
+from .calculus import ONE, ZERO, is_zero, differentiate, s_mul, s_sum
+from ..read.suggest import suggest
+from .tensor_solve import check_shapes, solve_tensor_graph
+from .parse import IDENTIFIER, NameTable, Scope, children, parse_expression
+from ..read.numbers import Number, describe, number, number_vector, parse_text
+from ..trace import Equation, GraphTrace, LocalGradient
+from ..read.yamlsafe import is_plain, where
 
 MAX_MAGNITUDE = 1e300  # beyond this a value is refused (SPEC §4)
 # A derived expression (a derivative, a fan-out sum) is written out in full; beyond
@@ -109,7 +110,7 @@ class GraphSpec:
     file: str
     outputs: tuple[str, ...] = ()  # `output: [w, z, y]`: every output, in order
     grad_output: tuple = ()  # ((node, shape, values, texts), …): upstream gradients given
-    tensor: bool = False  # solved by the tensor engine (graph_tensor.py)
+    tensor: bool = False  # solved by the tensor engine (graph/tensor_solve.py)
 
     def node(self, name: str) -> GraphNode:
         for n in self.nodes:
@@ -164,7 +165,7 @@ def _uses_tensors(node: GraphNode) -> bool:
             return True
         if isinstance(e, Call) and (e.fn in TENSOR_FUNCTIONS or (e.fn in ("max", "min") and len(e.args) == 1)):
             return True
-        stack += _children(e)
+        stack += children(e)
     return False
 
 
@@ -184,7 +185,7 @@ def _read_grad_output(field, nodes: list[GraphNode], outputs: tuple[str, ...], f
         if name not in outputs:
             raise SpecError(f"{name!r} is not an output", file=file, path=path, **where(k),
                             expected="one of the outputs: " + ", ".join(outputs),
-                            hint=_suggest(name, outputs) or "list it under `output:` first")
+                            hint=suggest(name, outputs) or "list it under `output:` first")
         if isinstance(item, yaml.SequenceNode):
             shape, values, texts = read_tensor(item, path, file)
         else:
@@ -253,7 +254,7 @@ def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, 
             raise SpecError(
                 f"unknown key {key!r}", file=file, path=key, **where(k),
                 expected="one of " + ", ".join(TOP_LEVEL_KEYS),
-                hint=_suggest(key, TOP_LEVEL_KEYS),
+                hint=suggest(key, TOP_LEVEL_KEYS),
             )
         fields[key] = (k, v)
     return fields
@@ -296,7 +297,7 @@ def _read_output(field, nodes: list[GraphNode], file: str) -> tuple[str, ...]:
         if item.value not in names:
             raise SpecError(
                 f"unknown node {item.value!r}", file=file, path=path, **where(item),
-                expected="one of " + ", ".join(names[-10:]), hint=_suggest(item.value, names),
+                expected="one of " + ", ".join(names[-10:]), hint=suggest(item.value, names),
             )
         if item.value in chosen:
             raise SpecError(f"{item.value!r} is listed twice", file=file, path=path, **where(item))
@@ -324,7 +325,7 @@ def _read_wrt(field, nodes: list[GraphNode], file: str) -> tuple[str, ...]:
         name = item.value
         if name not in names:
             raise SpecError(f"unknown node {name!r}", file=file, path=path, **where(item),
-                            expected="a leaf: " + ", ".join(leaves[:10]), hint=_suggest(name, names))
+                            expected="a leaf: " + ", ".join(leaves[:10]), hint=suggest(name, names))
         if not names[name].is_leaf:
             raise SpecError(
                 f"{name!r} is computed ({name}: {names[name].text.strip()}), not a leaf", file=file,
@@ -345,7 +346,7 @@ def _check_node_name(key: yaml.Node, file: str) -> str:
                         found=describe(key))
     name = key.value
     path = f"graph.{name}"
-    if not _IDENTIFIER.fullmatch(name):
+    if not IDENTIFIER.fullmatch(name):
         raise SpecError(
             f"{name!r} is not a valid node name", file=file, path=path, **where(key),
             expected="a plain identifier (letters, digits and _, not starting with a digit)",
@@ -373,16 +374,16 @@ def _read_nodes(graph: yaml.Node, file: str) -> list[GraphNode]:
         raise SpecError("the graph has no nodes", file=file, path="graph", **where(graph),
                         expected="at least one node")
     entries = [(_check_node_name(k, file), v) for k, v in graph.value]
-    table = _NameTable(
+    table = NameTable(
         tuple(name for name, _ in entries),
         {name: i for i, (name, _) in enumerate(entries)},
         {name: v.value if isinstance(v, yaml.ScalarNode) else "" for name, v in entries},
         {name: v.start_mark.line + 1 for name, v in entries},
     )
-    return [_read_node(name, value, _Scope(table, i), file) for i, (name, value) in enumerate(entries)]
+    return [_read_node(name, value, Scope(table, i), file) for i, (name, value) in enumerate(entries)]
 
 
-def _read_node(name: str, value: yaml.Node, scope: "_Scope", file: str) -> GraphNode:
+def _read_node(name: str, value: yaml.Node, scope: "Scope", file: str) -> GraphNode:
     path = f"graph.{name}"
     loc = where(value)
     if isinstance(value, yaml.SequenceNode):  # a vector, matrix or higher tensor leaf
@@ -458,7 +459,7 @@ def expression_size(e: Expr) -> tuple[int, int]:
         key = id(n)
         if key in size:
             continue
-        kids = _children(n)
+        kids = children(n)
         if done or not kids:
             size[key] = 1 + sum(size[id(k)] for k in kids)
             depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
@@ -600,11 +601,11 @@ class _Solver:
                     g, conditions = differentiate(local[(q, p)], along, self.point)
                 except ComputeError as exc:
                     raise ComputeError(f"node {q}, {name}: {exc}") from None
-                if not _is_zero(g):
+                if not is_zero(g):
                     self.equation(q, name, g, "second", ", ".join(conditions))
                     terms.append(s_mul(Ref(name), tangent[p]))
             e = s_sum(terms)
-            if q == f or not _is_zero(e):
+            if q == f or not is_zero(e):
                 self.equation(q, second_name(q, x), e, "second")
                 curvature[q] = Ref(second_name(q, x))
             else:

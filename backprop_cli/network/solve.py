@@ -13,15 +13,14 @@ import gc
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
-from .arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
+from ..calc.arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
 from .equations import Derivation
-from .errors import BackpropError, ComputeError
-from .grid import Grid
-from .names import NetworkNames, at
+from ..errors import BackpropError, ComputeError
+from ..grid import Grid
+from .names import SCALAR_PARAMETER_LIMIT, NetworkNames, at, loss_names, step_slots
 from .spec import MAX_STEPS, Spec
-from .trace import LayerRecord, StepRecord, Trace
+from ..trace import LayerRecord, StepRecord, Trace
 
-SCALAR_PARAMETER_LIMIT = 300  # above this: matrix detail, `named` holds only losses
 SCALAR_SAMPLE_LIMIT = 64  # scalar equations for batches up to this size (on request)
 RECORD_ALL_STEPS = 1000  # above this, record steps 1–10 and the last (SPEC §5)
 POLICY_STEP_LIMIT = 1000  # --round / --exact evaluate scalar equations: bounded work
@@ -63,9 +62,9 @@ def solve(
         raise BackpropError("--symbolic evaluates its formulas in float64: it cannot be combined with --round")
     if trace.detail != "scalar":
         raise BackpropError("--symbolic needs the scalar derivation: one sample and a small network (or --detail scalar)")
-    from .frozen import replace
+    from ..frozen import replace
 
-    from .symbolic import symbolic_gradients
+    from ..calc.symbolic import symbolic_gradients
 
     formulas = symbolic_gradients(trace.steps[0].equations, trace.named, spec.parameter_count)
     return replace(trace, symbolic=formulas)
@@ -154,14 +153,6 @@ def _check_policy(spec: Spec, policy: str, total: int, digits: Optional[int]) ->
         )
 
 
-def loss_names(named: dict, losses: list[float]) -> None:
-    total = len(losses) - 1
-    for s in range(1, total + 1):
-        named[at("loss", s)] = losses[s - 1]
-        named[f"loss_after@{s}"] = losses[s]  # after step s (SPEC §3)
-    named["loss_after"] = losses[total]  # bare: after the last step
-
-
 # ------------------------------------------------------------------------------------------
 # the derivation alone: float64 for small networks, hand-rounded, exact
 
@@ -188,24 +179,6 @@ def _solve_policy(spec, names, total, recorded, arith, digits, progress) -> Trac
         name=spec.name, spec=spec, steps=steps, losses=tuple(losses), named=named,
         after_equations=after, detail="scalar", policy=arith.name, digits=digits, exact=exact,
     )
-
-
-def step_slots(spec: Spec, names: NetworkNames, s: int) -> Iterator[tuple[str, tuple]]:
-    """Every per-step canonical name with where its value lives: (array field, layer,
-    sample, unit) or (param | grad | new, layer) + its `parameters()` index. The one
-    map between names and arrays, read both ways (here and in solve_engine.py)."""
-    for l, layer in enumerate(spec.layers):
-        for n in range(spec.samples):
-            for j in range(layer.units):
-                neuron = names.neuron(l, j)
-                for base, field in (("z", "z"), ("a", "a"), ("dL/da", "dL_da"), ("delta", "delta")):
-                    yield at(names.sample(f"{base}{neuron}", n), s), (field, l, n, j)
-                if layer.activation.name != "softmax":
-                    yield at(names.sample(f"da{neuron}/dz{neuron}", n), s), ("da_dz", l, n, j)
-        for name, index in names.parameters(l):
-            yield at(name, s), ("param", l) + index
-            yield at(f"dL/d{name}", s), ("grad", l) + index
-            yield at(f"{name}_new", s), ("new", l) + index
 
 
 def _record_from_names(spec: Spec, names: NetworkNames, values: dict[str, float], s: int,

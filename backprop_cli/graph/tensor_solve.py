@@ -6,7 +6,7 @@
       q: W @ x                          element   df/dW[1,2] = {df/dq[1]} * {x[2]} = 0.44 · 0.4
       f: sum(q ** 2)
 
-graph.py reads the spec (one parser for scalar and tensor graphs) and sends it here
+graph/solve.py reads the spec (one parser for scalar and tensor graphs) and sends it here
 when a leaf is a list, an expression uses @ or a tensor function, `output:` lists
 several nodes, or `grad_output:` is given. This module checks shapes before anything
 is computed (`check_shapes`, so `validate` reports them) and solves on the tensor tape.
@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ComputeError, SpecError
-from .tensor.names import elements
-from .tensor.shapes import ShapeError, show
-from .tensor.tape import Tape, gradient_name, infer_shape
-from .trace import TensorGraphTrace
+from ..errors import ComputeError, SpecError
+from ..tensor.names import elements
+from ..tensor.shapes import ShapeError, show
+from ..tensor.tape import Tape, gradient_name, infer_shape
+from ..trace import TensorGraphTrace
 
 
 def check_shapes(nodes, outputs, grad_output, file: str) -> dict[str, tuple[int, ...]]:

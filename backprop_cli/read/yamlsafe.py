@@ -20,8 +20,9 @@ import re
 
 import yaml
 
-from .errors import SpecError
-from .frozen import frozen
+from ..errors import SpecError
+from ..frozen import frozen
+from .grammar import parse_text
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
 MAX_DEPTH = 100
@@ -49,8 +50,6 @@ def _fits_tag(node: yaml.Node) -> bool:
         return text in ("true", "false")
     if kind == "null":
         return text in ("", "~", "null")
-    from .numbers import parse_text  # numbers imports this module
-
     return not isinstance(parse_text(node.value), str)
 
 

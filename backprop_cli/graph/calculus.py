@@ -9,9 +9,9 @@ import functools
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import ComputeError
-from .expr import Bin, Call, Expr, Neg, Num, Ref, to_text
-from .graph_parse import _children
+from ..errors import ComputeError
+from ..calc.expr import Bin, Call, Expr, Neg, Num, Ref, to_text
+from .parse import children
 
 # ======================================================================================
 # 2. Symbolic differentiation: each operation beside its local gradient rule
@@ -40,7 +40,7 @@ def _literal(e: Expr) -> Fraction | None:
     return None
 
 
-def _is_zero(e: Expr) -> bool:
+def is_zero(e: Expr) -> bool:
     return _literal(e) == 0
 
 
@@ -124,7 +124,7 @@ def _same(a: Expr, b: Expr) -> bool:
 # 2 * (3 * x) → 6 * x) and never change a value — what they build is what is evaluated.
 
 def s_neg(a: Expr) -> Expr:
-    if _is_zero(a):
+    if is_zero(a):
         return ZERO
     if isinstance(a, Neg):
         return a.operand
@@ -132,9 +132,9 @@ def s_neg(a: Expr) -> Expr:
 
 
 def s_add(a: Expr, b: Expr) -> Expr:
-    if _is_zero(a):
+    if is_zero(a):
         return b
-    if _is_zero(b):
+    if is_zero(b):
         return a
     la, lb = _literal(a), _literal(b)
     if la is not None and lb is not None:
@@ -147,9 +147,9 @@ def s_add(a: Expr, b: Expr) -> Expr:
 
 
 def s_sub(a: Expr, b: Expr) -> Expr:
-    if _is_zero(b):
+    if is_zero(b):
         return a
-    if _is_zero(a):
+    if is_zero(a):
         return s_neg(b)
     la, lb = _literal(a), _literal(b)
     if la is not None and lb is not None:
@@ -162,7 +162,7 @@ def s_sub(a: Expr, b: Expr) -> Expr:
 
 
 def s_mul(a: Expr, b: Expr) -> Expr:
-    if _is_zero(a) or _is_zero(b):
+    if is_zero(a) or is_zero(b):
         return ZERO
     if _is_one(a):
         return b
@@ -183,7 +183,7 @@ def s_mul(a: Expr, b: Expr) -> Expr:
 
 
 def s_div(a: Expr, b: Expr) -> Expr:
-    if _is_zero(a):
+    if is_zero(a):
         return ZERO
     if _is_one(b):
         return a
@@ -198,7 +198,7 @@ def s_div(a: Expr, b: Expr) -> Expr:
 def s_pow(a: Expr, b: Expr) -> Expr:
     if _is_one(b):
         return a
-    if _is_zero(b):
+    if is_zero(b):
         return ONE
     return Bin("**", a, b)
 
@@ -250,7 +250,7 @@ class _Differentiator:
             n, children_done = stack.pop()
             if id(n) in self.memo:
                 continue
-            kids = _children(n)
+            kids = children(n)
             if children_done or not kids:
                 self.memo[id(n)] = self.derive(n)
             else:
@@ -299,14 +299,14 @@ class _Differentiator:
         """d(a**b) = b·a**(b−1)·da + a**b·log(a)·db; PyTorch takes the second term as 0
         where a = 0 (and b ≥ 0)."""
         terms = []
-        if not _is_zero(da):
+        if not is_zero(da):
             c = _constant_fraction(b)
             if c is not None:
                 rule = s_mul(const(c), s_pow(a, const(c - 1)))
             else:
                 rule = s_mul(b, s_pow(a, s_sub(b, ONE)))
             terms.append(s_mul(rule, da))
-        if not _is_zero(db):
+        if not is_zero(db):
             base = self.point(a)
             if _compare(base, 0) == 0:
                 self.condition(f"{_plain(a)} == 0")
@@ -317,7 +317,7 @@ class _Differentiator:
     def function(self, e: Call) -> Expr:
         u = e.args[0]
         du = self(u)
-        if _is_zero(du):
+        if is_zero(du):
             return ZERO  # nothing depends on the variable: no kink to decide, no sqrt′(0)
         return s_mul(self.rule(e, u), du)
 
@@ -356,7 +356,7 @@ class _Differentiator:
     def extremum(self, e: Call) -> Expr:
         """max/min pass the gradient to the winning argument; a tie of k arguments splits
         it equally, 1/k each (PyTorch)."""
-        if all(_is_zero(self(a)) for a in e.args):
+        if all(is_zero(self(a)) for a in e.args):
             return ZERO  # no argument depends on the variable: no branch to report
         values = [self.point(a) for a in e.args]
         better = 1 if e.fn == "max" else -1

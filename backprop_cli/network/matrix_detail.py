@@ -22,9 +22,9 @@ from typing import Optional
 
 import numpy as np
 
-from .conventions import loss_scale
-from .expr import Bin, Call, Expr, Neg, Num, Ref, refs
-from .tensor.tape import TensorEquation
+from ..calc.conventions import loss_scale
+from ..calc.expr import Bin, Call, Expr, Neg, Num, Ref, refs
+from ..tensor.tape import TensorEquation
 
 
 def _c(fn: str, *args: Expr) -> Call:

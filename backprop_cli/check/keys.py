@@ -26,12 +26,12 @@ from typing import Any, Callable, Iterator, Optional, Union
 import numpy as np
 import yaml
 
-from .errors import KeyFileError, SpecError
-from .frozen import frozen
-from .names import NetworkNames, at, parameter_value
-from .numbers import describe, number
-from .spec import suggest
-from .yamlsafe import MAX_SIZE, load_nodes, where, is_plain
+from ..errors import KeyFileError, SpecError
+from ..frozen import frozen
+from ..network.names import NetworkNames, at, parameter_value
+from ..read.numbers import describe, number
+from ..read.suggest import suggest
+from ..read.yamlsafe import MAX_SIZE, load_nodes, where, is_plain
 
 # Fields of SPEC §5 that identify a record in a list instead of being checked.
 RECORD_IDS = {"steps": ("step",), "layers": ("layer",), "equations": ("name",), "local_gradients": ("node", "input")}
@@ -137,10 +137,10 @@ class Solution:
     @cached_property
     def document(self) -> dict:
         if self.kind == "graph":
-            from .render.graph_json import graph_to_json
+            from ..render.graph_json import graph_to_json
 
             return graph_to_json(self.trace)
-        from .render.json_out import network_document
+        from ..render.json_out import network_document
 
         return network_document(self.trace)
 
@@ -307,7 +307,7 @@ def tensor_array(solution: Solution, name: str):
 def tensor_document_name(trace, path: tuple) -> Optional[str]:
     """values.W[0][1] → W[1,2]; gradients.x[1][0] → dz/dx[2,1] (several outputs:
     gradients.z.x[…]) — the element names of `named`, for diagnosis."""
-    from .tensor.names import element_name
+    from ..tensor.names import element_name
 
     head = path[0]
     if head == "values" and len(path) >= 2:
@@ -480,7 +480,7 @@ class _Resolver:
     def whole_array(self, node: yaml.Node, name: str, array: np.ndarray, index: tuple, path: str) -> None:
         """A tensor graph's whole array under its name (`dz/dx: [[8, 8], [8, 8]]`): one
         entry per element, named W[1,2] as `named` names it (1-based)."""
-        from .tensor.names import element_name
+        from ..tensor.names import element_name
 
         if len(index) == array.ndim:
             element = element_name(name, index)

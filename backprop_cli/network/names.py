@@ -7,8 +7,12 @@ batch is `#n`; step s > 1 is `@s`.
 """
 from __future__ import annotations
 
-from .frozen import frozen
+from typing import Iterator
+
+from ..frozen import frozen
 from .spec import Spec
+
+SCALAR_PARAMETER_LIMIT = 300  # above this: matrix detail, `named` holds only losses (SPEC §5)
 
 
 def at(name: str, step: int) -> str:
@@ -81,3 +85,29 @@ def parameter_value(W, b, index: tuple) -> float:
     if index[0] == "w":
         return float(W[index[1], index[2]])
     return float(b) if len(index) == 1 else float(b[index[1]])
+
+
+def loss_names(named: dict, losses: list[float]) -> None:
+    total = len(losses) - 1
+    for s in range(1, total + 1):
+        named[at("loss", s)] = losses[s - 1]
+        named[f"loss_after@{s}"] = losses[s]  # after step s (SPEC §3)
+    named["loss_after"] = losses[total]  # bare: after the last step
+
+
+def step_slots(spec: Spec, names: NetworkNames, s: int) -> Iterator[tuple[str, tuple]]:
+    """Every per-step canonical name with where its value lives: (array field, layer,
+    sample, unit) or (param | grad | new, layer) + its `parameters()` index. The one
+    map between names and arrays, read both ways (solve.py and solve_engine.py)."""
+    for l, layer in enumerate(spec.layers):
+        for n in range(spec.samples):
+            for j in range(layer.units):
+                neuron = names.neuron(l, j)
+                for base, field in (("z", "z"), ("a", "a"), ("dL/da", "dL_da"), ("delta", "delta")):
+                    yield at(names.sample(f"{base}{neuron}", n), s), (field, l, n, j)
+                if layer.activation.name != "softmax":
+                    yield at(names.sample(f"da{neuron}/dz{neuron}", n), s), ("da_dz", l, n, j)
+        for name, index in names.parameters(l):
+            yield at(name, s), ("param", l) + index
+            yield at(f"dL/d{name}", s), ("grad", l) + index
+            yield at(f"{name}_new", s), ("new", l) + index

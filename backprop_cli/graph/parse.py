@@ -10,17 +10,17 @@ import math
 import re
 from typing import Mapping, NoReturn
 
-from .arithmetic import FloatArithmetic
-from .errors import ComputeError, SpecError
-from .expr import FUNCTIONS_1, GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS_AXIS, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
-from .frozen import frozen
-from .numbers import parse_text
-from .spec import suggest as _suggest
+from ..calc.arithmetic import FloatArithmetic
+from ..errors import ComputeError, SpecError
+from ..calc.expr import FUNCTIONS_1, GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS_AXIS, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
+from ..frozen import frozen
+from ..read.numbers import parse_text
+from ..read.suggest import suggest
 
 MAX_EXPRESSION_CHARS = 10_000
 MAX_EXPRESSION_DEPTH = 200  # nested operations, parentheses and exponents (SPEC §8)
 MAX_CONSTANT_EXPONENT = 1000  # |b| in `a ** b` when b is a constant
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NOT_FINITE_WORDS = ("nan", "inf", "infinity")
 
 # ======================================================================================
@@ -28,7 +28,7 @@ _NOT_FINITE_WORDS = ("nan", "inf", "infinity")
 # ======================================================================================
 
 @frozen
-class _NameTable:
+class NameTable:
     """Every node of the graph, built once: a scope is a position in it (linear, not
     a copy of the names per node)."""
 
@@ -39,10 +39,10 @@ class _NameTable:
 
 
 @frozen
-class _Scope:
+class Scope:
     """What a name in the expression of node number `index` may refer to: earlier nodes."""
 
-    table: _NameTable
+    table: NameTable
     index: int
 
     @property
@@ -109,7 +109,7 @@ def _caret(text: str, start: int, end: int) -> str:
     return f"\n    {shown}\n    {' ' * offset}{'^' * width}"
 
 
-def parse_expression(text: str, scope: _Scope, *, file: str | None = None, line: int | None = None,
+def parse_expression(text: str, scope: Scope, *, file: str | None = None, line: int | None = None,
                      path: str | None = None) -> Expr:
     """Parse a §4 expression into `expr` nodes, or raise SpecError with the column inside
     the expression and a caret line. Linear tokenizing, a nesting counter, no eval."""
@@ -151,7 +151,7 @@ class _Parser:
     default limit of 1000. Every node records its depth; the limit is checked as the
     node is built, so nothing deep is ever walked recursively."""
 
-    def __init__(self, text: str, tokens: list[_Token], scope: _Scope, fail) -> None:
+    def __init__(self, text: str, tokens: list[_Token], scope: Scope, fail) -> None:
         self.text = text
         self.tokens = tokens
         self.i = 0
@@ -260,7 +260,7 @@ class _Parser:
             if keyword.iskeyword(fn):
                 self.fail(f"Python keyword {fn!r} is not allowed", name.start, name.end)
             self.fail(f"unknown function {fn!r}", name.start, name.end,
-                      hint=_suggest(fn, FUNCTIONS) or "the functions are " + ", ".join(FUNCTIONS))
+                      hint=suggest(fn, FUNCTIONS) or "the functions are " + ", ".join(FUNCTIONS))
         opening = self.next()
         self.enter(opening)
         args: list[tuple[Expr, int]] = []
@@ -325,7 +325,7 @@ class _Parser:
             self.fail(f"{name!r} is used before it is defined (line {scope.table.line[name]})", *span,
                       hint=f"nodes are evaluated in order: move {name!r} above {scope.current!r}")
         defined = scope.defined()
-        hint = _suggest(name, defined)
+        hint = suggest(name, defined)
         if hint is None:
             hint = ("defined so far: " + ", ".join(defined[-12:])) if defined else "no node is defined before this one"
         self.fail(f"unknown name {name!r}", *span, hint=hint)
@@ -385,7 +385,7 @@ class _Parser:
         self.fail(f"expected {wanted}, found {tok.text!r}", *span, hint=hint)
 
 
-def _find_cycle(scope: _Scope, target: str) -> list[str] | None:
+def _find_cycle(scope: Scope, target: str) -> list[str] | None:
     """current → target → … → current through later nodes' names, if there is one.
     Only for the error message: later texts are scanned for names, never parsed."""
     current = scope.current
@@ -393,7 +393,7 @@ def _find_cycle(scope: _Scope, target: str) -> list[str] | None:
     queue = [target]
     while queue:
         node = queue.pop(0)
-        for name in dict.fromkeys(_IDENTIFIER.findall(scope.table.text.get(node, ""))):
+        for name in dict.fromkeys(IDENTIFIER.findall(scope.table.text.get(node, ""))):
             if name == current:
                 path = [current]
                 walk = node
@@ -416,7 +416,7 @@ def _constant_float(e: Expr) -> float | None:
     return value if isinstance(value, float) else None
 
 
-def _children(e: Expr) -> tuple[Expr, ...]:
+def children(e: Expr) -> tuple[Expr, ...]:
     if isinstance(e, Bin):
         return (e.left, e.right)
     if isinstance(e, Neg):
@@ -432,7 +432,7 @@ def _contains_power(e: Expr) -> bool:
         n = stack.pop()
         if isinstance(n, Bin) and n.op == "**":
             return True
-        stack += _children(n)
+        stack += children(n)
     return False
 
 
