@@ -45,7 +45,6 @@ from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS, Bin, Cal
 from ..frozen import frozen
 from .calculus import ONE, ZERO, is_zero, differentiate, s_mul, s_sum
 from ..read.suggest import suggest
-from .tensor_solve import check_shapes, solve_tensor_graph
 from .parse import IDENTIFIER, NameTable, Scope, children, parse_expression
 from ..read.numbers import Number, describe, number, number_vector, parse_text
 from ..trace import Equation, GraphTrace, LocalGradient
@@ -144,7 +143,9 @@ def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
         title = PurePath(file).stem if file else "graph"
     grad_output = _read_grad_output(fields.get("grad_output"), nodes, outputs, file)
     tensor = len(outputs) > 1 or bool(grad_output) or any(_uses_tensors(n) for n in nodes)
-    if tensor:
+    if tensor:  # imported here: scalar graphs never load numpy
+        from .tensor_solve import check_shapes
+
         check_shapes(nodes, outputs, grad_output, file)
         if order == 2:
             _, v = fields["order"]
@@ -617,6 +618,8 @@ def solve_graph(spec: GraphSpec, arith=None) -> GraphTrace:
     respect to every node and, for `order: 2`, d²f/dx² for each `wrt` leaf — all as
     equations under the number policy `arith` (float64 when None)."""
     if spec.tensor:
+        from .tensor_solve import solve_tensor_graph
+
         return solve_tensor_graph(spec, arith)
     arith = arith if arith is not None else FloatArithmetic()
     solver = _Solver(spec, arith)

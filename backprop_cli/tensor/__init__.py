@@ -13,7 +13,7 @@ Graph specs with vectors and matrices use it (graph/tensor_solve.py); network la
 
 Using the tape
 --------------
-    from backprop_cli.expr import Bin, Call, Num, Ref
+    from backprop_cli.calc.expr import Bin, Call, Num, Ref
     from backprop_cli.tensor import Tape
 
     tape = Tape()                                   # or Tape(RoundedArithmetic(4)), Tape(ExactArithmetic())
