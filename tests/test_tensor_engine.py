@@ -50,6 +50,7 @@ def _cases():
         "softmax_vec": (call("softmax", A), [(5,)], [U]),
         "softmax_rows": (call("softmax", A), [(3, 4)], [U]),
         "log_softmax_vec": (call("log_softmax", A), [(4,)], [U]),
+        "softmax_axis_last": (call("softmax", A, Num("1")), [(3, 4)], [U]),
         "log_softmax_rows": (call("log_softmax", A), [(4, 5)], [U]),
         "norm_vec": (call("norm", A), [(5,)], [U]),
         "norm_mat": (call("norm", A), [(3, 4)], [U]),
@@ -140,8 +141,8 @@ def _torch_eval(e, env):
         a, b = _torch_eval(e.left, env), _torch_eval(e.right, env)
         return {"+": a.__add__, "-": a.__sub__, "*": a.__mul__, "/": a.__truediv__, "**": a.__pow__,
                 "@": a.__matmul__}[e.op](b)
-    args = [_torch_eval(a, env) for a in e.args]
     fn = e.fn
+    args = [_torch_eval(a, env) for a in (e.args[:1] if fn in ("softmax", "log_softmax") else e.args)]
     if fn in ("sum", "mean"):
         if len(e.args) == 2:
             axis = int(float(e.args[1].text)) if isinstance(e.args[1], Num) else -int(float(e.args[1].operand.text))
@@ -150,7 +151,7 @@ def _torch_eval(e, env):
     if fn == "transpose":
         return args[0].T
     if fn in ("softmax", "log_softmax"):
-        return getattr(torch, fn)(args[0], dim=-1)
+        return getattr(torch, fn)(args[0], dim=-1)  # an axis given is the last one
     if fn == "norm":
         return torch.linalg.vector_norm(args[0])
     if fn == "max" and len(args) == 1:

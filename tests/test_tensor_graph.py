@@ -62,6 +62,9 @@ TEMPLATES = [
     ("sum(max(A, B, 0.1) - min(A, B)) + x @ y", lambda A, B, x, y: np.sum(np.maximum(np.maximum(A, B), 0.1)
                                                                            - np.minimum(A, B)) + x @ y,
      {"A": (2, 3), "B": (3,), "x": (4,), "y": (4,)}, False),
+    ("sum(softmax(Z, 1) * T) - mean(log_softmax(Z, -1))",
+     lambda Z, T: np.sum(_np_softmax(Z) * T) - np.mean(Z - np.log(np.exp(Z).sum(-1, keepdims=True))),
+     {"Z": (3, 4), "T": (3, 4)}, False),
     ("sum((x @ M) ** 3) / 2", lambda x, M: np.sum((x @ M) ** 3) / 2, {"x": (4,), "M": (4, 2)}, False),
     ("sum(A ** B)", lambda A, B: np.sum(A ** B), {"A": (2, 3), "B": (2, 3)}, True),
 ]
@@ -131,8 +134,8 @@ def _torch_value(expr, env):
     fns = {
         "sum": lambda x, d=None: torch.sum(x) if d is None else torch.sum(x, dim=d),
         "mean": lambda x, d=None: torch.mean(x) if d is None else torch.mean(x, dim=d),
-        "transpose": lambda x: x.T, "softmax": lambda x: torch.softmax(x, dim=-1),
-        "log_softmax": lambda x: torch.log_softmax(x, dim=-1), "norm": torch.linalg.vector_norm,
+        "transpose": lambda x: x.T, "softmax": lambda x, d=-1: torch.softmax(x, dim=d),
+        "log_softmax": lambda x, d=-1: torch.log_softmax(x, dim=d), "norm": torch.linalg.vector_norm,
         "max": lambda *a: torch.max(a[0]) if len(a) == 1 else _fold(torch.maximum, a),
         "min": lambda *a: torch.min(a[0]) if len(a) == 1 else _fold(torch.minimum, a),
         **{f: getattr(torch, f) for f in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs")},
@@ -152,7 +155,8 @@ def _torch_value(expr, env):
             return {ast.Add: a.__add__, ast.Sub: a.__sub__, ast.Mult: a.__mul__, ast.Div: a.__truediv__,
                     ast.Pow: a.__pow__, ast.MatMult: a.__matmul__}[type(n.op)](b)
         if isinstance(n, ast.Call):
-            args = [int(a.value) if isinstance(a, ast.Constant) and i > 0 and n.func.id in ("sum", "mean") else ev(a)
+            args = [int(ast.literal_eval(a)) if i > 0 and n.func.id in ("sum", "mean", "softmax", "log_softmax")
+                    else ev(a)
                     for i, a in enumerate(n.args)]
             return fns[n.func.id](*args)
         raise AssertionError(ast.dump(n))
@@ -336,6 +340,7 @@ SHAPE_ERRORS = [
     ("A: [[[1, 2]]]\n  B: [[1], [2]]\n  f: sum(A @ B)", "graph.f", ["(1×1×2)", "rank 1 or 2"]),
     ("A: [[1, 2], [3, 4]]\n  f: sum(sum(A, 2))", "graph.f", ["axis 2 is out of range", "rank 2"]),
     ("a: 3\n  f: sum(softmax(a))", "graph.f", ["softmax", "rank 1 or more"]),
+    ("a: [[1, 2], [3, 4]]\n  f: sum(softmax(a, 0))", "graph.f", ["(2×2)", "along the last axis"]),
     ("a: [1, 2]\n  b: [1, 2, 3]\n  f: sum(max(a, b))", "graph.f", ["(2,)", "(3,)", "broadcasting"]),
     ("a: [1, 2]\n  q: a * 2\noutput: q\ngrad_output: {q: [1, 2, 3]}", "grad_output.q", ["(3,)", "(2,)"]),
     ("a: [1, 2]\n  q: a * 2", "output", ["non-scalar output", "grad_output"]),

@@ -24,9 +24,10 @@ FUNCTIONS_1 = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "a
 FUNCTIONS_N = ("max", "min")
 FUNCTIONS = FUNCTIONS_1 + FUNCTIONS_N
 # Functions of tensor graphs (the tensor engine, tensor/ops.py): whole-tensor operations.
-# `sum(x, axis)` / `mean(x, axis)` take a 0-based integer axis (PyTorch's dim).
+# `sum(x, axis)` / `mean(x, axis)` take a 0-based integer axis (PyTorch's dim);
+# `softmax(x, axis)` / `log_softmax(x, axis)` accept the last axis (their default).
 TENSOR_FUNCTIONS = ("sum", "mean", "transpose", "softmax", "log_softmax", "norm")
-TENSOR_FUNCTIONS_AXIS = ("sum", "mean")
+TENSOR_FUNCTIONS_AXIS = ("sum", "mean", "softmax", "log_softmax")
 GRAPH_FUNCTIONS = FUNCTIONS + TENSOR_FUNCTIONS  # what a graph spec may call
 
 

@@ -322,6 +322,9 @@ def _rank_at_least(op, k):
     def shape(shapes, c):
         if len(shapes[0]) < k:
             raise ShapeError(op, shapes, f"{op} needs a tensor of rank {k} or more (a vector or a matrix)")
+        if c and S.axis_of(op, shapes[0], c[0]) != len(shapes[0]) - 1:
+            raise ShapeError(op, shapes, f"{op} works along the last axis ({len(shapes[0]) - 1}, or -1); "
+                             "transpose first to normalise another axis")
         return shapes[0]
     return shape
 
@@ -364,10 +367,11 @@ FUNCTIONS.update({
                     element=_transpose_element),
     "softmax": Op("softmax", shape=_rank_at_least("softmax", 1), value=_softmax_value,
                   vjp=lambda g, k, a, r: mul(r.result(), Bin("-", g, call("rowsum", mul(g, r.result())))),
-                  element=_softmax_element, doc="softmax along the last axis (PyTorch dim=-1)"),
+                  element=_softmax_element, arity=(1, 2), consts=1,
+                  doc="softmax along the last axis (PyTorch dim=-1); softmax(x, axis) names it"),
     "log_softmax": Op("log_softmax", shape=_rank_at_least("log_softmax", 1), value=_log_softmax_value,
                       vjp=lambda g, k, a, r: Bin("-", g, mul(call("softmax", a[0]), call("rowsum", g))),
-                      element=_log_softmax_element),
+                      element=_log_softmax_element, arity=(1, 2), consts=1),
     "norm": Op("norm", shape=lambda shapes, c: (), value=lambda x, c: np.sqrt(np.sum(np.square(x[0]))),
                vjp=_norm_vjp,
                element=lambda index, args, r: call("sqrt", add_all([Bin("**", t, Num("2")) for t in _all_elements(args[0], r)])),
