@@ -108,7 +108,7 @@ class GraphSpec:
     order: int
     file: str
     outputs: tuple[str, ...] = ()  # `output: [w, z, y]`: every output, in order
-    grad_output: tuple = ()  # ((node, shape, values, texts), …): upstream gradients given
+    grad_output: tuple = ()  # ((node, shape, values, texts, line), …): upstream gradients given
     tensor: bool = False  # solved by the tensor engine (graph/tensor_solve.py)
 
     def node(self, name: str) -> GraphNode:
@@ -192,7 +192,7 @@ def _read_grad_output(field, nodes: list[GraphNode], outputs: tuple[str, ...], f
         else:
             n = number(item, path, file, what="a number or a (nested) list of numbers")
             shape, values, texts = (), (n.value,), (n.text,)
-        out.append((name, shape, values, texts))
+        out.append((name, shape, values, texts, where(item)["line"]))
     return tuple(out)
 
 

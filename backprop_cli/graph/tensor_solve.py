@@ -43,9 +43,8 @@ def check_shapes(nodes, outputs, grad_output, file: str) -> dict[str, tuple[int,
                             + f" — {error.rule}", file=file, line=node.line, path=f"graph.{node.name}") from None
         except ComputeError as error:
             raise SpecError(str(error), file=file, line=node.line, path=f"graph.{node.name}") from None
-    for name, shape, _, _ in grad_output:
+    for name, shape, _, _, line in grad_output:
         if shape != shapes[name]:
-            line = next(n.line for n in nodes if n.name == name)
             raise SpecError(f"grad_output for {name} has shape {show(shape)}, but {name} has shape {show(shapes[name])}",
                             file=file, line=line, path=f"grad_output.{name}",
                             expected=f"an upstream gradient shaped like {name}: {show(shapes[name])}",
@@ -65,7 +64,7 @@ def solve_tensor_graph(spec, arith=None) -> TensorGraphTrace:
     """Forward equations, then each output's gradients with respect to every node."""
     tape = Tape(arith)
     exact = getattr(tape.arith, "name", "float") == "exact"
-    seeds = {name: (shape, values, texts) for name, shape, values, texts in spec.grad_output}
+    seeds = {name: (shape, values, texts) for name, shape, values, texts, _ in spec.grad_output}
     try:
         for node in spec.nodes:
             if node.is_tensor_leaf:
