@@ -271,3 +271,10 @@ def test_random_layered_graphs_match_pytorch():
         env["f"].backward()
         for k in leaves:
             np.testing.assert_allclose(grads[k], env[k].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_the_parser_whitelist_is_the_engines_user_functions():
+    from backprop_cli.calc.expr import GRAPH_FUNCTIONS
+    from backprop_cli.tensor import USER_FUNCTIONS
+
+    assert sorted(GRAPH_FUNCTIONS) == sorted(USER_FUNCTIONS)

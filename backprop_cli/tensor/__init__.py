@@ -60,7 +60,9 @@ Add one `Op` to `ops.FUNCTIONS` (or `ops.BINARY` for an operator):
   evaluated by --round/--exact. A piecewise rule returns a literal (`Num("1")`) and
   calls `r.condition("z[1] > 0")` to record the branch taken.
 * `arity=(least, most)` and `consts=n` (how many trailing `Num` constants, such as an
-  axis) describe the call; the parser's whitelist for users is `ops.USER_FUNCTIONS`.
+  axis) describe the call. A function users may call must also join the graph
+  parser's whitelist, `calc/expr.py`'s GRAPH_FUNCTIONS (a test keeps it equal to
+  `ops.USER_FUNCTIONS`).
 
 Policies: floats use `value`; --round/--exact evaluate each element's scalar
 expression with `arithmetic.py` and round it, so printed element equations stay true.

@@ -457,9 +457,5 @@ def split_args(e: Call, op: Op) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
     return e.args[:1], e.args[1:]
 
 
-def is_finite(x: np.ndarray) -> bool:
-    return bool(np.all(np.isfinite(x)))
-
-
 __all__ = ["Op", "BINARY", "FUNCTIONS", "USER_FUNCTIONS", "HELPERS", "REDUCE_MAX", "lookup", "split_args",
            "ShapeError"]
