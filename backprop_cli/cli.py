@@ -91,7 +91,8 @@ def solve(
     spec: Path = typer.Argument(..., help="The network or graph spec (YAML).", show_default=False),
     format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps (overrides the spec's `steps`)."),
-    digits: int = typer.Option(4, "--digits", help="Decimals shown; computation stays full precision."),
+    digits: int = typer.Option(4, "--digits", help="Decimals shown (small values keep 3 significant digits, exact integers print as "
+                        "integers); computation stays full precision."),
     round_: Optional[int] = typer.Option(
         None, "--round", metavar="D",
         help="Hand-calculation mode: round every computed number to D decimals and carry the rounded values.",
@@ -102,6 +103,20 @@ def solve(
     notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed."),
     standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex."),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the prose: en or ko."),
+    show_steps: Optional[str] = typer.Option(
+        None, "--show-steps", metavar="WHICH",
+        help="Steps written out in full: all, first,last or numbers such as 1,2,5. Default: every step "
+        "of a run of up to 3 steps, else steps 1, 2 and the last (the loss table covers every step).",
+    ),
+    heading_level: int = typer.Option(
+        1, "--heading-level", metavar="N",
+        help="LaTeX/Markdown: level of the top headings (1 = \\section*/##, 2 = \\subsection*/###, ...).",
+    ),
+    no_title: bool = typer.Option(False, "--no-title", help="LaTeX/Markdown: leave out the title block."),
+    questions: bool = typer.Option(
+        False, "--questions",
+        help="A question sheet: the givens and the tasks with blanks, no answers (table, LaTeX, Markdown).",
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
 ) -> None:
@@ -117,18 +132,32 @@ def solve(
             raise BackpropError(f"--digits takes 0…15, got {digits}")
         if format == Format.table and standalone:
             raise BackpropError("--standalone applies to --format latex")
+        if questions and format == Format.json:
+            raise BackpropError("--questions applies to --format table, latex or markdown")
+        from .render.common import parse_show_steps
+
+        shown = parse_show_steps(show_steps)
         loaded = load_spec(spec, max_size=max_size)
         for message in getattr(loaded, "warnings", ()):
             _warn(f"{spec}: {message}")
-        trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value)
+        trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value,
+                       show_steps=shown)
+        if questions:
+            from .render.questions import render_questions
+
+            text = render_questions(trace, format.value, digits=digits, lang=lang.value, notation=notation,
+                                    standalone=standalone, heading_level=heading_level, title=not no_title)
+            _write(text, output)
+            return
         if format == Format.table and output is None:
             from rich.console import Console
 
             from .render import table_renderable
 
-            Console().print(table_renderable(trace, digits=digits, lang=lang.value, notation=notation))
+            Console().print(table_renderable(trace, digits=digits, lang=lang.value, notation=notation, show_steps=shown))
             return
-        text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone)
+        text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone,
+                      show_steps=shown, heading_level=heading_level, title=not no_title, width=None)
         _write(text, output)
     except ComputeError as error:  # raised below the file level: name the file here
         raise _fail(error.located(file=str(spec))) from None
@@ -136,12 +165,14 @@ def solve(
         raise _fail(error) from None
 
 
-def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
+def _solve(loaded, *, steps, round_digits, exact, symbolic, detail, show_steps=None):
     if getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec":
         from .graph.solve import solve_graph
 
         if steps is not None:
             raise BackpropError("--steps applies to network specs, not graphs")
+        if show_steps is not None:
+            raise BackpropError("--show-steps applies to network specs, not graphs (a graph has no steps)")
         if symbolic:
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))

@@ -9,7 +9,7 @@ Regenerate them after an intended change of the output, then review the diff:
 (`python tests/test_render_golden.py` does the same.) A new example in configs/ fails
 here until its goldens are generated that way.
 
-Variants per example: the terminal table (width 100, no colour), the LaTeX fragment,
+Variants per example: the terminal table (widths 80 and 120, no colour), the LaTeX fragment,
 the standalone LaTeX document and the Markdown page, each `en` and `ko`.
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 REGEN = os.environ.get("BACKPROP_REGEN_GOLDEN") == "1"
 
 VARIANTS = {  # name → (format, extension, options)
-    "table": ("table", "txt", {"width": 100, "color": False}),
+    "table": ("table", "txt", {"width": 80, "color": False}),
+    "table120": ("table", "txt", {"width": 120, "color": False}),
     "latex": ("latex", "tex", {}),
     "standalone": ("latex", "tex", {"standalone": True}),
     "markdown": ("markdown", "md", {}),

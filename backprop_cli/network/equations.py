@@ -42,7 +42,7 @@ def cross_entropy(z: list[float], t: list[float]) -> float:
     return -sum(tk * ((v - m) - lse) for v, tk in zip(z, t))
 
 
-class _Scope:
+class Scope:
     """The environment an expression is evaluated in: the derivation's own values first."""
 
     def __init__(self, derivation: "Derivation") -> None:
@@ -103,7 +103,7 @@ class Derivation:
             value = stable()
         else:
             try:
-                value = self.arith.finish(evaluate(expression, _Scope(self), self.arith))
+                value = self.arith.finish(evaluate(expression, Scope(self), self.arith))
             except ComputeError as exc:
                 raise ComputeError(f"{name} = {E.to_text(expression)}: {exc}") from None
         self.env[name] = value

@@ -7,14 +7,16 @@ Display-only simplifications, each an identity a student would also write:
 `e^{0.3415}`); a negative factor is parenthesised; `x ** 2` is a superscript; a
 sigmoid keeps its fraction.
 
-LaTeX output may carry *break marks* (where a long line may be split: before a + or ×,
-with a priority — shallower first) and *paren tokens* (resolved per line into
+`marked()` output carries *break marks* (where a long line may be split: before a + or ×,
+with a priority — shallower first; both dialects, so the terminal breaks where the
+document does) and, in LaTeX, *paren tokens* (resolved per line into
 `\\left( … \\right)` when both ends land on one line, `\\Bigl(`/`\\Bigr)` when a break
 separates them). `resolve()` turns that into plain LaTeX; latex.py's line breaker reads
 the marks. Everything inside braces (fractions, exponents) is unbreakable.
 """
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from typing import Callable, Mapping, Optional
@@ -55,18 +57,41 @@ def format_number(value, digits: int, style: str = "unicode", policy: str = "flo
             text = text[1:]
     else:
         x = float(value)
-        if x != 0 and abs(x) < 0.5 * 10 ** -digits:
-            text = f"{x:.{max(digits - 1, 1)}e}"
+        places = decimals_for(x, digits)
+        if math.isfinite(x) and x == int(x) and abs(x) < 1e15:  # an exact integer prints as written: 625000, 1, 0
+            text = str(int(x))
+        elif places is None:
+            text = f"{x:.{SMALL_FIGURES - 1}e}"
             if style == "latex":
                 mant, exp = text.split("e")
                 text = f"{mant}\\times10^{{{int(exp)}}}"
+            else:
+                text = text.replace("e-", "e−")  # the minus of the given 1e−8 beside it
         else:
-            text = f"{x:.{digits}f}"
+            text = f"{x:.{places}f}"
             if text.startswith("-") and float(text) == 0:
                 text = text[1:]
     if text.startswith("-"):
         text = ("−" if style == "unicode" else "-") + text[1:]
     return text
+
+
+SMALL_FIGURES = 3  # significant digits a small value keeps (Adam's v = 0.0000665, not 0.0001)
+MAX_EXTRA_PLACES = 4  # decimals beyond --digits before a small value turns scientific
+
+
+def decimals_for(x: float, digits: int):
+    """Decimals to print x with: `digits`, or more for a small value so that it keeps
+    min(digits, SMALL_FIGURES) significant digits (a line stays re-doable by hand at
+    its printed precision); None: too small for that, print it in scientific form."""
+    if x == 0 or not math.isfinite(x):
+        return digits
+    figures = min(digits, SMALL_FIGURES)
+    exponent = math.floor(math.log10(abs(x)))
+    places = max(digits, figures - 1 - exponent)
+    if places > digits + MAX_EXTRA_PLACES:
+        return None
+    return places
 
 
 def _fraction(q, style: str) -> str:
@@ -114,6 +139,8 @@ def latex_text(text: str) -> str:
     control characters dropped, so no input can run a command or break the document.
     Beyond ASCII, what pdflatex cannot set without more fonts becomes `?`; Hangul stays
     (documents with Hangul load kotex), Greek letters become math."""
+    from .formula import GREEK_LATEX
+
     out = []
     for ch in text:
         if ch in _TEXT_ESCAPES:
@@ -251,10 +278,11 @@ class FormulaPrinter:
 
     def show(self, e: Expr) -> str:
         """One line, ready to print."""
-        return resolve(self._p(e)[0]) if self.latex else self._p(e)[0]
+        return resolve(self._p(e)[0]) if self.latex else strip_marks(self._p(e)[0])
 
     def marked(self, e: Expr) -> str:
-        """LaTeX with break marks and paren tokens, for latex.py's line breaker."""
+        """The text with break marks (and, in LaTeX, paren tokens), for a line breaker:
+        latex.py's for documents, wrap.py's for the terminal."""
         return self._p(e)[0]
 
     # -- dispatch ----------------------------------------------------------------------------
@@ -288,15 +316,17 @@ class FormulaPrinter:
         return minus + inner, PREC_NEG
 
     def _print_Bin(self, e: Bin) -> tuple[str, int]:
-        return getattr(self, {"+": "_add", "-": "_add", "*": "_mul", "/": "_div", "**": "_pow"}[e.op])(e)
+        return getattr(self, {"+": "_add", "-": "_add", "*": "_mul", "/": "_div", "**": "_pow", "@": "_matmul"}[e.op])(e)
 
     def _print_Call(self, e: Call) -> tuple[str, int]:
         if e.fn == "exp":
             arg = self._p(e.args[0])[0]
             if self.latex:
                 return "e^{" + self._brace(arg) + "}", PREC_ATOM
-            return f"e^({arg})", PREC_ATOM
+            return f"e^({deepen(arg, 4)})", PREC_ATOM
         args = [self._p(a)[0] for a in e.args]
+        if not self.latex:
+            args = [deepen(a, 4) for a in args]
         if not self.latex:
             if e.fn == "sqrt":
                 return f"√({args[0]})", PREC_ATOM
@@ -321,7 +351,7 @@ class FormulaPrinter:
 
     def _paren(self, text: str) -> str:
         if not self.latex:
-            return f"({text})"
+            return f"({deepen(text)})"
         tall = "T" if ("\\frac" in text or "\\sum" in text) else "F"
         return OPEN + tall + deepen(text) + CLOSE + tall
 
@@ -330,7 +360,7 @@ class FormulaPrinter:
         return resolve(text) if self.latex else text
 
     def _op(self, symbol: str, priority: int) -> str:
-        return (mark(priority) if self.latex else "") + f" {symbol} "
+        return mark(priority) + f" {symbol} "
 
     def _negated_product(self, e: Expr) -> Optional[str]:
         """−(printed e) when e is a product whose leftmost factor is a negative number:
@@ -372,7 +402,7 @@ class FormulaPrinter:
         """× between numbers and between derivatives; juxtaposition (W₁x₁, α ∂L/∂W) in
         symbolic LaTeX, as the seeds write it."""
         if not self.latex:
-            return " × "
+            return mark(1) + " × "
         if self.values is None:
             plain_right = strip_marks(right)
             starts_number = plain_right[:1].isdigit() or plain_right.startswith(("-", "."))
@@ -392,6 +422,16 @@ class FormulaPrinter:
             right = self._paren(right)
         return left + self._times(e, left, right) + right, PREC_MUL
 
+    def _matmul(self, e: Bin) -> tuple[str, int]:
+        """A matrix product (tensor graphs): juxtaposition in LaTeX, @ in text."""
+        left, pl = self._p(e.left)
+        right, pr = self._p(e.right)
+        if pl < PREC_MUL:
+            left = self._paren(left)
+        if pr <= PREC_MUL or pr == PREC_NEG:
+            right = self._paren(right)
+        return left + (r" \, " if self.latex else " @ ") + right, PREC_MUL
+
     def _div(self, e: Bin) -> tuple[str, int]:
         left, pl = self._p(e.left)
         right, pr = self._p(e.right)
@@ -401,7 +441,7 @@ class FormulaPrinter:
             left = self._paren(left)
         if pr <= PREC_MUL:
             right = self._paren(right)
-        slash = mark(1) + r" \,/\, " if self.latex else " / "
+        slash = mark(1) + (r" \,/\, " if self.latex else " / ")
         return left + slash + right, PREC_MUL
 
     def _pow(self, e: Bin) -> tuple[str, int]:
@@ -415,7 +455,7 @@ class FormulaPrinter:
             if "^" in strip_marks(base) and not base.startswith(OPEN):  # σ^{(1)}_{1} squared: no double ^
                 base = "{" + resolve(base) + "}"
             return base + "^{" + self._brace(exponent) + "}", PREC_POW
-        return (f"{base}^{exponent}" if len(exponent) == 1 else f"{base}^({exponent})"), PREC_POW
+        return (f"{base}^{exponent}" if len(exponent) == 1 else f"{base}^({deepen(exponent, 4)})"), PREC_POW
 
 
 # -- width of LaTeX math, in em (for line breaking; a deliberate overestimate) ----------------

@@ -32,19 +32,24 @@ _FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "t
               "sigmoid": r"\sigma", "relu": r"\operatorname{relu}"}
 
 
+def local(fraction: str) -> str:
+    """A local gradient, marked as the terminal marks it (∂q/∂x|local)."""
+    return r"\left." + fraction + r"\right|_{\mathrm{local}}"
+
+
 def graph_symbol_latex(name: str, output: str) -> str:
-    """A canonical graph name as LaTeX: ∂f/∂q through the whole graph, ∂q/∂x for one node
-    (local), d for the forward tangents of intermediate nodes (order 2)."""
+    """A canonical graph name as LaTeX: ∂f/∂q through the whole graph, ∂q/∂x|local for
+    one node (a local gradient), d for the forward tangents of intermediate nodes (order 2)."""
     def frac(top: str, bottom: str, partial: bool, power: str = "") -> str:
         d = r"\partial" if partial else r"\mathrm{d}"
         return (r"\frac{" + d + power + " " + top + "}{" + d + " " + bottom
                 + ("^" + power.strip("^") if power else "") + "}")
 
     if m := _LOCAL.match(name):
-        return frac(latex_math_name(m[1]), latex_math_name(m[2]), True)
+        return local(frac(latex_math_name(m[1]), latex_math_name(m[2]), True))
     if m := _LOCAL_TANGENT.match(name):
         return (r"\frac{\mathrm{d}}{\mathrm{d} " + latex_math_name(m[3]) + "}"
-                + frac(latex_math_name(m[1]), latex_math_name(m[2]), True))
+                + local(frac(latex_math_name(m[1]), latex_math_name(m[2]), True)))
     if m := _SECOND.match(name):
         return frac(latex_math_name(m[1]), latex_math_name(m[2]), m[1] == output, "^2")
     if m := _FIRST.match(name):
@@ -180,7 +185,8 @@ class GraphWriter(DocWriter):
                 self.table(head, rows, "l" + "r" * (len(head) - 1))]
 
 
-def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone: bool = False) -> str:
+def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone: bool = False,
+                options: Optional[Options] = None) -> str:
     """A graph's derivation as a LaTeX fragment, or (standalone) a document with the circuit."""
     if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
         from .tensor_graph import tensor_graph_latex
@@ -188,7 +194,7 @@ def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone
         return tensor_graph_latex(trace, digits=digits, lang=lang, standalone=standalone)
     from .latex import has_hangul, fragment_header
 
-    writer = GraphWriter(trace, Options(digits, lang, standalone))
+    writer = GraphWriter(trace, options or Options(digits, lang, standalone))
     body = writer.body()
     korean = lang == "ko" or has_hangul(body)
     if standalone:

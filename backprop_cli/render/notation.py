@@ -3,7 +3,8 @@
 Canonical names (SPEC §3) never change; only how they are shown does. A preset says
 which letter each kind of quantity gets:
 
-* `standard` (default): z, σ, W, b, x and y for the target, global numbering, updated
+* `standard` (default): z, σ (a for a layer that is not sigmoid: σ means sigmoid to a
+  student), W, b, x and y for the target, global numbering, updated
   parameters as W₅(2) — the Korean PyTorch tutorial's notation (its
   `W_5(2) = W_5(1) − α ∂L/∂W_5(1)`).
 * `mazur`: net, out, w, b, i for inputs, target; hidden neurons h1…, outputs o1…, loss E,
@@ -127,6 +128,9 @@ class Notation:
     weights: dict = field(default_factory=dict)  # W number → (layer, j, i)
     biases: dict = field(default_factory=dict)  # b number → (layer, j); j = 0: shared
     outputs: int = 0
+    # layers (1-based) whose activation is not a sigmoid: σ is sigmoid to a student, so
+    # the standard preset writes their activations with a plain `a` instead
+    plain_layers: frozenset = frozenset()
 
     @classmethod
     def build(cls, preset: Optional[str] = None, overrides: Optional[dict] = None, spec: Any = None) -> "Notation":
@@ -169,6 +173,8 @@ class Notation:
         neurons, weights, biases = {}, {}, {}
         n = w = b = 0
         last = len(spec.layers) - 1
+        plain = frozenset(l + 1 for l, layer in enumerate(spec.layers)
+                          if getattr(getattr(layer, "activation", None), "name", "sigmoid") != "sigmoid")
         for l, layer in enumerate(spec.layers):
             for j in range(layer.units):
                 n += 1
@@ -183,7 +189,21 @@ class Notation:
             elif layer.bias_kind == "shared":
                 b += 1
                 biases[b] = (l + 1, 0)
-        return replace(self, neurons=neurons, weights=weights, biases=biases, outputs=spec.layers[-1].units)
+        return replace(self, neurons=neurons, weights=weights, biases=biases, outputs=spec.layers[-1].units,
+                       plain_layers=plain)
+
+    def activation_letter(self, layer: Optional[int], is_out: bool = False) -> str:
+        """The letter of a layer's activations: the preset's (σ in `standard`), but a
+        plain `a` for a non-sigmoid layer where the preset's letter is σ."""
+        letter = self.letters["a_out"] if is_out else self.letters["a"]
+        if letter == "σ" and layer in self.plain_layers:
+            return "a"
+        return letter
+
+    @property
+    def generic_activation_letter(self) -> str:
+        """The letter of aⱼ in rules that hold for every layer (∂L/∂aⱼ = Σₖ …)."""
+        return "a" if self.letters["a"] == "σ" and self.plain_layers else self.letters["a"]
 
     # -- which layer a name belongs to (renderers group the derivation by it) ------------
 
@@ -219,7 +239,7 @@ class Notation:
         elif kind == "z":
             letter = self.letters["z"]
         else:
-            letter = self.letters["a_out"] if is_out else self.letters["a"]
+            letter = self.activation_letter(layer, is_out)
         if self.preset == "indexed" and layer is not None:
             return Sym(letter, str(pos), layer=layer, sample=sample, sample_style=style)
         if self.preset == "mazur" and self.neurons:
