@@ -101,6 +101,11 @@ def matrix_text(value, digits: int) -> str:
     return "[" + ",\n ".join(rows) + "]"
 
 
+def one_line(value, digits: int) -> str:
+    """A matrix on one line ([[1, 2], [3, 4]]): the terminal breaks it under its `=`."""
+    return matrix_text(value, digits).replace(",\n ", ", ").replace("\n", " ")
+
+
 def shape_text(shape) -> str:
     if len(shape) == 0:
         return "scalar"
@@ -293,16 +298,11 @@ def equation_rows_latex(eq, name, digits: int) -> list[str]:
 
 
 def network_matrix_text(eq, digits: int) -> list:
-    """One layer-level equation for the terminal: matrix form with shapes, then the result."""
-    from rich.text import Text
+    """One layer-level equation for the terminal: matrix form, result, the shapes as a note."""
+    from .wrap import BrokenEquation
 
     shapes = operand_shapes(eq)
-    name = network_text_name(eq.name)
     sym = Printer(network_text_name, shapes, False).p(eq.expr)
     shape_line = " ".join(shape_text(s) for s in shapes.values()) + " → " + shape_text(eq.shape)
-    pad = " " * len(name)
-    out = [Text.assemble((name, "bold"), f" = {sym}", ("    " + shape_line, "dim"))]
-    out.append(Text(f"{pad} = {indent(matrix_text(eq.value, digits), len(pad) + 3)}"
-                    + (f"    ({eq.note})" if eq.note else "")))
-    return out
-
+    note = "shapes " + shape_line + (f"; {eq.note}" if eq.note else "")
+    return [BrokenEquation(network_text_name(eq.name), [sym, one_line(eq.value, digits)], note=note)]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .formula import latex_text
-from .tensor_format import (GRADIENT, WORKED_LIMIT, Printer, fits, fmt_policy, indent, latex_name, matrix_latex,
-                            matrix_text, operand_shapes, shape_text, unicode_name, values_of, worked_element)
+from .tensor_format import (GRADIENT, WORKED_LIMIT, Printer, fits, fmt_policy, latex_name, matrix_latex, one_line,
+                            operand_shapes, shape_text, unicode_name, values_of, worked_element)
 
 WORDS = {
     "en": {"title": "Tensor graph", "forward": "Forward pass",
@@ -120,18 +120,21 @@ def tensor_graph_markdown(trace, digits: int = 4, lang: str = "en") -> str:
 
 
 def tensor_graph_table(trace, digits: int = 4, lang: str = "en"):
-    """Text lines, not a grid: matrix equations and worked elements wrap as prose does."""
+    """Equation lines broken at the terminal's width as the LaTeX is (render/wrap.py):
+    name = matrix form = numbers = result, the shapes as a note, then the worked element."""
     from rich.console import Group
     from rich.rule import Rule
     from rich.text import Text
+
+    from .wrap import BrokenEquation
 
     words, sections = _sections(trace, lang)
     parts = [Rule(Text(f"{words['title']}: {trace.name}", style="bold"))]
     parts.append(Text(words["given"], style="bold underline"))
     for n in _given(trace):
         value = trace.values[n.name]
-        parts.append(Text(f"{n.name} = {indent(matrix_text(value, digits), len(n.name) + 3)}    "
-                          f"{shape_text(np.shape(value))}"))
+        parts.append(BrokenEquation(n.name, [one_line(value, digits)], note="shape " + shape_text(np.shape(value)),
+                                    highlight_last=False))
     for title_, eqs in sections:
         parts.append(Text(""))
         parts.append(Text(title_, style="bold underline"))
@@ -141,37 +144,31 @@ def tensor_graph_table(trace, digits: int = 4, lang: str = "en"):
 
 
 def _text_equation(eq, trace, digits: int, words: dict) -> list:
-    from rich.text import Text
+    from .wrap import BrokenEquation
 
     shapes = operand_shapes(eq)
-    name = unicode_name(eq.name)
-    pad = " " * len(name)
     sym = Printer(unicode_name, shapes, False).p(eq.expr)
     shape_line = " ".join(shape_text(s) for s in shapes.values()) + " → " + shape_text(eq.shape)
-    out = [Text.assemble((name, "bold"), f" = {sym}", ("    " + shape_line, "dim"))]
-    if eq.note:
-        out.append(Text(f"{pad} = {matrix_text(eq.value, digits)}    ({eq.note})"))
-        return out
+    chain = [sym]
     values = dict(eq.operands)
-    if values and np.size(eq.value) <= WORKED_LIMIT:
-        num = Printer(lambda n: matrix_text(values[n], digits).replace("\n", ""), shapes, False).p(eq.expr)
-        out.append(Text(f"{pad} = {num}"))
-    out.append(Text(f"{pad} = {indent(matrix_text(eq.value, digits), len(pad) + 3)}"))
+    if values and not eq.note and np.size(eq.value) <= WORKED_LIMIT:
+        num = Printer(lambda n: one_line(values[n], digits), shapes, False).p(eq.expr)
+        if num != sym:
+            chain.append(num)
+    chain.append(one_line(eq.value, digits))
+    out = [BrokenEquation(unicode_name(eq.name), chain, note=eq.note or "shapes " + shape_line)]
     element = worked_element(eq)
     if element is not None:
         ops = values_of(element)
         e_sym = Printer(unicode_name, {k: () for k in ops}, False).p(element.expr)
-        e_num = Printer(lambda n: fmt_policy(ops[n], digits, "unicode", trace.policy),
-                         {k: () for k in ops}, False).p(element.expr)
-        line = (f"  {words['element']} {unicode_name(element.name)} = {e_sym} = {e_num} = "
-                f"{fmt_policy(element.value, digits, 'unicode', trace.policy)}")
-        if element.condition:
-            line += f"  ({element.condition})"
-        out.append(Text(line, style="italic"))
+        e_num = Printer(lambda n: fmt_policy(ops[n], digits, "unicode", trace.policy, True),
+                        {k: () for k in ops}, False).p(element.expr)
+        out.append(BrokenEquation(f"{words['element']} {unicode_name(element.name)}",
+                                  [e_sym, e_num, fmt_policy(element.value, digits, "unicode", trace.policy)],
+                                  note=element.condition, indent=4))
     return out
 
 
-__all__ = ["tensor_graph_latex", "tensor_graph_markdown", "tensor_graph_table", "latex_name", "unicode_name",
-           "refs"]
+__all__ = ["tensor_graph_latex", "tensor_graph_markdown", "tensor_graph_table", "tensor_graph_math"]
 
 
