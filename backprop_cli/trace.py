@@ -123,3 +123,30 @@ class GraphTrace:
     digits: Optional[int] = None
     exact: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "graph"
+
+
+@frozen
+class TensorGraphTrace:
+    """A solved graph spec with tensors or several outputs (graph/tensor_solve.py, issue 11).
+
+    `values[node]` and `gradients[output][node]` are float64 arrays (0-d for a scalar);
+    `equations` are tensor/tape.py's TensorEquations (matrix form, with element
+    equations when small); `named` holds every element under its 1-based name
+    (W[1,2], dz/dx[2,1]); `exact` maps element names to exact values (--exact)."""
+
+    name: str
+    spec: Any
+    outputs: tuple[str, ...]
+    values: Mapping[str, Any]
+    gradients: Mapping[str, Mapping[str, Any]]
+    named: Mapping[str, float]
+    equations: tuple
+    policy: str = "float"
+    digits: Optional[int] = None
+    exact: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "graph"
+    tensor: bool = True
+
+    @property
+    def output(self) -> str:
+        return self.outputs[0]

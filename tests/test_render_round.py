@@ -4,6 +4,7 @@ printed, checked by the shared tool `verify_equations.py --round 4` on the JSON 
 documents show exactly those numbers."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -34,6 +35,17 @@ def _rounded(path, digits=4):
 ROUNDABLE = [e for e in examples()]
 
 
+def _scalar_records(text: str) -> str:
+    """The JSON with matrix-form records left out: their operands are arrays, which the
+    shared tool does not read (tests/test_tensor_graph.py re-evaluates them with numpy);
+    the element equations spelled out beside them stay and are checked here."""
+    doc = json.loads(text)
+    for holder in [doc, *doc.get("steps", [])]:
+        if "equations" in holder:
+            holder["equations"] = [e for e in holder["equations"] if e.get("form") != "matrix"]
+    return json.dumps(doc)
+
+
 @pytest.mark.parametrize("example", ROUNDABLE, ids=[e.stem for e in ROUNDABLE])
 def test_round_4_equations_hold_as_printed(example):
     if not VERIFY.exists():
@@ -41,7 +53,7 @@ def test_round_4_equations_hold_as_printed(example):
     trace = _rounded(example)
     if trace is None:
         pytest.skip("--round is refused for adam (SPEC §7)")
-    doc = render(trace, "json")
+    doc = _scalar_records(render(trace, "json"))
     run = subprocess.run([sys.executable, str(VERIFY), "--round", "4"], input=doc, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-500:]

@@ -149,6 +149,7 @@ def test_graph_expressions_cannot_inject(tmp_path, monkeypatch, warm):
     from backprop_cli.graph.solve import solve_graph
 
     loads_spec(texts[0].replace(json.dumps(attacks[0]), "x * 2"), "warm.yaml")
+    solve_graph(loads_spec("graph:\n  x: [2, 3]\n  y: sum(x @ x * x)\n", "warm.yaml"))  # the tensor modules too
 
     def tripwire(*args, **kwargs):
         raise AssertionError("user text reached an evaluator")

@@ -23,6 +23,12 @@ PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 5
 FUNCTIONS_1 = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs")
 FUNCTIONS_N = ("max", "min")
 FUNCTIONS = FUNCTIONS_1 + FUNCTIONS_N
+# Functions of tensor graphs (the tensor engine, tensor/ops.py): whole-tensor operations.
+# `sum(x, axis)` / `mean(x, axis)` take a 0-based integer axis (PyTorch's dim);
+# `softmax(x, axis)` / `log_softmax(x, axis)` accept the last axis (their default).
+TENSOR_FUNCTIONS = ("sum", "mean", "transpose", "softmax", "log_softmax", "norm")
+TENSOR_FUNCTIONS_AXIS = ("sum", "mean", "softmax", "log_softmax")
+GRAPH_FUNCTIONS = FUNCTIONS + TENSOR_FUNCTIONS  # what a graph spec may call
 
 
 # The derivation builds these by the million: each writes its fields straight into
@@ -80,7 +86,7 @@ class Call:
 
 Expr = Union[Num, Ref, Neg, Bin, Call]
 
-_PREC = {"+": PREC_ADD, "-": PREC_ADD, "*": PREC_MUL, "/": PREC_MUL, "**": PREC_POW}
+_PREC = {"+": PREC_ADD, "-": PREC_ADD, "*": PREC_MUL, "/": PREC_MUL, "@": PREC_MUL, "**": PREC_POW}  # @: tensor graphs
 
 
 def precedence(e: Expr) -> int:

@@ -330,6 +330,8 @@ def document_name(solution: Solution, path: tuple) -> Optional[str]:
         if len(rest) == 3 and rest[1] == "operands":
             return rest[2]
         return None
+    if solution.kind == "graph" and getattr(solution.trace, "tensor", False):
+        return tensor_document_name(solution.trace, path)
     if solution.kind == "graph":
         output = solution.document.get("output") or getattr(solution.trace, "output", "f")
         if head == "values" and len(path) == 2:
@@ -351,6 +353,34 @@ def document_name(solution: Solution, path: tuple) -> Optional[str]:
             return at("loss", step)
         if path[2] == "layers" and len(path) >= 5:
             return field_name(solution.names, path[3], path[4], tuple(path[5:]), step)
+    return None
+
+
+def tensor_array(solution: Solution, name: str):
+    """The whole array a tensor graph's name stands for (`x`, `dz/dx`), or None."""
+    trace = solution.trace
+    if not getattr(trace, "tensor", False):
+        return None
+    if name in trace.values:
+        return trace.values[name]
+    m = re.fullmatch(r"d(\w+)/d(\w+)", name)
+    if m and m[1] in trace.gradients and m[2] in trace.gradients[m[1]]:
+        return trace.gradients[m[1]][m[2]]
+    return None
+
+
+def tensor_document_name(trace, path: tuple) -> Optional[str]:
+    """values.W[0][1] → W[1,2]; gradients.x[1][0] → dz/dx[2,1] (several outputs:
+    gradients.z.x[…]) — the element names of `named`, for diagnosis."""
+    from ..tensor.names import element_name
+
+    head = path[0]
+    if head == "values" and len(path) >= 2:
+        return element_name(path[1], tuple(path[2:]))
+    if head == "gradients" and len(path) >= 2:
+        if len(trace.outputs) > 1:
+            return element_name(f"d{path[1]}/d{path[2]}", tuple(path[3:])) if len(path) >= 3 else None
+        return element_name(f"d{trace.output}/d{path[1]}", tuple(path[2:]))
     return None
 
 
@@ -530,6 +560,9 @@ class _Resolver:
             self.name(k, v, k.value, f"named.{k.value}")
 
     def name(self, key_node: yaml.ScalarNode, node: yaml.Node, name: str, path: str) -> None:
+        if isinstance(node, yaml.SequenceNode) and tensor_array(self.solution, name) is not None:
+            self.whole_array(node, name, np.asarray(tensor_array(self.solution, name)), (), path)
+            return
         canonical = self.solution.canonical(name)
         if canonical is None:
             raise self.unknown_name(key_node, name, path)
@@ -538,6 +571,24 @@ class _Resolver:
         self.entries.append(Entry(
             name, canonical, literal.value, literal.text, self.solution.value_of(canonical), mark.line + 1, mark.column + 1,
         ))
+
+    def whole_array(self, node: yaml.Node, name: str, array: np.ndarray, index: tuple, path: str) -> None:
+        """A tensor graph's whole array under its name (`dz/dx: [[8, 8], [8, 8]]`): one
+        entry per element, named W[1,2] as `named` names it (1-based)."""
+        from ..tensor.names import element_name
+
+        if len(index) == array.ndim:
+            element = element_name(name, index)
+            literal = _number(node, path, self.file)
+            self.entries.append(Entry(element, element, literal.value, literal.text,
+                                      self.solution.value(element), **where(node)))
+            return
+        size = array.shape[len(index)]
+        if not isinstance(node, yaml.SequenceNode) or len(node.value) != size:
+            raise self.fail(node, path, "wrong shape", expected=f"{name}'s shape {list(array.shape)}: a list of "
+                            f"{size} here", found=describe(node))
+        for i, item in enumerate(node.value):
+            self.whole_array(item, name, array, index + (i,), f"{path}[{i}]")
 
     def unknown_name(self, node: yaml.Node, name: str, path: str) -> KeyFileError:
         solution = self.solution

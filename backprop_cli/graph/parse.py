@@ -12,7 +12,7 @@ from typing import Mapping, NoReturn
 
 from ..calc.arithmetic import FloatArithmetic
 from ..errors import ComputeError, SpecError
-from ..calc.expr import FUNCTIONS, FUNCTIONS_1, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
+from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS_AXIS, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
 from ..frozen import frozen
 from ..read.numbers import parse_text
 from ..read.suggest import suggest
@@ -72,8 +72,8 @@ _TOKEN_RE = re.compile(
     r"(?P<space>\s+)"
     r"|(?P<num>(?:[0-9]|\.[0-9])(?:[eE][+-][0-9]|[A-Za-z0-9_.])*)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<bad>//|==|!=|<=|>=|[\^.\[\]{}=<>%@&|~:;!`$?\\#])"  # before op: // is not two /
-    r"|(?P<op>\*\*|[-+*/(),])"
+    r"|(?P<bad>//|==|!=|<=|>=|[\^.\[\]{}=<>%&|~:;!`$?\\#])"  # before op: // is not two /
+    r"|(?P<op>\*\*|[-+*/@(),])"
     r"|(?P<str>'[^'\n]*'?|\"[^\"\n]*\"?)"
     r"|(?P<other>.)",
     re.S,
@@ -89,7 +89,6 @@ _BAD_TOKENS = {
     "}": ("braces are not allowed", "write node names without braces: x + y"),
     "=": ("'=' is not allowed (no assignments or keyword arguments)", None),
     "%": ("'%' is not allowed", None),
-    "@": ("'@' is not allowed", "use * for products of scalars"),
     ":": ("':' is not allowed (no lambdas, slices or dictionaries)", None),
     ";": ("';' is not allowed (one expression per node)", "put each step in its own node"),
 }
@@ -144,7 +143,7 @@ def _tokens(text: str) -> list[_Token]:
 class _Parser:
     """Python's grammar for our subset, at most three frames deep per nesting level:
 
-        expression := factor (('*' | '/' | '+' | '-') factor)*     two precedence levels, looped
+        expression := factor (('*' | '/' | '@' | '+' | '-') factor)*   two precedence levels, looped
         factor     := ('-' | '+')* primary ['**' factor]            -2**2 = -(2**2), 2**3**2 = 2**9
         primary    := NUMBER | NAME | FUNCTION '(' expression (',' expression)* ')' | '(' expression ')'
 
@@ -199,7 +198,7 @@ class _Parser:
         term = self.factor()
         while True:
             tok = self.peek()
-            if self.is_op(tok, "*", "/"):
+            if self.is_op(tok, "*", "/", "@"):  # @: matrix product (tensor graphs), as in Python
                 self.next()
                 term = self.binary(tok, term, self.factor())
             elif self.is_op(tok, "+", "-"):
@@ -287,10 +286,19 @@ class _Parser:
                 self.unexpected(tok, wanted=f"',' or ')' in {fn}(...)")
         close = self.next()
         self.leave()
-        if fn in FUNCTIONS_1 and len(args) != 1:
+        if fn in TENSOR_FUNCTIONS_AXIS:
+            if not 1 <= len(args) <= 2:
+                self.fail(f"{fn} takes 1 or 2 arguments ({fn}(x) or {fn}(x, axis)), found {len(args)}",
+                          name.start, close.end)
+            if len(args) == 2 and not _is_integer_constant(args[1][0]):
+                self.fail(f"the axis of {fn}(x, axis) must be an integer constant (0-based, as PyTorch's dim)",
+                          name.start, close.end)
+        elif fn in ("max", "min"):
+            if not args:
+                self.fail(f"{fn} takes at least 1 argument (one tensor, or several to compare elementwise), "
+                          "found 0", name.start, close.end)
+        elif len(args) != 1:
             self.fail(f"{fn} takes exactly 1 argument, found {len(args)}", name.start, close.end)
-        if fn not in FUNCTIONS_1 and len(args) < 2:
-            self.fail(f"{fn} takes at least 2 arguments, found {len(args)}", name.start, close.end)
         return self.build(name, Call(fn, tuple(e for e, _ in args)), max(d for _, d in args))
 
     # -- names -------------------------------------------------------------------------
@@ -429,3 +437,12 @@ def _contains_power(e: Expr) -> bool:
     return False
 
 
+
+
+def _is_integer_constant(e: Expr) -> bool:
+    while isinstance(e, Neg):
+        e = e.operand
+    if not isinstance(e, Num):
+        return False
+    parsed = parse_text(e.text)
+    return not isinstance(parsed, str) and parsed.value == int(parsed.value)

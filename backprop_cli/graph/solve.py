@@ -41,12 +41,12 @@ import yaml
 
 from ..calc.arithmetic import FloatArithmetic
 from ..errors import ComputeError, SpecError
-from ..calc.expr import FUNCTIONS, Bin, Expr, Ref, evaluate, refs
+from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS, Bin, Call, Expr, Ref, evaluate, refs
 from ..frozen import frozen
 from .calculus import ONE, ZERO, is_zero, differentiate, s_mul, s_sum
 from ..read.suggest import suggest
 from .parse import IDENTIFIER, NameTable, Scope, children, parse_expression
-from ..read.numbers import Number, describe, number, parse_text, words
+from ..read.numbers import Number, describe, number, number_vector, parse_text, words
 from ..safe_text import clip, quoted
 from ..trace import Equation, GraphTrace, LocalGradient
 from ..read.yamlsafe import is_plain, where
@@ -57,7 +57,7 @@ MAX_MAGNITUDE = 1e300  # beyond this a value is refused (SPEC §4)
 MAX_DERIVED_NODES = 100_000
 MAX_DERIVED_DEPTH = 450
 
-TOP_LEVEL_KEYS = ("name", "graph", "output", "wrt", "order")
+TOP_LEVEL_KEYS = ("name", "graph", "output", "wrt", "order", "grad_output")
 # Words of the JSON/answer-key structure (SPEC §6): a node with one of these names would
 # make `named:` keys ambiguous.
 STRUCTURE_WORDS = frozenset({
@@ -79,13 +79,20 @@ class GraphNode:
 
     name: str
     expr: Expr | None  # None for a leaf
-    given: Number | None  # the number of a leaf, as written
+    given: Number | None  # the number of a scalar leaf, as written
     text: str
     line: int | None = None
+    shape: tuple[int, ...] = ()  # a tensor leaf's shape (a scalar leaf: ())
+    values: tuple[float, ...] = ()  # a tensor leaf's numbers, row-major
+    texts: tuple[str, ...] = ()  # … as written (exact mode reads 0.1 as 1/10)
 
     @property
     def is_leaf(self) -> bool:
         return self.expr is None
+
+    @property
+    def is_tensor_leaf(self) -> bool:
+        return self.expr is None and self.given is None
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -97,10 +104,13 @@ class GraphNode:
 class GraphSpec:
     name: str
     nodes: tuple[GraphNode, ...]
-    output: str
+    output: str  # the first output (the only one of a scalar graph)
     wrt: tuple[str, ...]
     order: int
     file: str
+    outputs: tuple[str, ...] = ()  # `output: [w, z, y]`: every output, in order
+    grad_output: tuple = ()  # ((node, shape, values, texts, line), …): upstream gradients given
+    tensor: bool = False  # solved by the tensor engine (graph/tensor_solve.py)
 
     def node(self, name: str) -> GraphNode:
         for n in self.nodes:
@@ -126,13 +136,107 @@ def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
         raise SpecError("missing key 'graph'", file=file, **where(root),
                         expected="`graph:` with the nodes, one per line")
     nodes = _read_nodes(fields["graph"][1], file)
-    output = _read_output(fields.get("output"), nodes, file)
+    outputs = _read_output(fields.get("output"), nodes, file)
     wrt = _read_wrt(fields.get("wrt"), nodes, file)
     order = _read_order(fields.get("order"), file)
     title = _read_name(fields.get("name"), file)
     if title is None:
         title = PurePath(file).stem if file else "graph"
-    return GraphSpec(title, tuple(nodes), output, wrt, order, file)
+    grad_output = _read_grad_output(fields.get("grad_output"), nodes, outputs, file)
+    tensor = len(outputs) > 1 or bool(grad_output) or any(_uses_tensors(n) for n in nodes)
+    if tensor:  # imported here: scalar graphs never load numpy
+        from .tensor_solve import check_shapes
+
+        check_shapes(nodes, outputs, grad_output, file)
+        if order == 2:
+            _, v = fields["order"]
+            raise SpecError("order: 2 (second derivatives) applies to scalar graphs", file=file, path="order",
+                            **where(v), expected="order: 1 for a graph with tensors or several outputs",
+                            found="order: 2")
+    return GraphSpec(title, tuple(nodes), outputs[0], wrt, order, file, outputs, grad_output, tensor)
+
+
+def _uses_tensors(node: GraphNode) -> bool:
+    """A tensor leaf, or an expression with @, a tensor function or max/min of one tensor."""
+    if node.is_leaf:
+        return node.is_tensor_leaf
+    stack = [node.expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Bin) and e.op == "@":
+            return True
+        if isinstance(e, Call) and (e.fn in TENSOR_FUNCTIONS or (e.fn in ("max", "min") and len(e.args) == 1)):
+            return True
+        stack += children(e)
+    return False
+
+
+def _read_grad_output(field, nodes: list[GraphNode], outputs: tuple[str, ...], file: str) -> tuple:
+    """`grad_output: {q: [[1, 0], [0, 1]]}` — the upstream gradient of a non-scalar output
+    (PyTorch's q.backward(gradient=…)); one entry per output that needs one."""
+    if field is None:
+        return ()
+    _, v = field
+    if not isinstance(v, yaml.MappingNode):
+        raise SpecError(file=file, path="grad_output", **where(v),
+                        expected="a mapping of output names to numbers or lists", found=describe(v))
+    out = []
+    for k, item in v.value:
+        name = k.value if isinstance(k, yaml.ScalarNode) else ""
+        path = f"grad_output.{name}"
+        if name not in outputs:
+            raise SpecError(f"{name!r} is not an output", file=file, path=path, **where(k),
+                            expected="one of the outputs: " + ", ".join(outputs),
+                            hint=suggest(name, outputs) or "list it under `output:` first")
+        if isinstance(item, yaml.SequenceNode):
+            shape, values, texts = read_tensor(item, path, file)
+        else:
+            n = number(item, path, file, what="a number or a (nested) list of numbers")
+            shape, values, texts = (), (n.value,), (n.text,)
+        out.append((name, shape, values, texts, where(item)["line"]))
+    return tuple(out)
+
+
+def read_tensor(node: yaml.SequenceNode, path: str, file: str) -> tuple[tuple[int, ...], tuple[float, ...], tuple[str, ...]]:
+    """A rectangular nested list of numbers → (shape, row-major floats, texts as written).
+    A ragged list is an error naming the row; at most rank 4."""
+    if not node.value:
+        raise SpecError(file=file, path=path, **where(node), expected="a non-empty list of numbers",
+                        found="an empty list")
+    if isinstance(node.value[0], yaml.ScalarNode):
+        for i, child in enumerate(node.value):
+            if not isinstance(child, yaml.ScalarNode):
+                raise SpecError(file=file, path=f"{path}[{i}]", **where(child),
+                                expected=f"a number, like {path}[0]", found=describe(child),
+                                hint="every row of a tensor has the same shape")
+        values, texts = number_vector(node, path, file)
+        return (len(values),), tuple(values), tuple(texts)
+    shape = None
+    values: list[float] = []
+    texts: list[str] = []
+    for i, child in enumerate(node.value):
+        here = f"{path}[{i}]"
+        if not isinstance(child, yaml.SequenceNode):
+            raise SpecError(file=file, path=here, **where(child), expected=f"a list like the other rows ({path}[0])",
+                            found=describe(child), hint="every row of a tensor has the same shape")
+        sub, vs, ts = read_tensor(child, here, file)
+        if shape is None:
+            shape = sub
+        elif sub != shape:
+            raise SpecError(f"ragged tensor: row {i} has shape {_shape_words(sub)}, row 0 has {_shape_words(shape)}",
+                            file=file, path=here, **where(child), expected=f"shape {_shape_words(shape)}",
+                            found=f"shape {_shape_words(sub)}", hint="every row of a tensor has the same length")
+        values += vs
+        texts += ts
+    full = (len(node.value),) + shape
+    if len(full) > 4:
+        raise SpecError(file=file, path=path, **where(node), expected="a tensor of rank at most 4",
+                        found=f"rank {len(full)}")
+    return full, tuple(values), tuple(texts)
+
+
+def _shape_words(shape: tuple[int, ...]) -> str:
+    return "(" + "×".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -175,19 +279,29 @@ def _read_order(field, file: str) -> int:
     return int(n.value)
 
 
-def _read_output(field, nodes: list[GraphNode], file: str) -> str:
+def _read_output(field, nodes: list[GraphNode], file: str) -> tuple[str, ...]:
+    """`output: f` or several, `output: [w, z, y]` (TensorFlow's persistent tape)."""
     names = [n.name for n in nodes]
     if field is None:
-        return names[-1]
+        return (names[-1],)
     _, v = field
-    if not isinstance(v, yaml.ScalarNode) or (is_plain(v) and v.value.lower() in ("", "~")):
-        raise SpecError(file=file, path="output", **where(v), expected="the name of a node", found=describe(v))
-    if v.value not in names:
-        raise SpecError(
-            f"unknown node {quoted(v.value)}", file=file, path="output", **where(v),
-            expected="one of " + ", ".join(names[-10:]), hint=suggest(v.value, names),
-        )
-    return v.value
+    items = v.value if isinstance(v, yaml.SequenceNode) else [v]
+    if isinstance(v, yaml.SequenceNode) and not items:
+        raise SpecError(file=file, path="output", **where(v), expected="at least one node name", found="an empty list")
+    chosen: list[str] = []
+    for i, item in enumerate(items):
+        path = f"output[{i}]" if isinstance(v, yaml.SequenceNode) else "output"
+        if not isinstance(item, yaml.ScalarNode) or (is_plain(item) and item.value.lower() in ("", "~")):
+            raise SpecError(file=file, path=path, **where(item), expected="the name of a node", found=describe(item))
+        if item.value not in names:
+            raise SpecError(
+                f"unknown node {quoted(item.value)}", file=file, path=path, **where(item),
+                expected="one of " + ", ".join(names[-10:]), hint=suggest(item.value, names),
+            )
+        if item.value in chosen:
+            raise SpecError(f"{quoted(item.value)} is listed twice", file=file, path=path, **where(item))
+        chosen.append(item.value)
+    return tuple(chosen)
 
 
 def _read_wrt(field, nodes: list[GraphNode], file: str) -> tuple[str, ...]:
@@ -271,8 +385,12 @@ def _read_nodes(graph: yaml.Node, file: str) -> list[GraphNode]:
 def _read_node(name: str, value: yaml.Node, scope: "Scope", file: str) -> GraphNode:
     path = f"graph.{name}"
     loc = where(value)
+    if isinstance(value, yaml.SequenceNode):  # a vector, matrix or higher tensor leaf
+        shape, values, texts = read_tensor(value, path, file)
+        return GraphNode(name, None, None, "", loc["line"], shape, values, texts)
     if not isinstance(value, yaml.ScalarNode):
-        raise SpecError(file=file, path=path, **loc, expected="a number or an expression", found=describe(value))
+        raise SpecError(file=file, path=path, **loc, expected="a number, a list of numbers or an expression",
+                        found=describe(value))
     word = value.value.lower()
     if is_plain(value) and word in _PLAIN_WORDS and not scope.is_defined(value.value):
         found = "nothing (null)" if word in ("", "~", "null") else f"the boolean {value.value}"
@@ -497,6 +615,10 @@ def solve_graph(spec: GraphSpec, arith=None) -> GraphTrace:
     """Forward values, local gradients, reverse-mode gradients of the output with
     respect to every node and, for `order: 2`, d²f/dx² for each `wrt` leaf — all as
     equations under the number policy `arith` (float64 when None)."""
+    if spec.tensor:
+        from .tensor_solve import solve_tensor_graph
+
+        return solve_tensor_graph(spec, arith)
     arith = arith if arith is not None else FloatArithmetic()
     solver = _Solver(spec, arith)
     try:

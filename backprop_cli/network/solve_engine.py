@@ -63,6 +63,11 @@ def solve_with_engine(spec, names, total, recorded, detail, progress) -> Trace:
             named.setdefault(name, float(value))
         if not small:
             named = {k: v for k, v in named.items() if k.startswith("loss")}
+    if detail == "matrix":  # layer-level equations in matrix form (matrix_detail.py)
+        from .matrix_detail import matrix_equations
+
+        for s in recorded:
+            equations[s] = matrix_equations(spec, results[s], s, previous_state.get(s, {}))
     steps = tuple(_record(spec, results[s], s, equations.get(s, ())) for s in recorded)
     return Trace(
         name=spec.name, spec=spec, steps=steps, losses=tuple(losses), named=named,

@@ -89,10 +89,18 @@ def spec_schema() -> dict:
             "description": {"type": "string"},
             "graph": {
                 "type": "object",
-                "additionalProperties": {"anyOf": [{"$ref": "#/definitions/number"}, {"type": "string"}]},
-                "description": "Nodes in order: a number (a leaf) or an expression over earlier names.",
+                "additionalProperties": {"anyOf": [{"$ref": "#/definitions/number"}, {"type": "string"},
+                                                   {"$ref": "#/definitions/tensor"}]},
+                "description": "Nodes in order: a number, a vector or matrix (a leaf) or an expression "
+                               "over earlier names.",
             },
-            "output": {"type": "string"},
+            "output": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+                       "description": "The output node, or several: [w, z, y] (a persistent tape)."},
+            "grad_output": {
+                "type": "object",
+                "additionalProperties": {"anyOf": [{"$ref": "#/definitions/number"}, {"$ref": "#/definitions/tensor"}]},
+                "description": "Upstream gradient of a non-scalar output (PyTorch's backward(gradient=…)).",
+            },
             "wrt": {"type": "array", "items": {"type": "string"}},
             "order": {"enum": [1, 2]},
         },
@@ -105,6 +113,9 @@ def spec_schema() -> dict:
         "title": "backprop spec",
         "description": "A network spec (layers) or a computational-graph spec (graph).",
         "definitions": {"number": NUMBER, "network": network, "graph": graph,
+                        "tensor": {"type": "array", "minItems": 1, "description": "a (nested) list of numbers",
+                                   "items": {"anyOf": [{"$ref": "#/definitions/number"},
+                                                       {"$ref": "#/definitions/tensor"}]}},
                         "optimizers": {"enum": list(OPTIMIZERS)}},
         "oneOf": [{"$ref": "#/definitions/network"}, {"$ref": "#/definitions/graph"}],
     }

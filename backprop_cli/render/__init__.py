@@ -97,6 +97,10 @@ def table_renderable(trace, *, digits: int = 4, lang: str = "en", notation: str 
 
 def latex_math(trace, *, digits: int = 4, lang: str = "en") -> str:
     """The derivation as display math only (Jupyter's `_repr_latex_`)."""
+    if getattr(trace, "tensor", False):  # each equation's aligned block, nothing else
+        from .tensor_graph import tensor_graph_math
+
+        return tensor_graph_math(trace, digits=digits, lang=lang)
     if getattr(trace, "kind", "network") == "graph":
         from .graph_latex import graph_latex_math
 
@@ -109,9 +113,9 @@ def latex_math(trace, *, digits: int = 4, lang: str = "en") -> str:
 def _attach_notebook_display() -> None:
     """Jupyter shows a Trace or GraphTrace as its worked example. The methods are set
     here, where the renderers live, so the records in trace.py never import upward."""
-    from ..trace import GraphTrace, Trace
+    from ..trace import GraphTrace, TensorGraphTrace, Trace
 
-    for record in (Trace, GraphTrace):
+    for record in (Trace, GraphTrace, TensorGraphTrace):
         record._repr_markdown_ = lambda self: render(self, "markdown")
         record._repr_latex_ = lambda self: latex_math(self)
 

@@ -242,7 +242,7 @@ class FormulaPrinter:
         return minus + inner, PREC_NEG
 
     def _print_Bin(self, e: Bin) -> tuple[str, int]:
-        return getattr(self, {"+": "_add", "-": "_add", "*": "_mul", "/": "_div", "**": "_pow"}[e.op])(e)
+        return getattr(self, {"+": "_add", "-": "_add", "*": "_mul", "/": "_div", "**": "_pow", "@": "_matmul"}[e.op])(e)
 
     def _print_Call(self, e: Call) -> tuple[str, int]:
         if e.fn == "exp":
@@ -347,6 +347,16 @@ class FormulaPrinter:
         if pr <= PREC_MUL or pr == PREC_NEG:
             right = self._paren(right)
         return left + self._times(e, left, right) + right, PREC_MUL
+
+    def _matmul(self, e: Bin) -> tuple[str, int]:
+        """A matrix product (tensor graphs): juxtaposition in LaTeX, @ in text."""
+        left, pl = self._p(e.left)
+        right, pr = self._p(e.right)
+        if pl < PREC_MUL:
+            left = self._paren(left)
+        if pr <= PREC_MUL or pr == PREC_NEG:
+            right = self._paren(right)
+        return left + (r" \, " if self.latex else " @ ") + right, PREC_MUL
 
     def _div(self, e: Bin) -> tuple[str, int]:
         left, pl = self._p(e.left)

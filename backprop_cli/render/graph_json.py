@@ -15,6 +15,10 @@ from .json_out import dumps, equation_json as equation_to_json, json_float as _f
 
 def graph_to_json(trace: GraphTrace) -> dict:
     """The document `backprop solve graph.yaml --format json` prints."""
+    if getattr(trace, "tensor", False):
+        from .tensor_json import tensor_graph_to_json
+
+        return tensor_graph_to_json(trace, exact_text)
     out: dict[str, Any] = {
         "format": "backprop/1",
         "kind": "graph",
@@ -61,4 +65,9 @@ def exact_text(value: Any) -> str:
 
 
 def render_graph_json(trace: GraphTrace) -> str:
+    if getattr(trace, "tensor", False):
+        from .tensor_json import is_large
+
+        if is_large(trace):  # big tensors: one line, as big networks are
+            return dumps(graph_to_json(trace), compact=True) + "\n"
     return dumps(graph_to_json(trace))

@@ -189,6 +189,10 @@ class GraphWriter(DocWriter):
 def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone: bool = False,
                 options: Optional[Options] = None) -> str:
     """A graph's derivation as a LaTeX fragment, or (standalone) a document with the circuit."""
+    if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
+        from .tensor_graph import tensor_graph_latex
+
+        return tensor_graph_latex(trace, digits=digits, lang=lang, standalone=standalone)
     from .latex import has_hangul, fragment_header
 
     writer = GraphWriter(trace, options or Options(digits, lang, standalone))

@@ -19,4 +19,8 @@ class GraphMarkdownWriter(MarkdownSyntax, GraphWriter):
 
 def graph_markdown(trace: GraphTrace, digits: int = 4, lang: str = "en", options: Optional[Options] = None) -> str:
     """A graph's derivation as Markdown with KaTeX-compatible math."""
+    if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
+        from .tensor_graph import tensor_graph_markdown
+
+        return tensor_graph_markdown(trace, digits=digits, lang=lang)
     return GraphMarkdownWriter(trace, options or Options(digits, lang, standalone=False)).body() + "\n"

@@ -214,6 +214,10 @@ def _summary(look: TableLook, trace: GraphTrace, words: dict) -> Table:
 
 def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> RenderableType:
     """A rich renderable of the whole derivation; it reads well at 80 columns."""
+    if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
+        from .tensor_graph import tensor_graph_table
+
+        return tensor_graph_table(trace, digits=digits, lang=lang)
     words = LABELS.get(lang, LABELS["en"])
     look = TableLook(trace, digits)
     title = f"{words['title']}: {visible(trace.name)}  ({words['output']} {trace.output})"

@@ -72,7 +72,12 @@ def network_document(trace: Trace) -> dict:
             )
             layers.append(entry)
         step = {"step": record.step, "loss": json_float(record.loss), "layers": layers}
-        step["equations"] = [equation_json(e) for e in record.equations] if show_equations else []
+        if show_equations:
+            step["equations"] = [equation_json(e) for e in record.equations]
+        else:  # matrix detail: layer-level equations with array operands (matrix_detail.py)
+            from .matrix_json import matrix_record
+
+            step["equations"] = [matrix_record(e) for e in record.equations]
         steps.append(step)
     doc: dict[str, Any] = {
         "format": FORMAT,

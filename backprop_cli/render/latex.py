@@ -613,6 +613,8 @@ class LatexWriter(DocWriter):
 
     def matrix_step(self, record, level: int) -> list[str]:
         L = self.L
+        if record.equations:  # layer-level equations (matrix_detail.py), not bare matrices
+            return self.matrix_equations(record, level)
         out = [self.prose("p_matrix"), self.heading(level, self.text(L["forward"]))]
         out.append(self.display(r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + \mathbf{b}^{(l)}, \qquad "
                                 r"A^{(l)} = f\bigl(Z^{(l)}\bigr), \qquad A^{(0)} = X"))
@@ -645,6 +647,21 @@ class LatexWriter(DocWriter):
             if layer.bias is not None:
                 out.append(self.matrix_display(f"\\mathbf{{b}}^{{({l})}}({s + 1})",
                                                [self.mat(layer.bias)]))
+        return out
+
+    def matrix_equations(self, record, level: int) -> list[str]:
+        """Each layer-level equation in matrix form, its numbers (small operands) and result."""
+        from .tensor_format import equation_rows_latex, network_latex_name
+
+        titles = {"forward": "forward", "loss": "loss", "backward": "backward", "update": "update"}
+        out, section = [self.prose("p_matrix")], None
+        for eq in record.equations:
+            if eq.section != section:
+                section = eq.section
+                out.append(self.heading(level, self.text(self.L[titles.get(section, "forward")])))
+                if section == "update":
+                    out += self.update_words(record.step)
+            out.append(self.aligned(equation_rows_latex(eq, network_latex_name, self.look.digits)))
         return out
 
     # -- summary, after, losses ------------------------------------------------------------------

@@ -43,7 +43,7 @@ def question_sheet(trace) -> QuestionSheet:
     if getattr(trace, "kind", "network") == "graph":
         return _graph_sheet(trace)
     record = trace.steps[0]
-    if not record.equations:
+    if not record.equations or getattr(trace, "detail", "scalar") != "scalar":  # matrix form
         layers = [layer.layer for layer in record.layers]
         biased = [layer.layer for layer in record.layers if layer.bias is not None]
         return QuestionSheet("matrix", (
@@ -226,6 +226,14 @@ def _graph_writer(format: str):
                 items = ", ".join(self.inline(f"{self.sym(n.name)} = {self.look.number(None, n.name)}")
                                   for n in leaves)
                 parts.append(f"{self.bold(self.text(L['given']))}: {items}.")
+            tensors = [n for n in getattr(self.spec, "nodes", ()) if getattr(n, "is_tensor_leaf", False)]
+            if tensors:  # vectors and matrices given (tensor graphs)
+                from .tensor_format import latex_name, matrix_latex
+
+                parts.append(self.bold(self.text(L["given"])) + ":")
+                parts.append(self.display("\\begin{gathered}\n" + " \\\\\n".join(
+                    f"{latex_name(n.name)} = {matrix_latex(trace.values[n.name], self.look.digits)}"
+                    for n in tensors) + "\n\\end{gathered}"))
             defs = [e for e in trace.equations if e.section == "forward"]
             if defs:
                 parts.append(self.display("\\begin{gathered}\n" + " \\\\\n".join(
@@ -264,6 +272,11 @@ def _table(trace, sheet: QuestionSheet, digits: int, lang: str, notation: Option
         for node in getattr(trace.spec, "nodes", ()):
             if node.given is not None:
                 parts.append(Text(f"  {node.name} = {look.number(None, node.name)}   ({words['given']})"))
+            elif getattr(node, "is_tensor_leaf", False):  # a vector or matrix given (tensor graphs)
+                from .tensor_format import matrix_text
+
+                text = matrix_text(trace.values[node.name], digits).replace("\n", "\n" + " " * (len(node.name) + 5))
+                parts.append(Text(f"  {node.name} = {text}   ({words['given']})"))
         for e in trace.equations:
             if e.section == "forward":
                 parts.append(Hanging(Text(f"  {e.name} = {look.formula(e)}"), indent=6))

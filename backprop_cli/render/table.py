@@ -266,6 +266,17 @@ def _scalar_step(look: Look, trace: Trace, record, L) -> list[RenderableType]:
 
 def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
     out: list[RenderableType] = [Hanging(Text(L["matrix_note"], style="dim"))]
+    if record.equations:  # layer-level equations (matrix_detail.py): each with shapes and numbers
+        from .tensor_format import network_matrix_text
+
+        titles = {"forward": L["forward"], "loss": L["loss"], "backward": L["backward"], "update": L["update"]}
+        section = None
+        for eq in record.equations:
+            if eq.section != section:
+                section = eq.section
+                out.append(Text(titles.get(section, section), style="bold underline"))
+            out.extend(network_matrix_text(eq, digits))
+        return out
     out.append(Text(L["forward"], style="bold underline"))
     out.append(Text("  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾,   A⁽ˡ⁾ = f(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
     for layer in record.layers:
