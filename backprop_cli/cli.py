@@ -348,6 +348,113 @@ def schema() -> None:
     typer.echo(json.dumps(spec_schema(), indent=2))
 
 
+# ----------------------------------------------------------------------------------------
+# teaching: templates → variants, exports, grading (backprop_cli/teach/, docs/templates.md)
+
+
+class SheetFormat(str, Enum):
+    markdown = "markdown"
+    latex = "latex"
+
+
+class MoodleType(str, Enum):
+    cloze = "cloze"
+    numerical = "numerical"
+
+
+@app.command()
+def generate(
+    template: Path = typer.Argument(..., help="The template: a spec whose numbers may be generators.", show_default=False),
+    count: int = typer.Option(..., "--count", "-n", help="How many variants.", show_default=False),
+    seed: int = typer.Option(..., "--seed", help="Random seed: the same seed gives byte-identical output.", show_default=False),
+    out: Path = typer.Option(..., "--out", help="Folder for the variants, keys, sheets and variants.csv.", show_default=False),
+    format: SheetFormat = typer.Option(SheetFormat.markdown, "--format", "-f", help="Question sheets and solutions as Markdown or LaTeX."),
+    pdf: bool = typer.Option(False, "--pdf", help="With --format latex: compile every .tex with pdflatex (skipped with a warning if absent)."),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the sheets and exports: en or ko."),
+    moodle: Optional[Path] = typer.Option(None, "--moodle", metavar="FILE", help="Also write Moodle XML (a cloze question per variant)."),
+    moodle_type: MoodleType = typer.Option(MoodleType.cloze, "--moodle-type", help="cloze: one question per variant; numerical: one per blank."),
+    gift: Optional[Path] = typer.Option(None, "--gift", metavar="FILE", help="Also write Moodle GIFT (numerical questions)."),
+    qti: Optional[Path] = typer.Option(None, "--qti", metavar="FILE", help="Also write a QTI 1.2 zip (Canvas import)."),
+    max_tries: Optional[int] = typer.Option(None, "--max-tries", help="Candidates to try before giving up (default: 50 per variant, at least 500)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files already in --out."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse template files larger than this many bytes."),
+) -> None:
+    """Write N seeded variants of a template: spec, answer key, question sheet and solution
+    each, a combined exam (one variant a page) and variants.csv; optionally LMS exports.
+
+    Example: backprop generate configs/templates/sigmoid_2_2_1.yaml --count 30 --seed 1 --out exam/ --moodle exam.xml
+    """
+    from .teach.bundle import build_bundle, title_of, write_atomic, write_files
+    from .teach.template import load_template
+    from .teach.variants import generate as generate_variants
+
+    try:
+        if pdf and format != SheetFormat.latex:
+            raise BackpropError("--pdf needs --format latex")
+        if max_tries is not None and max_tries < 1:
+            raise BackpropError(f"--max-tries takes a positive number, got {max_tries}")
+        loaded = load_template(template, max_size=max_size)
+        progress, advance = _progress(count, "generating")
+        try:
+            variants = generate_variants(loaded, count, seed, max_tries=max_tries, progress=advance)
+        finally:
+            if progress is not None:
+                progress.stop()
+        files = build_bundle(loaded, variants, format=format.value, lang=lang.value)
+        exports = {}
+        title = title_of(variants[0])
+        if moodle is not None:
+            from .teach.lms import moodle_xml
+
+            exports[moodle] = moodle_xml(loaded, variants, lang=lang.value, kind=moodle_type.value, title=title).encode()
+        if gift is not None:
+            from .teach.lms import gift as gift_text
+
+            exports[gift] = gift_text(loaded, variants, lang=lang.value, title=title).encode()
+        if qti is not None:
+            from .teach.lms import qti_zip
+
+            exports[qti] = qti_zip(loaded, variants, lang=lang.value, title=title)
+        for path in exports:
+            if path.resolve() == template.resolve():
+                raise BackpropError(f"{path}: refusing to write over the input")
+            if path.exists() and not force:
+                raise BackpropError(f"{path} already exists (use --force to overwrite)")
+        write_files(out, files, force=force, protect=[template])
+        for path, data in exports.items():
+            write_atomic(path, "", data)
+    except ComputeError as error:
+        raise _fail(error.located(file=str(template))) from None
+    except BackpropError as error:
+        raise _fail(error) from None
+    typer.echo(f"wrote {len(variants)} variants to {out} (variants.csv lists them)")
+    for path in exports:
+        typer.echo(f"wrote {path}")
+    if pdf:
+        _compile_pdfs(out, sorted(name for name in files if name.endswith(".tex")))
+
+
+def _compile_pdfs(folder: Path, names: list[str]) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        _warn("pdflatex not found: the .tex files are written, PDFs skipped")
+        return
+    failed = []
+    for name in names:
+        for _ in range(2):  # twice: page references settle on the second run
+            done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
+                                  cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if done.returncode:
+                failed.append(name)
+                break
+    if failed:
+        _warn(f"pdflatex failed on {', '.join(failed)} (see the .log beside each)")
+    else:
+        typer.echo(f"compiled {len(names)} PDFs in {folder}")
+
+
 def main() -> None:
     """Console-script entry: a bug must still not show a traceback to a user."""
     try:
