@@ -455,6 +455,91 @@ def _compile_pdfs(folder: Path, names: list[str]) -> None:
         typer.echo(f"compiled {len(names)} PDFs in {folder}")
 
 
+@app.command()
+def grade(
+    template: Path = typer.Argument(..., help="The template the variants came from (points, decimals, tolerance).", show_default=False),
+    answers: List[Path] = typer.Argument(..., help="Students' answers: one CSV (student, variant, a column per name) and/or a YAML file per student.", show_default=False),
+    variants: Path = typer.Option(..., "--variants", help="The folder `backprop generate --out` wrote (its variants.csv and specs).", show_default=False),
+    out: Path = typer.Option(..., "--out", help="Folder for gradebook.csv and feedback/<student>.md.", show_default=False),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the feedback: en or ko."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files already in --out."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse input files larger than this many bytes."),
+) -> None:
+    """Grade students' answers: correct, error carried forward, wrong with the likely cause, missing.
+
+    Example: backprop grade configs/templates/sigmoid_2_2_1.yaml answers.csv --variants exam/ --out grades/
+    """
+    from .teach.bundle import write_files
+    from .teach.grade import Grader, feedback_file_name, feedback_markdown, gradebook_csv, read_answers_csv, read_answers_yaml
+    from .teach.template import load_template
+    from .teach.variants import load_variants
+    from .yamlsafe import read_source
+
+    try:
+        loaded = load_template(template, max_size=max_size)
+        solved = load_variants(variants, max_size)
+        if not solved:
+            raise BackpropError(f"{variants}: variants.csv lists no variants")
+        grader = Grader(loaded, solved)
+        known = set()
+        for vid in solved:
+            known.update(q.name for q in grader.questions(vid))
+        submissions = []
+        for path in answers:
+            if path.suffix.lower() == ".csv":
+                source = read_source(path, max_size)
+                submissions += read_answers_csv(source.text, source.file, known)
+            else:
+                submissions.append(read_answers_yaml(path, max_size))
+        graded = [grader.grade(s) for s in submissions]
+        files = {"gradebook.csv": gradebook_csv(graded)}
+        used: set = set()
+        for g in graded:
+            files["feedback/" + feedback_file_name(g.student, used)] = feedback_markdown(g, lang.value)
+        (out / "feedback").mkdir(parents=True, exist_ok=True)
+        write_files(out, files, force=force, protect=[template, *answers])
+    except ComputeError as error:
+        raise _fail(error.located(file=str(template))) from None
+    except BackpropError as error:
+        raise _fail(error) from None
+    if graded:
+        mean = sum(g.score for g in graded) / len(graded)
+        carried = sum(1 for g in graded for m in g.marks if m.status == "carried")
+        typer.echo(f"graded {len(graded)} students: mean {mean:.2f} of {graded[0].total:g} points; "
+                   f"{carried} answers credited by error carried forward")
+    typer.echo(f"wrote {out / 'gradebook.csv'} and {len(graded)} feedback files in {out / 'feedback'}")
+
+
+@app.command()
+def key(
+    spec: Path = typer.Argument(..., help="The network or graph spec (YAML).", show_default=False),
+    names: bool = typer.Option(False, "--names", help="List every canonical name with its symbol and meaning instead."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout (never over an existing one)."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
+) -> None:
+    """Write an answer-key skeleton with every canonical name (symbol and meaning as comments).
+
+    Example: backprop key configs/bce_2_2_1.yaml -o my.key.yaml ; backprop key configs/bce_2_2_1.yaml --names
+    """
+    from .spec import load_spec
+    from .teach.skeleton import names_table, skeleton_text
+
+    try:
+        loaded = load_spec(spec, max_size=max_size)
+        trace = _solve(loaded, steps=None, round_digits=None, exact=False, symbolic=False, detail="auto")
+        text = names_table(loaded, trace) if names else skeleton_text(loaded, trace, str(spec))
+        if output is not None:
+            if output.exists():
+                raise BackpropError(f"{output} already exists (a key is never overwritten: choose another name)")
+            if output.resolve() == spec.resolve():
+                raise BackpropError(f"{output}: refusing to write over the input")
+        _write(text, output)
+    except ComputeError as error:
+        raise _fail(error.located(file=str(spec))) from None
+    except BackpropError as error:
+        raise _fail(error) from None
+
+
 def main() -> None:
     """Console-script entry: a bug must still not show a traceback to a user."""
     try:

@@ -171,3 +171,44 @@ def _exhausted(template: Template, count: int, kept: int, tries: int, failures: 
             else "the generators have too few distinct values for this --count" if worst.startswith("duplicate")
             else "narrow the ranges that overflow")
     return GenerationError(f"{message}\n  hint: {hint}")
+
+
+def load_variants(folder, max_size: int) -> dict[str, Variant]:
+    """The variants `generate` wrote to `folder`, by id, each re-read and re-solved
+    from its own spec file (variants.csv names them): grading never trusts a stored
+    answer, it recomputes."""
+    import csv
+    from pathlib import Path
+
+    from ..spec import load_spec
+
+    folder = Path(folder)
+    index = folder / "variants.csv"
+    try:
+        text = index.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read the variants list ({exc.strerror or exc})", file=str(index),
+                        hint="pass the folder `backprop generate --out` wrote") from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or rows[0][:3] != ["id", "seed", "spec"]:
+        raise SpecError("not a variants.csv of backprop generate", file=str(index), line=1,
+                        expected="a header starting id,seed,spec", found=",".join(rows[0][:3]) if rows else "nothing")
+    out: dict[str, Variant] = {}
+    for r, row in enumerate(rows[1:], 2):
+        if len(row) < 3 or not row[0]:
+            continue
+        vid, seed, spec_name = row[0], row[1], row[2]
+        if "/" in spec_name or "\\" in spec_name or spec_name.startswith("."):
+            raise SpecError("a spec outside the folder", file=str(index), line=r, found=repr(spec_name))
+        path = folder / spec_name
+        spec = load_spec(path, max_size=max_size)
+        if type(spec).__name__ == "GraphSpec":
+            from ..graph import solve_graph
+
+            trace = solve_graph(spec)
+        else:
+            from ..solve import solve
+
+            trace = solve(spec)
+        out[vid] = Variant(vid, int(seed) if seed.isdigit() else 0, (), "", spec, trace)
+    return out
