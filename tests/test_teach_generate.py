@@ -282,3 +282,45 @@ def test_key_skeleton_and_names(tmp_path: Path):
     assert cold(["key", spec, "-o", out]).code == 0
     again = cold(["key", spec, "-o", out])
     assert again.code == 2 and "already exists" in again.stderr
+
+
+# Moodle's own cloze parser (question/type/multianswer/questiontype.php,
+# qtype_multianswer_extract_question), its regular expressions ported to Python
+# (PCRE's variable-width look-behind split into three fixed ones).
+_FRACTION = r"=|%(-?[0-9]+(?:[.,][0-9]*)?)%"
+_ANSWER = r".+?(?<!\\)(?<!&)(?<!&amp;)(?=[~#}]|$)"
+_FEEDBACK = r".*?(?<!\\)(?=[~}]|$)"
+_ALTERNATIVE = f"({_FRACTION})?({_ANSWER})(#({_FEEDBACK}))?"
+_MOODLE_ANSWER = re.compile(r"\{([0-9]*):((NUMERICAL|NM)):(" + _ALTERNATIVE + "(~" + _ALTERNATIVE + ")*)\\}", re.S)
+_NUMBER = r"-?(([0-9]+[.,]?[0-9]*|[.,][0-9]+)([eE][-+]?[0-9]+)?)"
+_NUMERICAL = re.compile(f"^({_NUMBER})(:{_NUMBER})?$")
+
+
+def moodle_subquestions(text: str) -> list[list[tuple[float, float, float, str]]]:
+    """[(fraction, answer, tolerance, feedback)] per embedded answer, as Moodle reads them."""
+    out = []
+    while (m := _MOODLE_ANSWER.search(text)):
+        alternatives, rest = [], m.group(4)
+        while (a := re.match("~?" + _ALTERNATIVE, rest, re.S)) and a.group(0):
+            fraction = 1.0 if a.group(1) == "=" else 0.01 * float(a.group(2)) if a.group(2) else 0.0
+            number = _NUMERICAL.match(a.group(3))
+            assert number, f"Moodle would not read {a.group(3)!r} as a number"
+            alternatives.append((fraction, float(number.group(1)), float(number.group(6) or 0), a.group(5) or ""))
+            rest = rest[len(a.group(0)):]
+        out.append(alternatives)
+        text = text[:m.start()] + f"{{#{len(out)}}}" + text[m.end():]
+    return out
+
+
+def test_moodle_cloze_as_moodles_importer_reads_it(generated: Path):
+    root = ET.parse(generated / "a.xml").getroot()
+    cloze = [q for q in root.findall("question") if q.get("type") == "cloze"]
+    for i, question in enumerate(cloze, 1):
+        key = yaml.safe_load((generated / "a" / f"v{i:02d}.key.yaml").read_text())["named"]
+        subs = moodle_subquestions(question.find("questiontext/text").text)
+        assert len(subs) == len(key)
+        for (name, value), alternatives in zip(key.items(), subs):
+            right = [a for a in alternatives if a[0] == 1.0]
+            assert len(right) == 1 and abs(right[0][1] - float(value)) <= 1e-4 and right[0][2] == 1.5e-4
+            for fraction, answer, tolerance, feedback in alternatives[1:]:
+                assert fraction == 0 and abs(answer - float(value)) > 2 * tolerance and feedback
