@@ -449,6 +449,10 @@ def _compile_pdfs(folder: Path, names: list[str]) -> None:
             if done.returncode:
                 failed.append(name)
                 break
+    for name in names:  # pdflatex's by-products, except the log of a failed run
+        stem = name[: -len(".tex")]
+        for ext in (".aux", ".out") + (() if name in failed else (".log",)):
+            (folder / (stem + ext)).unlink(missing_ok=True)
     if failed:
         _warn(f"pdflatex failed on {', '.join(failed)} (see the .log beside each)")
     else:
@@ -481,9 +485,10 @@ def grade(
         if not solved:
             raise BackpropError(f"{variants}: variants.csv lists no variants")
         grader = Grader(loaded, solved)
-        known = set()
-        for vid in solved:
-            known.update(q.name for q in grader.questions(vid))
+        known: dict = {}  # every canonical name: asked ones are graded, the rest feed error carried forward
+        for vid, variant in solved.items():
+            known.update((q.name, None) for q in grader.questions(vid))
+            known.update((name, None) for name in variant.named)
         submissions = []
         for path in answers:
             if path.suffix.lower() == ".csv":

@@ -324,3 +324,45 @@ def test_moodle_cloze_as_moodles_importer_reads_it(generated: Path):
             assert len(right) == 1 and abs(right[0][1] - float(value)) <= 1e-4 and right[0][2] == 1.5e-4
             for fraction, answer, tolerance, feedback in alternatives[1:]:
                 assert fraction == 0 and abs(answer - float(value)) > 2 * tolerance and feedback
+
+
+BATCH = """name: batch, tanh, adam
+input: [[{integer: [0, 1]}, 1], [0, {integer: [0, 1]}]]
+target: [[{choice: [0, 1]}], [1]]
+layers:
+  - weights: [[{uniform: [-1, 1], decimals: 1}, 0.5], [0.3, -0.2]]
+    bias: 0.1
+    activation: tanh
+  - weights: [[0.7, {uniform: [-1, 1], decimals: 1}]]
+    activation: sigmoid
+loss: mse
+optimizer: {name: adam, lr: 0.1}
+steps: 2
+constraints: ["z1#2 != 0", "loss@2 < loss"]
+ask: [z1#1, a3#2, loss, loss@2, dL/dW1, W1_new, W1_new@2]
+"""
+
+
+def test_batch_adam_two_step_template_keys_pass_check(tmp_path: Path):
+    template = tmp_path / "batch.yaml"
+    template.write_text(BATCH)
+    run = cold(["generate", template, "--count", 3, "--seed", 9, "--out", tmp_path / "b", "--moodle", tmp_path / "b.xml"])
+    assert run.code == 0, run.describe()
+    for i in (1, 2, 3):
+        key = yaml.safe_load((tmp_path / "b" / f"v0{i}.key.yaml").read_text())["named"]
+        assert list(key) == ["z1#1", "a3#2", "loss", "loss@2", "dL/dW1", "W1_new", "W1_new@2"]
+        assert float(key["loss@2"]) < float(key["loss"])
+        checked = cold(["check", tmp_path / "b" / f"v0{i}.yaml", "--key", tmp_path / "b" / f"v0{i}.key.yaml"])
+        assert checked.code == 0, checked.describe()
+    ET.parse(tmp_path / "b.xml")
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_sheets_compile_to_pdf(tmp_path: Path):
+    run = cold(["generate", TEMPLATE, "--count", 1, "--seed", 3, "--out", tmp_path / "t", "--format", "latex", "--pdf"],
+               timeout=180)
+    assert run.code == 0, run.describe()
+    for name in ("v01.questions", "v01.solution", "exam"):
+        assert (tmp_path / "t" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert not (tmp_path / "t" / f"{name}.aux").exists()
+    assert "compiled 3 PDFs" in run.stdout

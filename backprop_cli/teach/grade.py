@@ -101,6 +101,11 @@ class Grader:
         variant = self.variants[answers.variant]
         qs = self.questions(answers.variant)
         given = dict(answers.values)
+        for name in given:
+            if name not in variant.named:
+                raise SpecError(f"unknown name {name!r}", file=answers.source,
+                                expected=f"a canonical name of variant {answers.variant}",
+                                hint=suggest(name, list(variant.named)) or "run `backprop key SPEC --names`")
         numbers = {n: v for n, v in ((n, _number(t)) for n, t in given.items()) if v is not None}
         carried = carried_values(variant.trace, numbers, lambda value: answer_tolerance(self.template, value))
         marks = [self._mark(variant, q, given.get(q.name), numbers, carried) for q in qs]
@@ -244,7 +249,7 @@ def read_answers_csv(text: str, file: str, known_names) -> list[Answers]:
             continue
         if h not in known_names:
             raise SpecError(f"unknown column {h!r}", file=file, line=1, column=_csv_column(rows[0], i),
-                            expected="a canonical name the variants ask for",
+                            expected="a canonical name of the variants",
                             hint=suggest(h, list(known_names)) or "run `backprop key SPEC --names`")
         names[i] = h
     out = []
