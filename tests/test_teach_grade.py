@@ -66,6 +66,19 @@ def planted(exam: Path) -> tuple[list[dict], dict]:
     d3 = 2 * truth["delta3"]
     student("erin", {"delta3": r4(d3), "dL/dW5": r4(d3 * truth["a1"])})
     expect["erin"] = {"delta3": "wrong", "dL/dW5": "carried"}
+    # δ carried down: a wrong δ3, then δ1 = δ3·W5·σ′(z1), dL/dW1 = δ1·x1, dL/dW5 = δ3·a1
+    w5 = spec["layers"][1]["weights"][0][0]
+    d3 = truth["delta3"] + 0.2
+    d1 = d3 * w5 * truth["a1"] * (1 - truth["a1"])
+    student("henry", {"delta3": r4(d3), "delta1": r4(d1), "dL/dW1": r4(d1 * spec["input"][0]),
+                      "dL/dW5": r4(d3 * truth["a1"])})
+    expect["henry"] = {"delta3": "wrong", "delta1": "carried", "dL/dW1": "carried", "dL/dW5": "carried"}
+    # a whole forward chain carried from a wrong z1
+    a3 = 1 / (1 + math.exp(-z3))
+    t = spec["target"][0]
+    loss = -(t * math.log(a3) + (1 - t) * math.log(1 - a3))
+    student("ivan", {"z1": r4(z1), "a1": r4(a1), "z3": r4(z3), "a3": r4(a3), "loss": r4(loss)})
+    expect["ivan"] = {"z1": "wrong", "a1": "carried", "z3": "carried", "a3": "carried", "loss": "carried"}
     truth2 = oracle_221(spec_of(exam, "v02"))
     student("frank", {"loss": "n/a"}, vid="v02", true=truth2)
     expect["frank"] = {"loss": "wrong:not a number"}
@@ -93,9 +106,9 @@ def test_planted_class(exam: Path, tmp_path: Path):
     expect["grace"] = {"W5_new": "wrong:wrong direction"}
     run = cold(["grade", TEMPLATE, answers, grace, "--variants", exam / "v", "--out", tmp_path / "g"])
     assert run.code == 0, run.describe()
-    assert "3 answers credited by error carried forward" in run.stdout
+    assert "10 answers credited by error carried forward" in run.stdout
     book = {r["student"]: r for r in csv.DictReader((tmp_path / "g" / "gradebook.csv").open())}
-    assert list(book) == ["alice", "bob", "carol", "dave", "erin", "frank", "grace"]
+    assert list(book) == ["alice", "bob", "carol", "dave", "erin", "henry", "ivan", "frank", "grace"]
     total = sum(POINTS.get(n, 1) for n in ASKED)
     for name, statuses in expect.items():
         lost = sum(POINTS.get(n, 1) for n, s in statuses.items() if s != "carried")

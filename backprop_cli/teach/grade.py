@@ -41,6 +41,7 @@ _FLOAT = FloatArithmetic()
 STUDENT_COLUMNS = ("student", "name", "id")
 VARIANT_COLUMNS = ("variant",)
 _DELTA = re.compile(r"delta([0-9]+)((?:#[0-9]+)?(?:@[0-9]+)?)")
+_DL_DA = re.compile(r"dL/da([0-9]+)((?:#[0-9]+)?(?:@[0-9]+)?)")
 
 
 @frozen
@@ -155,64 +156,60 @@ def equations_of(trace) -> list:
 
 def carried_values(trace, numbers: dict[str, float], tolerance=lambda value: 0.0,
                    ) -> dict[str, list[tuple[float, tuple[str, ...]]]]:
-    """name → [(value from the student's own numbers, the wrong operands it used)].
+    """name → [(value from the student's own numbers, the wrong values it came from)].
 
     Every equation is re-evaluated in order over an environment in which each name
     holds the student's number when the student wrote one, else the value the
     student's numbers lead to; a number within `tolerance` of the true value counts as
-    right (rounded, not wrong). A second reading puts the student's δ in place of
-    ∂L/∂a · σ′ (δ = ∂L/∂a · σ′), for students who carry δ down the chain."""
-    env = dict(trace.named)
-    wrong = {n for n, v in numbers.items() if n in env and abs(v - env[n]) > tolerance(env[n]) + _close(env[n])}
+    right (rounded, not wrong). A second pass follows the δ route: wherever an
+    equation multiplies ∂L/∂a_M by σ′_M and the student wrote δ_M, the student's δ_M
+    stands for the product (δ = ∂L/∂a · σ′) — for students who carry δ down the chain."""
+    truth = trace.named
+    wrong = {n for n, v in numbers.items() if n in truth and abs(v - truth[n]) > tolerance(truth[n]) + _close(truth[n])}
     if not wrong:
         return {}
-    env.update({n: v for n, v in numbers.items() if n in env})
-    tainted: dict[str, set] = {n: {n} for n in wrong}
+    deltas = {m.group(1) + m.group(2): n for n in numbers if (m := _DELTA.fullmatch(n))}
     out: dict[str, list] = {}
-    deltas = {m.group(1) + m.group(2): numbers[n] for n in numbers if (m := _DELTA.fullmatch(n))}
-    for e in equations_of(trace):
-        names = [name for name, _ in e.operands]
-        used = set().union(*(tainted.get(n, set()) for n in names)) if names else set()
-        if not used and not any(_delta_applies(e.name, n, deltas) for n in names):
-            continue
-        results = []
-        value = _eval(e.expr, env)
-        if value is not None and used:
-            results.append((value, tuple(sorted(used))))
-        alt = _delta_env(e.name, names, env, deltas)
-        if alt is not None:
-            value_alt = _eval(e.expr, alt[0])
-            if value_alt is not None:
-                results.append((value_alt, tuple(sorted(used | alt[1]))))
-        if results:
-            out[e.name] = results
-        if e.name not in numbers and results and used:
-            env[e.name] = results[0][0]
-            tainted[e.name] = used
-        elif e.name in numbers and e.name in wrong:
-            tainted[e.name] = {e.name}
+    for route in (False, True):
+        if route and not deltas:
+            break
+        for name, found in _carry(trace, numbers, wrong, deltas if route else {}).items():
+            if found not in out.setdefault(name, []):
+                out[name].append(found)
     return out
 
 
-def _delta_applies(target: str, operand: str, deltas: dict) -> bool:
-    m = re.fullmatch(r"dL/da([0-9]+)((?:#[0-9]+)?(?:@[0-9]+)?)", operand)
-    return bool(m) and (m.group(1) + m.group(2)) in deltas and not target.startswith(("delta", "da", "dL/da"))
-
-
-def _delta_env(target: str, names: list[str], env: dict, deltas: dict):
-    alt, used = None, set()
-    for n in names:
-        m = re.fullmatch(r"dL/da([0-9]+)((?:#[0-9]+)?(?:@[0-9]+)?)", n)
-        if not m or not _delta_applies(target, n, deltas):
+def _carry(trace, numbers: dict, wrong: set, deltas: dict) -> dict[str, tuple[float, tuple[str, ...]]]:
+    env = dict(trace.named)
+    env.update({n: v for n, v in numbers.items() if n in env})
+    tainted: dict[str, set] = {n: {n} for n in wrong}
+    out = {}
+    for e in equations_of(trace):
+        names = [name for name, _ in e.operands]
+        scope, taint = env, {n: tainted.get(n, set()) for n in names}
+        for n in names:
+            m = _DL_DA.fullmatch(n)
+            suffix = m and m.group(1) + m.group(2)
+            if not suffix or suffix not in deltas:
+                continue
+            sigma = f"da{m.group(1)}/dz{m.group(1)}{m.group(2)}"
+            if sigma not in names or e.name in (f"delta{suffix}", n, sigma) or n in numbers or sigma in numbers:
+                continue
+            scope = dict(scope) if scope is env else scope
+            delta = deltas[suffix]
+            scope[n], scope[sigma] = numbers[delta], 1.0
+            taint[n], taint[sigma] = tainted.get(delta, set()), set()
+        used = set().union(*taint.values()) if taint else set()
+        if not used:
             continue
-        suffix = m.group(1) + m.group(2)
-        sigma = f"da{m.group(1)}/dz{m.group(1)}{m.group(2)}"
-        if sigma not in names:
+        value = _eval(e.expr, scope)
+        if value is None:
             continue
-        alt = dict(env) if alt is None else alt
-        alt[n], alt[sigma] = deltas[suffix], 1.0
-        used.add(f"delta{suffix}")
-    return None if alt is None else (alt, used)
+        out[e.name] = (value, tuple(sorted(used)))
+        if e.name not in numbers:
+            env[e.name] = value
+            tainted[e.name] = used
+    return out
 
 
 def _eval(expr, env) -> Optional[float]:
