@@ -495,7 +495,7 @@ def grade(
                 source = read_source(path, max_size)
                 submissions += read_answers_csv(source.text, source.file, known)
             else:
-                submissions.append(read_answers_yaml(path, max_size))
+                submissions.append(read_answers_yaml(path, max_size, variant_ids=list(solved)))
         graded = [grader.grade(s) for s in submissions]
         files = {"gradebook.csv": gradebook_csv(graded)}
         used: set = set()

@@ -366,3 +366,23 @@ def test_latex_sheets_compile_to_pdf(tmp_path: Path):
         assert (tmp_path / "t" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert not (tmp_path / "t" / f"{name}.aux").exists()
     assert "compiled 3 PDFs" in run.stdout
+
+
+@pytest.mark.parametrize("text, holds", [
+    ("z1 > 0 and z2 > 0", False),
+    ("z2 > 0 or a3 ≥ 0.5", True),
+    ("abs(dL/dW1) ≥ 0.001 and a3/a1 > 2", True),  # dL/dW1 one name; a3/a1 a division
+    ("0.05 < a3 < 0.95", True),
+    ("0.05 < a3 < 0.4", False),
+    ("exp(-z1) < 1e-3 + 1", True),
+    ("df/dx/x == 2", True),
+    ("max(z1, z2) >= 1 and z1#2 != 0", True),
+    ("a3 ≠ 0.5", False),
+    ("log(z2) > 0", False),  # cannot be evaluated: the constraint fails
+])
+def test_constraints_evaluate_as_written(text, holds):
+    from backprop_cli.teach.constraints import parse_constraint
+    from backprop_cli.teach.template import Setting
+
+    values = {"z1": 1.0, "z2": -1.0, "a3": 0.5, "dL/dW1": 0.01, "a1": 0.2, "df/dx": 2.0, "x": 1.0, "z1#2": 3.0}
+    assert parse_constraint(Setting(text, 1, 1, "constraints[0]"), values, "t.yaml").holds(values) is holds

@@ -152,3 +152,15 @@ def test_bad_answer_files_exit_2(exam: Path, tmp_path: Path, header, row, words)
     answers.write_text(f"{header}\n{row}\n")
     run = cold(["grade", TEMPLATE, answers, "--variants", exam / "v", "--out", tmp_path / "g"])
     assert run.code == 2 and words in run.stderr and "Traceback" not in run.stderr, run.describe()
+
+
+def test_a_key_file_per_student_with_the_variant_in_its_name(exam: Path, tmp_path: Path):
+    truth = oracle_221(spec_of(exam, "v02"))
+    answers = tmp_path / "judy.v02.key.yaml"
+    answers.write_text("tolerance: {abs: 1e-3}\nnamed:\n" + "".join(
+        f"  {n}: {r4(-truth[n]) if n == 'loss' else r4(truth[n])}\n" for n in ASKED))
+    run = cold(["grade", TEMPLATE, answers, "--variants", exam / "v", "--out", tmp_path / "g"])
+    assert run.code == 0, run.describe()
+    row = next(csv.DictReader((tmp_path / "g" / "gradebook.csv").open()))
+    assert (row["student"], row["variant"], row["loss"], row["wrong"]) == ("judy", "v02", "0", "1")
+    assert "the sign is flipped" in (tmp_path / "g" / "feedback" / "judy.md").read_text()

@@ -236,7 +236,11 @@ def read_answers_csv(text: str, file: str, known_names) -> list[Answers]:
     header = [h.strip() for h in rows[0]]
     lowered = [h.lower() for h in header]
     student_col = next((lowered.index(c) for c in STUDENT_COLUMNS if c in lowered), None)
+    if student_col is None:  # student_id, "Student name", …
+        student_col = next((i for i, h in enumerate(lowered) if "student" in h and h not in known_names), None)
     variant_col = next((lowered.index(c) for c in VARIANT_COLUMNS if c in lowered), None)
+    if variant_col is None:  # variant_id, "Variant", …
+        variant_col = next((i for i, h in enumerate(lowered) if "variant" in h and h not in known_names), None)
     if student_col is None or variant_col is None:
         raise SpecError("missing column", file=file, line=1, column=1,
                         expected="a `student` and a `variant` column", found=", ".join(header[:6]))
@@ -267,8 +271,10 @@ def _csv_column(row: list[str], index: int) -> int:
     return sum(len(c) + 1 for c in row[:index]) + 1
 
 
-def read_answers_yaml(path, max_size: int = MAX_SIZE) -> Answers:
-    """A student's key file: `student:`, `variant:`, and names (bare or under `named:`)."""
+def read_answers_yaml(path, max_size: int = MAX_SIZE, variant_ids=()) -> Answers:
+    """A student's key file: names (bare or under `named:`, as a §6 key), with
+    `student:` (default: the file name) and `variant:` — or, without it, the variant id
+    found in the file name (`alice.v03.yaml`, `v03/alice.yaml`), or the only variant."""
     source, root = load_nodes(path, max_size)
     file = source.file
     if not isinstance(root, yaml.MappingNode):
@@ -281,6 +287,8 @@ def read_answers_yaml(path, max_size: int = MAX_SIZE) -> Answers:
             if not isinstance(v, yaml.ScalarNode):
                 raise SpecError(f"bad `{word}`", file=file, **where(v), path=word, expected="text", found=describe(v))
             fields[word] = v.value.strip()
+        elif word == "tolerance":
+            continue  # a §6 key's own setting: grading uses the template's tolerance
         elif word == "named":
             if not isinstance(v, yaml.MappingNode):
                 raise SpecError("bad `named`", file=file, **where(v), path="named",
@@ -291,11 +299,22 @@ def read_answers_yaml(path, max_size: int = MAX_SIZE) -> Answers:
         else:
             raise SpecError(f"bad answer for {word!r}", file=file, **where(v), path=word, expected="a number",
                             found=describe(v))
-    if "variant" not in fields:
-        raise SpecError("missing `variant:`", file=file, **where(root), expected="variant: v01 (see variants.csv)")
     from pathlib import PurePath
 
-    student = fields.get("student") or PurePath(file).stem
+    parts = PurePath(file).parts
+    tokens = [t for part in parts[-2:] for t in re.split(r"[^A-Za-z0-9]+", part)]
+    stem = re.sub(r"(\.key)?\.ya?ml$", "", parts[-1]) if parts else "student"
+    if "variant" not in fields:
+        found = [v for v in variant_ids if v in tokens]
+        if len(found) == 1:
+            fields["variant"] = found[0]
+            stem = re.sub(rf"(^|[^A-Za-z0-9]){re.escape(found[0])}(?=[^A-Za-z0-9]|$)", "", stem).strip("._- ") or stem
+        elif len(variant_ids) == 1:
+            fields["variant"] = next(iter(variant_ids))
+        else:
+            raise SpecError("which variant?", file=file, **where(root),
+                            expected="`variant: v01` in the file, or the variant id in its name (alice.v01.yaml)")
+    student = fields.get("student") or stem
     return Answers(student, fields["variant"], tuple(values), file)
 
 

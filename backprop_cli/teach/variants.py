@@ -10,6 +10,7 @@ the error names the test that failed most (docs/templates.md).
 """
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import Counter
@@ -135,11 +136,46 @@ def rejection(template: Template, spec, trace) -> Optional[str]:
                 if "saturated_sigmoid" in template.reject and layer.activation == "sigmoid":
                     if any(v * (1 - v) < SATURATED for row in a for v in row):
                         return f"built-in: no saturated sigmoid (σ′ < {SATURATED} in layer {l + 1})"
+    else:
+        found = _graph_rejection(template, spec, named)
+        if found:
+            return found
     if "zero_gradient" in template.reject:
         limit = 0.5 * 10 ** -template.decimals
         for name in gradient_names(template, spec, named):
             if abs(named[name]) < limit:
                 return f"built-in: no gradient that prints as 0 at {template.decimals} decimals ({name})"
+    return None
+
+
+def _graph_rejection(template: Template, spec, named) -> Optional[str]:
+    """relu(u) with u ≤ 0 and sigmoid(u) with σ′(u) < 0.01 anywhere in the graph."""
+    from ..arithmetic import FloatArithmetic
+    from ..expr import Bin, Call, Neg, evaluate
+
+    arith = FloatArithmetic()
+    for node in spec.nodes:
+        stack = [node.expr] if node.expr is not None else []
+        while stack:
+            e = stack.pop()
+            if isinstance(e, Call):
+                stack.extend(e.args)
+                if e.fn not in ("relu", "sigmoid"):
+                    continue
+                try:
+                    u = float(evaluate(e.args[0], named, arith))
+                except (ArithmeticError, ValueError, ComputeError, KeyError):
+                    continue
+                if e.fn == "relu" and "dead_relu" in template.reject and u <= 0:
+                    return f"built-in: no dead ReLU (relu of a value ≤ 0 in node {node.name})"
+                if e.fn == "sigmoid" and "saturated_sigmoid" in template.reject:
+                    a = 1 / (1 + math.exp(-u)) if u > -700 else 0.0
+                    if a * (1 - a) < SATURATED:
+                        return f"built-in: no saturated sigmoid (σ′ < {SATURATED} in node {node.name})"
+            elif isinstance(e, Bin):
+                stack.extend((e.left, e.right))
+            elif isinstance(e, Neg):
+                stack.append(e.operand)
     return None
 
 
