@@ -386,3 +386,18 @@ def test_constraints_evaluate_as_written(text, holds):
 
     values = {"z1": 1.0, "z2": -1.0, "a3": 0.5, "dL/dW1": 0.01, "a1": 0.2, "df/dx": 2.0, "x": 1.0, "z1#2": 3.0}
     assert parse_constraint(Setting(text, 1, 1, "constraints[0]"), values, "t.yaml").holds(values) is holds
+
+
+def test_settings_may_sit_under_a_template_mapping(tmp_path: Path):
+    template = tmp_path / "t.yaml"
+    template.write_text(BASE.replace("{GEN}", "{uniform: [0, 1]}") +
+                        "template:\n  constraints: [a1 > 0.55]\n  ask: [z1, a1]\n  points: {z1: 3}\n")
+    run = cold(["generate", template, "--count", 3, "--seed", 1, "--out", tmp_path / "o"])
+    assert run.code == 0, run.describe()
+    for i in (1, 2, 3):
+        assert "template" not in (tmp_path / "o" / f"v0{i}.yaml").read_text()
+        key = yaml.safe_load((tmp_path / "o" / f"v0{i}.key.yaml").read_text())["named"]
+        assert list(key) == ["z1", "a1"] and float(key["a1"]) > 0.55
+    template.write_text(BASE.replace("{GEN}", "{uniform: [0, 1]}") + "template:\n  ask: [z1]\n  points: {z9: 3}\n")
+    run = cold(["generate", template, "--count", 1, "--seed", 1, "--out", tmp_path / "p"])
+    assert run.code == 2 and "t.yaml:11:12: template.points.z9" in run.stderr, run.describe()

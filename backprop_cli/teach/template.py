@@ -26,7 +26,7 @@ from typing import Optional
 import yaml
 
 from ..errors import SpecError
-from ..frozen import frozen
+from ..frozen import frozen, replace
 from ..numbers import Number, describe, parse_text
 from ..spec import suggest
 from ..yamlsafe import MAX_SIZE, is_plain, load_nodes, where
@@ -167,27 +167,57 @@ def read_template(root: yaml.Node, text: str, file: str) -> Template:
     keys = {k.value for k, _ in root.value if isinstance(k, yaml.ScalarNode)}
     kind = "graph" if "graph" in keys else "network"
     settings: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    nested: set[str] = set()  # settings written under a `template:` mapping
     blanked = []
     for k, v in root.value:
-        if isinstance(k, yaml.ScalarNode) and k.value in SETTINGS:
-            if root.flow_style:
-                raise SpecError("template settings need a block-style top level", file=file, **where(k),
-                                path=k.value, expected="one `key: value` per line", found="a {…} mapping")
-            settings[k.value] = (k, v)
-            blanked.append((k.start_mark.index, v.end_mark.index))
+        word = k.value if isinstance(k, yaml.ScalarNode) else None
+        if word not in SETTINGS + ("template",):
+            continue
+        if root.flow_style:
+            raise SpecError("template settings need a block-style top level", file=file, **where(k),
+                            path=word, expected="one `key: value` per line", found="a {…} mapping")
+        blanked.append((k.start_mark.index, v.end_mark.index))
+        if word != "template":
+            settings[word] = (k, v)
+            continue
+        if not isinstance(v, yaml.MappingNode):
+            raise SpecError("bad `template`", file=file, **where(v), path="template",
+                            expected="a mapping of template settings (constraints, ask, points, …)", found=describe(v))
+        for k2, v2 in v.value:
+            inner = k2.value if isinstance(k2, yaml.ScalarNode) else "?"
+            if inner not in SETTINGS:
+                raise SpecError(f"unknown template setting {inner!r}", file=file, **where(k2),
+                                path=f"template.{inner}", expected=", ".join(SETTINGS), hint=suggest(inner, SETTINGS))
+            settings[inner] = (k2, v2)
+            nested.add(inner)
     generators: list[Generator] = []
     for k, v in root.value:
-        if isinstance(k, yaml.ScalarNode) and k.value not in SETTINGS + ("name", "description", "notation"):
+        if isinstance(k, yaml.ScalarNode) and k.value not in SETTINGS + ("name", "description", "notation", "template"):
             _find_generators(v, k.value, file, generators)
-    decimals = _read_decimals(settings.get("decimals"), file)
+
+    def read(word: str, reader, *args):
+        try:
+            value = reader(settings.get(word), *args)
+            if word in nested and word in ("constraints", "ask"):
+                value = tuple(replace(x, path="template." + x.path) for x in value)
+            elif word in nested and word == "points":
+                value = tuple((n, v, replace(x, path="template." + x.path)) for n, v, x in value)
+            return value
+        except SpecError as error:  # `template.points.z9`, not `points.z9`, when nested
+            if word in nested and error.path:
+                raise SpecError(error.message, file=error.file, line=error.line, column=error.column,
+                                path="template." + error.path, expected=error.expected, found=error.found,
+                                hint=error.hint) from None
+            raise
+
     return Template(
         file=file, text=text, kind=kind, generators=tuple(generators),
-        constraints=_read_texts(settings.get("constraints"), "constraints", file, "a list of constraints"),
-        reject=_read_reject(settings.get("reject"), file),
-        ask=_read_texts(settings.get("ask"), "ask", file, "a list of canonical names"),
-        points=_read_points(settings.get("points"), file),
-        decimals=decimals,
-        tolerance=_read_tolerance(settings.get("tolerance"), file),
+        constraints=read("constraints", _read_texts, "constraints", file, "a list of constraints"),
+        reject=read("reject", _read_reject, file),
+        ask=read("ask", _read_texts, "ask", file, "a list of canonical names"),
+        points=read("points", _read_points, file),
+        decimals=read("decimals", _read_decimals, file),
+        tolerance=read("tolerance", _read_tolerance, file),
         blanked=tuple(blanked),
     )
 
