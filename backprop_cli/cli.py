@@ -501,7 +501,6 @@ def grade(
         used: set = set()
         for g in graded:
             files["feedback/" + feedback_file_name(g.student, used)] = feedback_markdown(g, lang.value)
-        (out / "feedback").mkdir(parents=True, exist_ok=True)
         write_files(out, files, force=force, protect=[template, *answers])
     except ComputeError as error:
         raise _fail(error.located(file=str(template))) from None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import filecmp
-import math
 import re
 import xml.etree.ElementTree as ET
 import zipfile

@@ -73,7 +73,6 @@ def build_bundle(template, variants, *, format: str = "markdown", lang: str = "e
 def write_files(folder: Path, files: dict[str, str], *, force: bool = False, protect=()) -> None:
     """Write every file atomically (a temporary file renamed into place). Without
     `force`, an existing file is never replaced; `protect` (the template itself) never is."""
-    folder.mkdir(parents=True, exist_ok=True)
     protected = {Path(p).resolve() for p in protect}
     targets = {name: folder / name for name in files}
     for name, path in targets.items():
@@ -81,6 +80,11 @@ def write_files(folder: Path, files: dict[str, str], *, force: bool = False, pro
             raise BackpropError(f"{path}: refusing to write over the input")
         if path.exists() and not force:
             raise BackpropError(f"{path} already exists (use --force to overwrite, or another --out)")
+    for path in sorted({path.parent for path in targets.values()}):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackpropError(f"{path}: cannot create the folder ({exc.strerror or exc})") from None
     for name, text in files.items():
         write_atomic(targets[name], text)
 

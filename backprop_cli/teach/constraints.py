@@ -17,14 +17,13 @@ import re
 from typing import Mapping, Optional
 
 from ..arithmetic import FloatArithmetic
-from ..errors import BackpropError, ComputeError, SpecError
+from ..errors import ComputeError, SpecError
 from ..expr import FUNCTIONS, Expr, evaluate
 from ..frozen import frozen
 from ..graph_parse import parse_over
 from ..spec import suggest
 from .template import Setting
 
-COMPARISONS = ("<=", ">=", "==", "!=", "<", ">", "≤", "≥", "≠")
 _COMPARE = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
@@ -183,11 +182,3 @@ def _longest_known(word: str, known: Mapping[str, object]) -> Optional[str]:
 def _placeholder(i: int, width: int) -> str:
     base = f"_{i}"
     return base + "_" * max(0, width - len(base))
-
-
-def check_names(constraints, values: Mapping[str, float]) -> None:
-    """Every name a constraint uses has a value (a solve's `named`)."""
-    for c in constraints:
-        for name in c.names.values():
-            if name not in values:  # pragma: no cover - parse_constraint resolved it against these names
-                raise BackpropError(f"constraint {c.text!r}: no value for {name}")

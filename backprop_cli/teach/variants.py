@@ -19,7 +19,6 @@ from typing import Any, Callable, Optional
 from ..errors import BackpropError, ComputeError, SpecError
 from ..frozen import frozen
 from ..spec import loads_spec
-from ..yamlsafe import load_text
 from .constraints import Constraint, parse_constraint
 from .template import SATURATED, Template
 
