@@ -442,10 +442,12 @@ def _compile_pdfs(folder: Path, names: list[str]) -> None:
         _warn("pdflatex not found: the .tex files are written, PDFs skipped")
         return
     failed = []
+    # pdfTeX stamps dates and a file ID from the clock unless told a fixed time: same seed, same PDFs
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "946684800", "FORCE_SOURCE_DATE": "1"}
     for name in names:
         for _ in range(2):  # twice: page references settle on the second run
             done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
-                                  cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             if done.returncode:
                 failed.append(name)
                 break

@@ -365,6 +365,10 @@ def test_latex_sheets_compile_to_pdf(tmp_path: Path):
         assert (tmp_path / "t" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert not (tmp_path / "t" / f"{name}.aux").exists()
     assert "compiled 3 PDFs" in run.stdout
+    again = cold(["generate", TEMPLATE, "--count", 1, "--seed", 3, "--out", tmp_path / "u", "--format", "latex", "--pdf"],
+                 timeout=180)
+    assert again.code == 0, again.describe()
+    assert (tmp_path / "t" / "exam.pdf").read_bytes() == (tmp_path / "u" / "exam.pdf").read_bytes()
 
 
 @pytest.mark.parametrize("text, holds", [
