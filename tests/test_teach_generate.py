@@ -361,10 +361,10 @@ def test_latex_sheets_compile_to_pdf(tmp_path: Path):
     run = cold(["generate", TEMPLATE, "--count", 1, "--seed", 3, "--out", tmp_path / "t", "--format", "latex", "--pdf"],
                timeout=180)
     assert run.code == 0, run.describe()
-    for name in ("v01.questions", "v01.solution", "exam"):
+    for name in ("v01.questions", "v01.solution", "exam", "exam-solutions"):
         assert (tmp_path / "t" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert not (tmp_path / "t" / f"{name}.aux").exists()
-    assert "compiled 3 PDFs" in run.stdout
+    assert "compiled 4 PDFs" in run.stdout
     again = cold(["generate", TEMPLATE, "--count", 1, "--seed", 3, "--out", tmp_path / "u", "--format", "latex", "--pdf"],
                  timeout=180)
     assert again.code == 0, again.describe()

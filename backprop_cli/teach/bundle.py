@@ -4,7 +4,7 @@
 never over an existing file without --force). Names per variant `v01`:
 
     v01.yaml  v01.key.yaml  v01.questions.md  v01.solution.md   (.tex with --format latex)
-    exam.md (one variant a page)  exam-solutions.md  variants.csv
+    exam.md|tex (one variant a page)  exam-solutions.md|tex  variants.csv
 
 The same template, seed and options give byte-identical texts: nothing here reads the
 clock, the environment or the file system.
@@ -20,8 +20,8 @@ from pathlib import Path
 from ..errors import BackpropError
 from .answers import key_text, questions
 from .sheets import (
-    exam_latex, exam_markdown, question_latex, question_latex_body, question_markdown, solution_latex,
-    solution_markdown,
+    exam_latex, exam_markdown, question_latex, question_latex_body, question_markdown, solution_latex_body,
+    solution_latex_from_body, solution_markdown,
 )
 
 FORMATS = ("markdown", "latex")
@@ -51,8 +51,10 @@ def build_bundle(template, variants, *, format: str = "markdown", lang: str = "e
             solutions.append(s)
         else:
             q = question_latex(title, v, qs, d, lang)
-            s = solution_latex(title, v, qs, d, lang)
+            body = solution_latex_body(title, v, qs, d, lang)
+            s = solution_latex_from_body(body, lang)
             pages.append(question_latex_body(title, v, qs, d, lang))
+            solutions.append(body)
         files[f"{v.id}.questions.{ext}"] = q
         files[f"{v.id}.solution.{ext}"] = s
         rows.append([v.id, str(v.seed), f"{v.id}.yaml", f"{v.id}.key.yaml", f"{v.id}.questions.{ext}",
@@ -62,6 +64,7 @@ def build_bundle(template, variants, *, format: str = "markdown", lang: str = "e
         files["exam-solutions.md"] = exam_markdown(solutions)
     else:
         files["exam.tex"] = exam_latex(pages, lang)
+        files["exam-solutions.tex"] = exam_latex(solutions, lang)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "seed", "spec", "key", "questions", "solution", *(g.path for g in template.generators)])

@@ -144,7 +144,9 @@ class Grader:
 
 
 def _number(text: str) -> Optional[float]:
-    parsed = parse_text(text.strip()) if text is not None else None
+    """A student's number through the one number grammar; a typographic minus (−, –)
+    as typed by word processors reads as '-'."""
+    parsed = parse_text(text.strip().replace("−", "-").replace("–", "-")) if text is not None else None
     return parsed.value if isinstance(parsed, Number) else None
 
 

@@ -157,13 +157,17 @@ def question_latex(title, variant, qs, decimals, lang) -> str:
     return _preamble(lang) + question_latex_body(title, variant, qs, decimals, lang) + "\\end{document}\n"
 
 
-def solution_latex(title: str, variant, qs: list[Question], decimals: int, lang: str) -> str:
+def solution_latex_body(title: str, variant, qs: list[Question], decimals: int, lang: str) -> str:
     w = words(lang)
     fragment = render(variant.trace, "latex", digits=decimals, lang=lang)
     fragment = "\n".join(line for line in fragment.split("\n") if not line.startswith("% backprop: LaTeX fragment"))
-    return (_preamble(lang) + rf"\section*{{{latex_text(title)} --- {w['solution']}, {w['variant']} {variant.id}}}"
-            + "\n" + rf"\subsection*{{{latex_text(w['answers'])}}}" + "\n" + answers_latex(variant, qs, decimals, lang)
-            + "\n" + fragment + "\n\\end{document}\n")
+    return (rf"\section*{{{latex_text(title)} --- {w['solution']}, {w['variant']} {variant.id}}}" + "\n"
+            + rf"\subsection*{{{latex_text(w['answers'])}}}" + "\n" + answers_latex(variant, qs, decimals, lang)
+            + "\n" + fragment + "\n")
+
+
+def solution_latex_from_body(body: str, lang: str) -> str:
+    return _preamble(lang) + body + "\\end{document}\n"
 
 
 def exam_latex(bodies: list[str], lang: str) -> str:
