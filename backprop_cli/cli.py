@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from .errors import BackpropError, ComputeError
-from .yamlsafe import MAX_SIZE
+from .read.yamlsafe import MAX_SIZE
 
 app = typer.Typer(
     name="backprop",
@@ -110,7 +110,7 @@ def solve(
     Example: backprop solve configs/bce_2_2_1.yaml --format latex --standalone -o bce_2_2_1.tex
     """
     from .render import render
-    from .spec import load_spec
+    from .network.spec import load_spec
 
     try:
         if not 0 <= digits <= 15:
@@ -138,14 +138,14 @@ def solve(
 
 def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
     if getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec":
-        from .graph import solve_graph
+        from .graph.solve import solve_graph
 
         if steps is not None:
             raise BackpropError("--steps applies to network specs, not graphs")
         if symbolic:
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))
-    from .solve import solve as solve_network
+    from .network.solve import solve as solve_network
 
     progress, advance = _progress(steps or loaded.steps, "solving")
     try:
@@ -159,7 +159,7 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
 
 
 def _graph_policy(round_digits, exact) -> dict:
-    from .arithmetic import ExactArithmetic, RoundedArithmetic
+    from .calc.arithmetic import ExactArithmetic, RoundedArithmetic
 
     if round_digits is not None and exact:
         raise BackpropError("--round and --exact cannot be combined: choose one number policy")
@@ -174,7 +174,7 @@ def _graph_policy(round_digits, exact) -> dict:
 
 def _spec_files(paths: List[Path]) -> list[Path]:
     """Files as given; a directory means its *.yaml specs; key files are skipped."""
-    from .examples import is_key_file
+    from .read.examples import is_key_file
 
     out: list[Path] = []
     for path in paths:
@@ -194,7 +194,7 @@ def validate(
 
     Example: backprop validate configs/
     """
-    from .spec import load_spec
+    from .network.spec import load_spec
 
     files = _spec_files(specs)
     if not files:
@@ -235,7 +235,7 @@ def check(
     Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
     Example: backprop check configs/*.yaml --junit check.xml
     """
-    from .check import (
+    from .check.compare import (
         CheckOptions, check_files, parse_tolerance_option, render_table, report_json, summary_line, total_line,
     )
 
@@ -279,7 +279,7 @@ def check(
         if several and any(s.error is None for s in report.specs):
             console.print(total_line(report), markup=False)
     if junit is not None:
-        from .junit import junit_xml
+        from .check.junit import junit_xml
 
         try:
             _write(junit_xml(report), junit)
@@ -298,13 +298,13 @@ def init(
 
     Example: backprop init my_net.yaml --example bce_2_2_1
     """
-    from .examples import find_example, list_examples
-    from .starter import STARTER
+    from .read.examples import find_example, list_examples
+    from .read.starter import STARTER
 
     if example is not None:
         found = find_example(example)
         if found is None:
-            from .spec import suggest
+            from .network.spec import suggest
 
             names = [e.name for e in list_examples()]
             hint = suggest(example, names) or "run `backprop examples` to list them"
@@ -327,7 +327,7 @@ def examples() -> None:
 
     Example: backprop init mine.yaml --example $(backprop examples | head -1 | cut -d' ' -f1)
     """
-    from .examples import list_examples
+    from .read.examples import list_examples
 
     items = list_examples()
     width = max((len(e.name) for e in items), default=0)
@@ -343,7 +343,7 @@ def schema() -> None:
     """
     import json
 
-    from .schema import spec_schema
+    from .read.schema import spec_schema
 
     typer.echo(json.dumps(spec_schema(), indent=2))
 
@@ -479,7 +479,7 @@ def grade(
     from .teach.grade import Grader, feedback_file_name, feedback_markdown, gradebook_csv, read_answers_csv, read_answers_yaml
     from .teach.template import load_template
     from .teach.variants import load_variants
-    from .yamlsafe import read_source
+    from .read.yamlsafe import read_source
 
     try:
         loaded = load_template(template, max_size=max_size)
@@ -527,7 +527,7 @@ def key(
 
     Example: backprop key configs/bce_2_2_1.yaml -o my.key.yaml ; backprop key configs/bce_2_2_1.yaml --names
     """
-    from .spec import load_spec
+    from .network.spec import load_spec
     from .teach.skeleton import names_table, skeleton_text
 
     try:

@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 
 from tests.cli_proc import ROOT, cold  # noqa: E402
 from tests.test_check_keys_torch import torch_named  # noqa: E402
-from backprop_cli.keys import literal_tolerance  # noqa: E402
+from backprop_cli.check.keys import literal_tolerance  # noqa: E402
 
 SOFTMAX = """name: softmax CE
 input: [{uniform: [-2, 2], decimals: 1}, {uniform: [-2, 2], decimals: 1}, 1]

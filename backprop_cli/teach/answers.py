@@ -15,7 +15,7 @@ from typing import Mapping
 
 from ..errors import SpecError
 from ..frozen import frozen
-from ..spec import suggest
+from ..network.spec import suggest
 from .template import Template
 
 _NETWORK_DEFAULT = (

@@ -16,12 +16,12 @@ import math
 import re
 from typing import Mapping, Optional
 
-from ..arithmetic import FloatArithmetic
+from ..calc.arithmetic import FloatArithmetic
 from ..errors import ComputeError, SpecError
-from ..expr import FUNCTIONS, Expr, evaluate
+from ..calc.expr import FUNCTIONS, Expr, evaluate
 from ..frozen import frozen
-from ..graph_parse import parse_over
-from ..spec import suggest
+from ..graph.parse import parse_over
+from ..network.spec import suggest
 from .template import Setting
 
 _COMPARE = {

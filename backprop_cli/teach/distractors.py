@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from ..diagnose import Diagnoser, Miss, parse
+from ..check.diagnose import Diagnoser, Miss, parse
 from ..frozen import frozen
-from ..keys import Solution, Tolerance
-from ..names import at
+from ..check.keys import Solution, Tolerance
+from ..network.names import at
 
 
 @frozen

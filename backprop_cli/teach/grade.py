@@ -25,14 +25,14 @@ from typing import Optional
 
 import yaml
 
-from ..arithmetic import FloatArithmetic
+from ..calc.arithmetic import FloatArithmetic
 from ..errors import BackpropError, ComputeError, SpecError
-from ..expr import evaluate
+from ..calc.expr import evaluate
 from ..frozen import frozen
-from ..keys import literal_decimals
-from ..numbers import Number, describe, parse_text
-from ..spec import suggest
-from ..yamlsafe import MAX_SIZE, load_nodes, where
+from ..check.keys import literal_decimals
+from ..read.numbers import Number, describe, parse_text
+from ..network.spec import suggest
+from ..read.yamlsafe import MAX_SIZE, load_nodes, where
 from .answers import Question, answer_tolerance, questions
 from .distractors import diagnoser_for
 from .words import cause_feedback, words
@@ -130,8 +130,8 @@ class Grader:
         return Mark(status="wrong", earned=0.0, cause=cause, **base)
 
     def _cause(self, variant, q: Question, answer: float, text: str) -> Optional[str]:
-        from ..diagnose import Miss
-        from ..keys import Tolerance
+        from ..check.diagnose import Miss
+        from ..check.keys import Tolerance
 
         if variant.id not in self._diagnosers:
             self._diagnosers[variant.id] = diagnoser_for(variant)

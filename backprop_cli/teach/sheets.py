@@ -11,7 +11,7 @@ on another branch can replace `question_*` once both exist.
 """
 from __future__ import annotations
 
-from ..expr import to_text
+from ..calc.expr import to_text
 from ..render import render
 from ..render.common import architecture, given_texts, optimizer_text
 from ..render.formula import latex_math_name, latex_text, markdown_text
@@ -24,7 +24,7 @@ PAGE_BREAK_MD = '\n\n<div style="page-break-after: always;"></div>\n\n'
 def _symbol_latex(spec, name: str) -> str:
     if getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec":
         return _graph_latex(name)
-    from ..notation import Notation
+    from ..render.notation import Notation
 
     return Notation.of_spec(spec).latex(name)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ..names import NetworkNames
-from ..notation import Notation
+from ..network.names import NetworkNames
+from ..render.notation import Notation
 
 _SUFFIX = re.compile(r"(?P<base>.+?)(?:#(?P<sample>[0-9]+))?(?:@(?P<step>[0-9]+))?")
 

@@ -27,9 +27,9 @@ import yaml
 
 from ..errors import SpecError
 from ..frozen import frozen, replace
-from ..numbers import Number, describe, parse_text
-from ..spec import suggest
-from ..yamlsafe import MAX_SIZE, is_plain, load_nodes, where
+from ..read.numbers import Number, describe, parse_text
+from ..network.spec import suggest
+from ..read.yamlsafe import MAX_SIZE, is_plain, load_nodes, where
 
 GENERATORS = ("uniform", "integer", "choice")
 GENERATOR_OPTIONS = ("decimals", "exclude")

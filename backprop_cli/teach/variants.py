@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 from ..errors import BackpropError, ComputeError, SpecError
 from ..frozen import frozen
-from ..spec import loads_spec
+from ..network.spec import loads_spec
 from .constraints import Constraint, parse_constraint
 from .template import SATURATED, Template
 
@@ -104,10 +104,10 @@ def solve_text(template: Template, text: str):
     spec = _load(text, template.file)
     try:
         if template.kind == "graph":
-            from ..graph import solve_graph
+            from ..graph.solve import solve_graph
 
             return spec, solve_graph(spec)
-        from ..solve import solve
+        from ..network.solve import solve
 
         return spec, solve(spec)
     except ComputeError:
@@ -149,8 +149,8 @@ def rejection(template: Template, spec, trace) -> Optional[str]:
 
 def _graph_rejection(template: Template, spec, named) -> Optional[str]:
     """relu(u) with u ≤ 0 and sigmoid(u) with σ′(u) < 0.01 anywhere in the graph."""
-    from ..arithmetic import FloatArithmetic
-    from ..expr import Bin, Call, Neg, evaluate
+    from ..calc.arithmetic import FloatArithmetic
+    from ..calc.expr import Bin, Call, Neg, evaluate
 
     arith = FloatArithmetic()
     for node in spec.nodes:
@@ -215,7 +215,7 @@ def load_variants(folder, max_size: int) -> dict[str, Variant]:
     import csv
     from pathlib import Path
 
-    from ..spec import load_spec
+    from ..network.spec import load_spec
 
     folder = Path(folder)
     index = folder / "variants.csv"
@@ -238,11 +238,11 @@ def load_variants(folder, max_size: int) -> dict[str, Variant]:
         path = folder / spec_name
         spec = load_spec(path, max_size=max_size)
         if type(spec).__name__ == "GraphSpec":
-            from ..graph import solve_graph
+            from ..graph.solve import solve_graph
 
             trace = solve_graph(spec)
         else:
-            from ..solve import solve
+            from ..network.solve import solve
 
             trace = solve(spec)
         out[vid] = Variant(vid, int(seed) if seed.isdigit() else 0, (), "", spec, trace)

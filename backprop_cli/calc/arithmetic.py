@@ -15,7 +15,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
-from .errors import ComputeError
+from ..errors import ComputeError
 
 
 def _sigmoid(z: float) -> float:

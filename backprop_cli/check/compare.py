@@ -16,11 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Any, Optional, Sequence, Union
 
-from .errors import BackpropError
-from .frozen import frozen, replace
+from ..errors import BackpropError
+from ..frozen import frozen, replace
 from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
-from .numbers import parse_text
-from .yamlsafe import MAX_SIZE
+from ..read.numbers import parse_text
+from ..read.yamlsafe import MAX_SIZE
 
 EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30 relative
 
@@ -146,7 +146,7 @@ def check_files(specs: Sequence[Path], key: Optional[Path], options: CheckOption
 
 def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecReport:
     """One spec against one key; raises BackpropError (KeyFileError, SpecError) for bad input."""
-    from .spec import load_spec
+    from ..network.spec import load_spec
 
     spec = load_spec(spec_path, max_size=options.max_size)
     key = read_key(key_path, max_size=options.max_size)
@@ -165,15 +165,15 @@ def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: boo
         return solve_for_check(spec, **policy)
 
     if _is_graph(spec):
-        from .arithmetic import ExactArithmetic, RoundedArithmetic
-        from .graph import solve_graph
+        from ..calc.arithmetic import ExactArithmetic, RoundedArithmetic
+        from ..graph.solve import solve_graph
 
         if round_digits is not None and exact:
             raise BackpropError("--round and --exact cannot be combined: choose one number policy")
         arith = ExactArithmetic() if exact else RoundedArithmetic(round_digits) if round_digits is not None else None
         trace = solve_graph(spec, arith=arith) if arith is not None else solve_graph(spec)
         return Solution(spec, trace, again)
-    from .solve import solve
+    from ..network.solve import solve
 
     if round_digits is None and not exact:
         # float64 values come from the engine; the scalar derivation is built only if

@@ -22,11 +22,11 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from . import engine
-from .errors import BackpropError
-from .frozen import frozen
+from ..network import engine
+from ..errors import BackpropError
+from ..frozen import frozen
 from .keys import Solution, Tolerance, field_name
-from .names import at
+from ..network.names import at
 
 ROUND_MAX = 12
 

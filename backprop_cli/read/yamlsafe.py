@@ -20,8 +20,8 @@ import re
 
 import yaml
 
-from .errors import SpecError
-from .frozen import frozen
+from ..errors import SpecError
+from ..frozen import frozen
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
 MAX_DEPTH = 100
