@@ -16,8 +16,8 @@ import typer
 
 from .errors import BackpropError, ComputeError
 from .help_format import HelpCommand
-from .read.yamlsafe import MAX_SIZE
 from .safe_text import clip, clip_message, quoted, visible
+from .read.yamlsafe import MAX_SIZE
 
 app = typer.Typer(
     name="backprop",
@@ -483,6 +483,204 @@ def schema() -> None:
     from .read.schema import spec_schema
 
     typer.echo(json.dumps(spec_schema(), indent=2))
+
+
+# ----------------------------------------------------------------------------------------
+# teaching: templates → variants, exports, grading (backprop_cli/teach/, docs/templates.md)
+
+
+class SheetFormat(str, Enum):
+    markdown = "markdown"
+    latex = "latex"
+
+
+class MoodleType(str, Enum):
+    cloze = "cloze"
+    numerical = "numerical"
+
+
+@app.command(cls=HelpCommand)
+def generate(
+    template: Path = typer.Argument(..., help="The template: a spec whose numbers may be generators.", show_default=False),
+    count: int = typer.Option(..., "--count", "-n", help="How many variants.", show_default=False),
+    seed: int = typer.Option(..., "--seed", help="Random seed: the same seed gives byte-identical output.", show_default=False),
+    out: Path = typer.Option(..., "--out", help="Folder for the variants, keys, sheets and variants.csv.", show_default=False),
+    format: SheetFormat = typer.Option(SheetFormat.markdown, "--format", "-f", help="Question sheets and solutions as Markdown or LaTeX."),
+    pdf: bool = typer.Option(False, "--pdf", help="With --format latex: compile every .tex with pdflatex (skipped with a warning if absent)."),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the sheets and exports: en or ko."),
+    moodle: Optional[Path] = typer.Option(None, "--moodle", metavar="FILE", help="Also write Moodle XML (a cloze question per variant)."),
+    moodle_type: MoodleType = typer.Option(MoodleType.cloze, "--moodle-type", help="cloze: one question per variant; numerical: one per blank."),
+    gift: Optional[Path] = typer.Option(None, "--gift", metavar="FILE", help="Also write Moodle GIFT (numerical questions)."),
+    qti: Optional[Path] = typer.Option(None, "--qti", metavar="FILE", help="Also write a QTI 1.2 zip (Canvas import)."),
+    max_tries: Optional[int] = typer.Option(None, "--max-tries", help="Candidates to try before giving up (default: 50 per variant, at least 500)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files already in --out."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse template files larger than this many bytes."),
+) -> None:
+    """Write N seeded variants of a template: spec, answer key, question sheet and solution
+    each, a combined exam (one variant a page) and variants.csv; optionally LMS exports.
+
+    Example: backprop generate configs/templates/sigmoid_2_2_1.yaml --count 30 --seed 1 --out exam/ --moodle exam.xml
+    """
+    from .teach.bundle import build_bundle, title_of, write_atomic, write_files
+    from .teach.template import load_template
+    from .teach.variants import generate as generate_variants
+
+    try:
+        if pdf and format != SheetFormat.latex:
+            raise BackpropError("--pdf needs --format latex")
+        if max_tries is not None and max_tries < 1:
+            raise BackpropError(f"--max-tries takes a positive number, got {max_tries}")
+        loaded = load_template(template, max_size=max_size)
+        progress, advance = _progress(count, "generating")
+        try:
+            variants = generate_variants(loaded, count, seed, max_tries=max_tries, progress=advance)
+        finally:
+            if progress is not None:
+                progress.stop()
+        files = build_bundle(loaded, variants, format=format.value, lang=lang.value)
+        exports = {}
+        title = title_of(variants[0])
+        if moodle is not None:
+            from .teach.lms import moodle_xml
+
+            exports[moodle] = moodle_xml(loaded, variants, lang=lang.value, kind=moodle_type.value, title=title).encode()
+        if gift is not None:
+            from .teach.lms import gift as gift_text
+
+            exports[gift] = gift_text(loaded, variants, lang=lang.value, title=title).encode()
+        if qti is not None:
+            from .teach.lms import qti_zip
+
+            exports[qti] = qti_zip(loaded, variants, lang=lang.value, title=title)
+        for path in exports:
+            if path.resolve() == template.resolve():
+                raise BackpropError(f"{path}: refusing to write over the input")
+            if path.exists() and not force:
+                raise BackpropError(f"{path} already exists (use --force to overwrite)")
+        write_files(out, files, force=force, protect=[template])
+        for path, data in exports.items():
+            write_atomic(path, "", data)
+    except ComputeError as error:
+        raise _fail(error.located(file=str(template))) from None
+    except BackpropError as error:
+        raise _fail(error) from None
+    typer.echo(f"wrote {len(variants)} variants to {out} (variants.csv lists them)")
+    for path in exports:
+        typer.echo(f"wrote {path}")
+    if pdf:
+        _compile_pdfs(out, sorted(name for name in files if name.endswith(".tex")))
+
+
+def _compile_pdfs(folder: Path, names: list[str]) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        _warn("pdflatex not found: the .tex files are written, PDFs skipped")
+        return
+    failed = []
+    # pdfTeX stamps dates and a file ID from the clock unless told a fixed time: same seed, same PDFs
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "946684800", "FORCE_SOURCE_DATE": "1"}
+    for name in names:
+        for _ in range(2):  # twice: page references settle on the second run
+            done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
+                                  cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            if done.returncode:
+                failed.append(name)
+                break
+    for name in names:  # pdflatex's by-products, except the log of a failed run
+        stem = name[: -len(".tex")]
+        for ext in (".aux", ".out") + (() if name in failed else (".log",)):
+            (folder / (stem + ext)).unlink(missing_ok=True)
+    if failed:
+        _warn(f"pdflatex failed on {', '.join(failed)} (see the .log beside each)")
+    else:
+        typer.echo(f"compiled {len(names)} PDFs in {folder}")
+
+
+@app.command(cls=HelpCommand)
+def grade(
+    template: Path = typer.Argument(..., help="The template the variants came from (points, decimals, tolerance).", show_default=False),
+    answers: List[Path] = typer.Argument(..., help="Students' answers: one CSV (student, variant, a column per name) and/or a YAML file per student.", show_default=False),
+    variants: Path = typer.Option(..., "--variants", help="The folder `backprop generate --out` wrote (its variants.csv and specs).", show_default=False),
+    out: Path = typer.Option(..., "--out", help="Folder for gradebook.csv and feedback/<student>.md.", show_default=False),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the feedback: en or ko."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files already in --out."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse input files larger than this many bytes."),
+) -> None:
+    """Grade students' answers: correct, error carried forward, wrong with the likely cause, missing.
+
+    Example: backprop grade configs/templates/sigmoid_2_2_1.yaml answers.csv --variants exam/ --out grades/
+    """
+    from .teach.bundle import write_files
+    from .teach.grade import Grader, feedback_file_name, feedback_markdown, gradebook_csv, read_answers_csv, read_answers_yaml
+    from .teach.template import load_template
+    from .teach.variants import load_variants
+    from .read.yamlsafe import read_source
+
+    try:
+        loaded = load_template(template, max_size=max_size)
+        solved = load_variants(variants, max_size)
+        if not solved:
+            raise BackpropError(f"{variants}: variants.csv lists no variants")
+        grader = Grader(loaded, solved)
+        known: dict = {}  # every canonical name: asked ones are graded, the rest feed error carried forward
+        for vid, variant in solved.items():
+            known.update((q.name, None) for q in grader.questions(vid))
+            known.update((name, None) for name in variant.named)
+        submissions = []
+        for path in answers:
+            if path.suffix.lower() == ".csv":
+                source = read_source(path, max_size)
+                submissions += read_answers_csv(source.text, source.file, known)
+            else:
+                submissions.append(read_answers_yaml(path, max_size, variant_ids=list(solved)))
+        graded = [grader.grade(s) for s in submissions]
+        files = {"gradebook.csv": gradebook_csv(graded)}
+        used: set = set()
+        for g in graded:
+            files["feedback/" + feedback_file_name(g.student, used)] = feedback_markdown(g, lang.value)
+        write_files(out, files, force=force, protect=[template, *answers])
+    except ComputeError as error:
+        raise _fail(error.located(file=str(template))) from None
+    except BackpropError as error:
+        raise _fail(error) from None
+    if graded:
+        mean = sum(g.score for g in graded) / len(graded)
+        carried = sum(1 for g in graded for m in g.marks if m.status == "carried")
+        typer.echo(f"graded {len(graded)} students: mean {mean:.2f} of {graded[0].total:g} points; "
+                   f"{carried} answers credited by error carried forward")
+    typer.echo(f"wrote {out / 'gradebook.csv'} and {len(graded)} feedback files in {out / 'feedback'}")
+
+
+@app.command(cls=HelpCommand)
+def key(
+    spec: Path = typer.Argument(..., help="The network or graph spec (YAML).", show_default=False),
+    names: bool = typer.Option(False, "--names", help="List every canonical name with its symbol and meaning instead."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout (never over an existing one)."),
+    max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
+) -> None:
+    """Write an answer-key skeleton with every canonical name (symbol and meaning as comments).
+
+    Example: backprop key configs/bce_2_2_1.yaml -o my.key.yaml ; backprop key configs/bce_2_2_1.yaml --names
+    """
+    from .load import load_spec
+    from .teach.skeleton import names_table, skeleton_text
+
+    try:
+        loaded = load_spec(spec, max_size=max_size)
+        trace = _solve(loaded, steps=None, round_digits=None, exact=False, symbolic=False, detail="auto")
+        text = names_table(loaded, trace) if names else skeleton_text(loaded, trace, str(spec))
+        if output is not None:
+            if output.exists():
+                raise BackpropError(f"{output} already exists (a key is never overwritten: choose another name)")
+            if output.resolve() == spec.resolve():
+                raise BackpropError(f"{output}: refusing to write over the input")
+        _write(text, output)
+    except ComputeError as error:
+        raise _fail(error.located(file=str(spec))) from None
+    except BackpropError as error:
+        raise _fail(error) from None
 
 
 MAX_ARGUMENT = 4096  # PATH_MAX: no file name, number or option value is longer

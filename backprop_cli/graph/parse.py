@@ -446,3 +446,15 @@ def _is_integer_constant(e: Expr) -> bool:
         return False
     parsed = parse_text(e.text)
     return not isinstance(parsed, str) and parsed.value == int(parsed.value)
+
+
+def parse_over(text: str, names, *, file: str | None = None, line: int | None = None,
+               path: str | None = None) -> Expr:
+    """Parse a §4 expression in which every one of `names` is defined (no graph order).
+
+    For expressions written over an already solved set of names — a teacher's template
+    constraints (teach/constraints.py) — with the same whitelisting parser, the same
+    messages and the same limits as graph nodes."""
+    known = tuple(names) + ("",)  # "" stands for the expression itself (never a name)
+    table = NameTable(known, {n: i for i, n in enumerate(known)}, {n: "" for n in known}, {n: 0 for n in known})
+    return parse_expression(text, Scope(table, len(known) - 1), file=file, line=line, path=path)
