@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Any, Optional, Sequence, Union
 
-from .errors import BackpropError
+from .errors import BackpropError, display_path
 from .frozen import frozen, replace
 from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
 from .numbers import parse_text
@@ -130,17 +130,18 @@ def check_files(specs: Sequence[Path], key: Optional[Path], options: CheckOption
             progress(done - 1, len(specs))
         key_path = key if key is not None else sibling_key(spec)
         if key is None and not key_path.exists():
-            reports.append(SpecReport(str(spec), None))
+            reports.append(SpecReport(display_path(spec), None))
             continue
         try:
             reports.append(check_spec(spec, key_path, options))
         except BackpropError as error:
             message = str(error)
-            if str(spec) not in message and str(key_path) not in message:
-                message = f"{spec}: {message}"  # e.g. "--round is not available with adam"
-            reports.append(SpecReport(str(spec), str(key_path), error=message))
+            if display_path(spec) not in message and display_path(key_path) not in message:
+                message = f"{display_path(spec)}: {message}"  # e.g. "--round is not available with adam"
+            reports.append(SpecReport(display_path(spec), display_path(key_path), error=message))
         except ImportError as error:  # e.g. a graph spec before graph mode exists
-            reports.append(SpecReport(str(spec), str(key_path), error=f"{spec}: cannot check this spec ({error})"))
+            reports.append(SpecReport(display_path(spec), display_path(key_path),
+                                      error=f"{display_path(spec)}: cannot check this spec ({error})"))
     return Report(tuple(reports))
 
 
@@ -155,7 +156,7 @@ def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecRe
     results = [compare(entry, key.tolerance, options, solution) for entry in entries]
     results = explain(results, entries, key.tolerance, options, solution)
     ordered = sorted(results, key=lambda r: r.ok)  # mismatches first, key order kept
-    return SpecReport(str(spec_path), str(key_path), tuple(ordered))
+    return SpecReport(display_path(spec_path), display_path(key_path), tuple(ordered))
 
 
 def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: bool = False) -> Solution:

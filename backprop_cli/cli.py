@@ -13,8 +13,8 @@ from typing import List, Optional
 
 import typer
 
-from .errors import BackpropError, ComputeError
-from .yamlsafe import MAX_SIZE
+from .errors import BackpropError, ComputeError, display_path
+from .yamlsafe import MAX_SIZE, check_max_size
 
 app = typer.Typer(
     name="backprop",
@@ -81,9 +81,9 @@ def _write(text: str, output: Optional[Path]) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     try:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
-        raise BackpropError(f"{output}: cannot write ({exc.strerror or exc})") from None
+        raise BackpropError(f"{display_path(output)}: cannot write ({exc.strerror or exc})") from None
 
 
 @app.command()
@@ -99,8 +99,8 @@ def solve(
     exact: bool = typer.Option(False, "--exact", help="Exact rationals and closed forms (sympy)."),
     symbolic: bool = typer.Option(False, "--symbolic", help="Show each gradient as a formula in the names first."),
     detail: Detail = typer.Option(Detail.auto, "--detail", help="Scalar equations, matrix form, or chosen by size."),
-    notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed."),
-    standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex."),
+    notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed (network specs; not with --format json)."),
+    standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex (only with --format latex)."),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the prose: en or ko."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
@@ -115,11 +115,16 @@ def solve(
     try:
         if not 0 <= digits <= 15:
             raise BackpropError(f"--digits takes 0…15, got {digits}")
-        if format == Format.table and standalone:
-            raise BackpropError("--standalone applies to --format latex")
+        if format != Format.latex and standalone:  # an option that would do nothing is refused
+            raise BackpropError(f"--standalone applies to --format latex (not {format.value})")
+        if format == Format.json and notation is not None:
+            raise BackpropError("--notation changes displayed symbols; JSON always uses the canonical names")
+        check_max_size(max_size)
         loaded = load_spec(spec, max_size=max_size)
+        if notation is not None and _is_graph_spec(loaded):
+            raise BackpropError("--notation applies to network specs; a graph is written in its own node names")
         for message in getattr(loaded, "warnings", ()):
-            _warn(f"{spec}: {message}")
+            _warn(f"{display_path(spec)}: {message}")
         trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value)
         if format == Format.table and output is None:
             from rich.console import Console
@@ -131,13 +136,17 @@ def solve(
         text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone)
         _write(text, output)
     except ComputeError as error:  # raised below the file level: name the file here
-        raise _fail(error.located(file=str(spec))) from None
+        raise _fail(error.located(file=display_path(spec))) from None
     except BackpropError as error:
         raise _fail(error) from None
 
 
+def _is_graph_spec(loaded) -> bool:
+    return getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec"
+
+
 def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
-    if getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec":
+    if _is_graph_spec(loaded):
         from .graph import solve_graph
 
         if steps is not None:
@@ -196,6 +205,10 @@ def validate(
     """
     from .spec import load_spec
 
+    try:
+        check_max_size(max_size)
+    except BackpropError as error:
+        raise _fail(error) from None
     files = _spec_files(specs)
     if not files:
         raise _fail(BackpropError("no spec files given (key files are skipped)"))
@@ -207,8 +220,8 @@ def validate(
             except BackpropError as error:
                 raise _fail(error) from None
             for message in getattr(loaded, "warnings", ()):
-                _warn(f"{path}: {message}")
-            typer.echo(f"ok  {path}")
+                _warn(f"{display_path(path)}: {message}")
+            typer.echo(f"ok  {display_path(path)}")
             if advance:
                 advance(done, len(files))
     finally:
@@ -235,6 +248,7 @@ def check(
     Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
     Example: backprop check configs/*.yaml --junit check.xml
     """
+    from .arithmetic import check_round_digits
     from .check import (
         CheckOptions, check_files, parse_tolerance_option, render_table, report_json, summary_line, total_line,
     )
@@ -242,7 +256,8 @@ def check(
     try:
         options = CheckOptions(
             abs=parse_tolerance_option(abs_, "--abs"), rel=parse_tolerance_option(rel, "--rel"),
-            round_digits=round_, exact=exact, max_size=max_size,
+            round_digits=None if round_ is None else check_round_digits(round_), exact=exact,
+            max_size=check_max_size(max_size),
         )
     except BackpropError as error:
         raise _fail(error) from None
@@ -313,12 +328,12 @@ def init(
     else:
         text = STARTER
     if path.exists() and not force:
-        raise _fail(BackpropError(f"{path} already exists (use --force to overwrite)"))
+        raise _fail(BackpropError(f"{display_path(path)} already exists (use --force to overwrite)"))
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _fail(BackpropError(f"{path}: cannot write ({exc.strerror or exc})")) from None
-    typer.echo(f"wrote {path}: edit it, then run `backprop solve {path}`")
+        raise _fail(BackpropError(f"{display_path(path)}: cannot write ({exc.strerror or exc})")) from None
+    typer.echo(f"wrote {display_path(path)}: edit it, then run `backprop solve {display_path(path)}`")
 
 
 @app.command()
@@ -348,10 +363,56 @@ def schema() -> None:
     typer.echo(json.dumps(spec_schema(), indent=2))
 
 
+# Equations are trees: a neuron with 6,000 inputs (the --detail scalar maximum) is a
+# 6,000-term sum, and the renderers print it recursively. The core walks (expr.py) fall
+# back to loops; as a net under every other walker, the command runs in a thread whose
+# stack holds RECURSION_LIMIT Python frames (measured: < 3 KB of C stack each).
+RECURSION_LIMIT = 40_000
+THREAD_STACK = 256 * 1024 * 1024
+
+
+def _run_with_deep_stack(function) -> None:
+    """Run `function()` in a thread with a deep stack; re-raise what it raised here."""
+    import threading
+
+    outcome: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            function()
+        except BaseException as exc:  # handed to the main thread, which decides the exit
+            outcome.append(exc)
+
+    old_limit, old_size = sys.getrecursionlimit(), threading.stack_size()
+    try:
+        threading.stack_size(THREAD_STACK)
+        sys.setrecursionlimit(RECURSION_LIMIT)
+        worker = threading.Thread(target=target, name="backprop", daemon=True)
+        worker.start()
+    except (RuntimeError, ValueError, MemoryError):  # no such stack here: run as is
+        threading.stack_size(old_size)
+        sys.setrecursionlimit(old_limit)
+        function()
+        return
+    threading.stack_size(old_size)
+    try:
+        while worker.is_alive():
+            worker.join(0.1)  # a timeout keeps Ctrl-C deliverable to this thread
+    finally:
+        sys.setrecursionlimit(old_limit)
+    if outcome:
+        raise outcome[0]
+
+
 def main() -> None:
     """Console-script entry: a bug must still not show a traceback to a user."""
+    for stream in (sys.stdout, sys.stderr):  # text that is not UTF-8 (a file name) is escaped, never a crash
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):  # pragma: no cover - a replaced stream
+            pass
     try:
-        app()
+        _run_with_deep_stack(app)
     except (KeyboardInterrupt, BrokenPipeError):
         sys.exit(130)
     except SystemExit:

@@ -30,7 +30,7 @@ from .names import at
 
 ROUND_MAX = 12
 
-_SPLIT_RE = re.compile(r"(?P<base>[^#@]+)(?:#(?P<sample>[0-9]+))?(?:@(?P<step>[0-9]+))?")
+_SPLIT_RE = re.compile(r"(?P<base>[^#@]+)(?:#(?P<sample>[0-9]{1,9}))?(?:@(?P<step>[0-9]{1,9}))?")
 _PATTERNS = {
     "new": re.compile(r"(?P<p>[Wb][0-9]+)_new"),
     "gradient": re.compile(r"dL/d[Wb][0-9]+"),

@@ -45,7 +45,9 @@ STRUCTURE_WORDS = frozenset({
 INTEGER_TOLERANCE = 1e-9
 
 _NEURON_FIELDS = {"z": "z{m}", "a": "a{m}", "dL_da": "dL/da{m}", "da_dz": "da{m}/dz{m}", "delta": "delta{m}"}
-_STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?")
+# A step has at most 9 digits (MAX_STEPS has 6): a longer run of digits is part of an
+# unknown name, never an int() of thousands of digits (Python refuses past 4,300).
+_STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]{1,9}))?")
 # The canonical grammar of SPEC §3, to tell "no such name in this network" (W99_new)
 # from a typo that is no name at all.
 _CANONICAL_RE = re.compile(

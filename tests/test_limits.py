@@ -1,0 +1,217 @@
+"""Issue 17: no internal errors (exit 3), bounded time and memory, options that do nothing say so.
+
+Every probe is built here and run through the real console entry point (`WarmCLI` forks
+`backprop_cli.cli.main()` under RLIMIT_AS and reports wall time and peak RSS). Bounds are
+the documented ones (docs/limits.md): a file within the limits finishes in 30 s and 2 GB,
+or is refused (exit 2, one message) within 1 s of work.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from .cli_proc import WarmCLI
+
+REFUSE_SECONDS = 1.0 + 0.5  # the 1 s promise, plus a fork's scheduling noise on a shared machine
+FINISH_SECONDS = 30.0
+PEAK_MB = 2048
+
+
+@pytest.fixture(scope="module")
+def cli():
+    warm = WarmCLI()
+    yield warm
+    warm.close()
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def refused(run, *words: str) -> None:
+    """Exit 2, one `error:` line naming the problem, no traceback, quickly."""
+    assert run.code == 2, run.describe()
+    assert run.stderr.startswith("error: "), run.describe()
+    assert "Traceback" not in run.stderr and "internal error" not in run.stderr, run.describe()
+    for word in words:
+        assert word in run.stderr, run.describe()
+    assert run.seconds < REFUSE_SECONDS, run.describe()
+    assert run.stdout == "", run.describe()
+
+
+# ------------------------------------------------------------------------------------------
+# 1. internal errors that were exit 3
+
+THIRD = '"1/3"'
+IDENTITY_THIRDS = f"""
+input: [1, 1]
+target: [0]
+layers:
+  - weights: [[{THIRD}, {THIRD}], [{THIRD}, {THIRD}]]
+    bias: [{THIRD}, {THIRD}]
+  - weights: [[{THIRD}, {THIRD}]]
+    bias: {THIRD}
+loss: mse
+lr: {THIRD}
+steps: 12
+"""
+
+
+def test_exact_fractions_past_the_digit_limit_are_refused_not_crashed(cli, tmp_path):
+    # 9 parameters of 1/3: every step multiplies the denominators' digits
+    path = write(tmp_path, "thirds.yaml", IDENTITY_THIRDS)
+    for fmt in ("json", "table"):
+        refused(cli.run(["solve", path, "--exact", "-f", fmt]), "thirds.yaml", "4,000 digits"[:5], "--exact")
+    # fewer steps stay exact: the fraction is printed whole and equals the float
+    path6 = write(tmp_path, "thirds6.yaml", IDENTITY_THIRDS.replace("steps: 12", "steps: 3"))
+    run = cli.run(["solve", path6, "--exact", "-f", "json"])
+    assert run.code == 0, run.describe()
+    out = json.loads(run.stdout)
+    p, q = map(int, out["exact"]["loss@3"].split("/"))
+    assert p / q == pytest.approx(out["named"]["loss@3"], rel=1e-12)
+
+
+def test_thousand_digit_fractions_and_a_squaring_graph(cli, tmp_path):
+    d, e = "1" * 499, "7" * 499 + "3"
+    big = f'"{d}/{e}"'
+    path = write(tmp_path, "big.yaml", f"input: [{big}, {big}]\ntarget: [{big}]\nlayers:\n"
+                 f"  - weights: [[{big}, {big}]]\n    bias: [{big}]\n  - weights: [[{big}]]\n"
+                 f"loss: mse\nlr: {big}\nsteps: 3\n")
+    refused(cli.run(["solve", path, "--exact", "-f", "json"]), "digits")
+    nodes = "".join(f"  n{i}: {'x' if i == 0 else f'n{i - 1}'} ** 2\n" for i in range(14))
+    graph = write(tmp_path, "squares.yaml", 'graph:\n  x: "1/3"\n' + nodes)
+    run = cli.run(["solve", graph, "--exact", "-f", "json"])
+    refused(run, "node n13", "digits")
+    assert re.match(r"error: \S*squares\.yaml:16:\d+: node n13", run.stderr), run.stderr  # line of n13
+    # x ** 64 chains: refused before the power is computed, not after minutes
+    chain = "".join(f"  n{i}: {'y' if i == 0 else f'n{i - 1}'} ** 64\n" for i in range(7))
+    for y in ('"1/2"', "0.999", '"3/2"'):
+        refused(cli.run(["solve", write(tmp_path, "chain.yaml", f"graph:\n  y: {y}\n" + chain), "--exact"]))
+
+
+def test_step_numbers_of_thousands_of_digits_are_unknown_names(cli, tmp_path):
+    spec = write(tmp_path, "net.yaml", IDENTITY_THIRDS.replace("steps: 12", "steps: 1"))
+    for key in ("? loss@" + "9" * 5000 + "\n: 1\n", "named:\n  ? W1@" + "9" * 5000 + "\n  : 1\n"):
+        run = cli.run(["check", spec, "--key", write(tmp_path, "net.key.yaml", key)])
+        assert run.code == 2 and "internal error" not in run.stderr, run.describe()
+        assert run.stderr.startswith("error: ") and "net.key.yaml" in run.stderr
+
+
+def test_max_size_is_validated_and_never_reads_past_a_nul(cli, tmp_path):
+    spec = write(tmp_path, "net.yaml", IDENTITY_THIRDS)
+    for value in ("1" + "0" * 39, "0", "-5", str(2 ** 40)):
+        for command in (["solve", spec], ["validate", spec], ["check", spec]):
+            refused(cli.run([*command, "--max-size", value]), "--max-size takes 1…")
+    # binary input is refused at its first NUL byte, however large the limit
+    refused(cli.run(["validate", "/dev/zero", "--max-size", str(100 * 1024 * 1024)]), "binary data")
+    run = cli.run(["validate", "/dev/zero", "--max-size", str(100 * 1024 * 1024)])
+    assert run.maxrss_mb < PEAK_MB, run.describe()
+
+
+def test_check_round_on_a_graph_is_validated(cli, tmp_path):
+    spec = write(tmp_path, "g.yaml", "graph:\n  x: 2\n  y: 3\n  f: x * y\n")
+    write(tmp_path, "g.key.yaml", "f: 6\n")
+    for d in ("-1", "13", "1" * 23):
+        refused(cli.run(["check", spec, "--round", d]), "--round takes 0…12")
+    assert cli.run(["check", spec, "--round", "2"]).code == 0
+
+
+@pytest.mark.skipif(os.uname().sysname == "Darwin", reason="macOS file systems refuse non-UTF-8 names")
+def test_file_names_that_are_not_utf8(cli, tmp_path):
+    base = os.fsencode(str(tmp_path))
+    spec, key = base + b"/bad\xff.yaml", base + b"/bad\xff.key.yaml"
+    with open(spec, "wb") as fh:
+        fh.write(IDENTITY_THIRDS.replace("steps: 12", "steps: 1").encode())
+    with open(key, "wb") as fh:
+        fh.write(b"W1: 0.3333\n")
+    junit = base + b"/report\xff.xml"
+    run = cli.run(["check", os.fsdecode(spec), "--junit", os.fsdecode(junit)])
+    assert run.code == 0, run.describe()
+    with open(junit, "rb") as fh:
+        xml = fh.read().decode("utf-8")  # valid UTF-8, complete
+    assert xml.rstrip().endswith("</testsuites>") and "bad\\xff.yaml" in xml
+    out = base + b"/out\xff.json"
+    run = cli.run(["solve", os.fsdecode(spec), "-f", "json", "-o", os.fsdecode(out)])
+    assert run.code == 0, run.describe()
+    with open(out, "rb") as fh:
+        assert json.loads(fh.read().decode("utf-8"))["name"] == "bad\\xff"
+    broken = base + b"/broken\xff.yaml"
+    with open(broken, "wb") as fh:
+        fh.write(b"input: [1\n")
+    refused(cli.run(["solve", os.fsdecode(broken)]), "broken\\xff.yaml:2:1")
+
+
+def test_a_newline_in_a_file_name_cannot_forge_an_error_line(cli, tmp_path):
+    path = write(tmp_path, "x\nerror: forged.yaml", "input: [1\n")
+    for command in (["solve", path], ["check", path, "--key", path], ["validate", path]):
+        run = cli.run(command)
+        assert run.code == 2, run.describe()
+        assert run.stderr.count("\n") == 1 and run.stderr.count("error:") == 2, run.stderr  # one line
+        assert "x\\nerror: forged.yaml" in run.stderr
+
+
+def _wide_neuron(n: int, softmax: bool) -> str:
+    row = ", ".join(f"{(i % 7 - 3) / 100}" for i in range(n))
+    if softmax:
+        rows = ", ".join(f"[{(j % 5 - 2) / 10}]" for j in range(n))
+        return (f"input: [1]\ntarget: 0\nlayers:\n  - weights: [{rows}]\n    activation: softmax\n"
+                "loss: cross_entropy\nlr: 0.1\n")
+    return (f"input: [{row}]\ntarget: [0.5]\nlayers:\n  - weights: [[{row}]]\n    bias: [0.1]\n"
+            "    activation: sigmoid\nloss: mse\nlr: 0.1\n")
+
+
+@pytest.mark.parametrize("softmax", [False], ids=["1000 inputs"])
+def test_thousand_term_sums_under_detail_scalar(cli, tmp_path, softmax):
+    path = write(tmp_path, "wide.yaml", _wide_neuron(1000, softmax))
+    run = cli.run(["solve", path, "--detail", "scalar", "-f", "json"], timeout=FINISH_SECONDS)
+    assert run.code == 0, run.describe()
+    assert run.seconds < FINISH_SECONDS and run.maxrss_mb < PEAK_MB, run.describe()
+    out = json.loads(run.stdout)
+    assert any(len(e["operands"]) >= 1000 for e in out["steps"][0]["equations"])
+
+
+# ------------------------------------------------------------------------------------------
+# 4. options that do nothing say so; graph errors are located; PyTorch's x ** y at (0, 0)
+
+def test_options_that_do_nothing_are_refused(cli, tmp_path):
+    net = write(tmp_path, "net.yaml", IDENTITY_THIRDS.replace("steps: 12", "steps: 1"))
+    graph = write(tmp_path, "g.yaml", "graph:\n  x: 2\n  f: x * x\n")
+    refused(cli.run(["solve", net, "-f", "json", "--standalone"]), "--standalone")
+    refused(cli.run(["solve", net, "-f", "markdown", "--standalone"]), "--standalone")
+    refused(cli.run(["solve", net, "-f", "json", "--notation", "mazur"]), "--notation")
+    refused(cli.run(["solve", graph, "--notation", "mazur"]), "--notation")
+    assert cli.run(["solve", net, "-f", "markdown", "--notation", "mazur"]).code == 0
+
+
+def test_graph_compute_errors_carry_line_and_column(cli, tmp_path):
+    path = write(tmp_path, "g.yaml", "graph:\n  x: 2\n  y: 3\n  f:   log(x - 2)\n")
+    refused(cli.run(["solve", path]), "g.yaml:4:8: node f")
+
+
+def test_an_underflowing_leaf_is_an_underflow_not_a_division_by_zero(cli, tmp_path):
+    path = write(tmp_path, "g.yaml", "graph:\n  x: 1e-399\n  y: 1 / x\n")
+    run = cli.run(["solve", path])
+    refused(run, "g.yaml:2:6: node x", "underflows")
+    assert "division by zero" not in run.stderr
+    # exact arithmetic keeps 1e-399 and then names the real problem: 1e399 is out of range
+    run = cli.run(["solve", path, "--exact"])
+    assert run.code == 2 and "division by zero" not in run.stderr, run.describe()
+
+
+def test_power_gradient_at_zero_zero_is_pytorchs(cli, tmp_path):
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (x ** y).backward()
+    path = write(tmp_path, "g.yaml", "graph:\n  x: 0\n  y: 0\n  f: x ** y\n")
+    run = cli.run(["solve", path, "-f", "json"])
+    assert run.code == 0, run.describe()
+    out = json.loads(run.stdout)
+    local = {(g["node"], g["input"]): g["value"] for g in out["local_gradients"]}
+    assert local[("f", "x")] == x.grad.item() and local[("f", "y")] == y.grad.item()
+    assert out["values"]["f"] == 1.0
