@@ -34,6 +34,7 @@ class CheckOptions:
     round_digits: Optional[int] = None  # --round D: compare with the hand-rounded solve
     exact: bool = False
     max_size: int = MAX_SIZE
+    limits: bool = True  # the work budget (budget.py); --no-limits for trusted files
 
     @property
     def override(self) -> Optional[Tolerance]:
@@ -149,7 +150,11 @@ def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecRe
     """One spec against one key; raises BackpropError (KeyFileError, SpecError) for bad input."""
     from .spec import load_spec
 
-    spec = load_spec(spec_path, max_size=options.max_size)
+    from .budget import MAX_DOCUMENT_NODES
+
+    spec = load_spec(spec_path, max_size=options.max_size, max_nodes=MAX_DOCUMENT_NODES if options.limits else None)
+    if options.limits:
+        check_budget(spec, options)
     key = read_key(key_path, max_size=options.max_size)
     solution = solve_for_check(spec, round_digits=options.round_digits, exact=options.exact)
     entries = resolve(key, solution)
@@ -157,6 +162,26 @@ def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecRe
     results = explain(results, entries, key.tolerance, options, solution)
     ordered = sorted(results, key=lambda r: r.ok)  # mismatches first, key order kept
     return SpecReport(display_path(spec_path), display_path(key_path), tuple(ordered))
+
+
+def check_budget(spec: Any, options: CheckOptions) -> None:
+    """Refuse, before solving, a check whose solve is estimated past the work budget.
+    The diagnoses' re-solves are budgeted one by one (diagnose.py): past the budget, a
+    diagnosis is skipped, not the check."""
+    from . import budget
+
+    policy = "exact" if options.exact else "round" if options.round_digits is not None else "float"
+    if _is_graph(spec):
+        budget.enforce(budget.estimate_graph(spec, policy=policy, fmt=None, what="check"), budget.graph_advice(spec))
+        return
+    from .solve import float_path, resolve_detail
+
+    detail = resolve_detail(spec, "auto", policy)
+    if policy == "float" and float_path(spec, spec.steps, detail) == "engine":
+        detail = "matrix"
+    estimate = budget.estimate_network(spec, steps=spec.steps, detail=detail, policy=policy, fmt=None,
+                                       numbers=budget.spec_numbers(spec), what="check")
+    budget.enforce(estimate, budget.network_advice(spec, spec.steps, detail, policy))
 
 
 def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: bool = False) -> Solution:
@@ -174,9 +199,12 @@ def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: boo
         arith = ExactArithmetic() if exact else RoundedArithmetic(round_digits) if round_digits is not None else None
         trace = solve_graph(spec, arith=arith) if arith is not None else solve_graph(spec)
         return Solution(spec, trace, again)
-    from .solve import solve
+    from .solve import float_path, resolve_detail, solve
 
     if round_digits is None and not exact:
+        if float_path(spec, spec.steps, resolve_detail(spec, "auto", "float")) == "derivation":
+            # the path `solve` takes for this spec: the same bits as its JSON (issue 17)
+            return Solution(spec, solve(spec), again)
         # float64 values come from the engine; the scalar derivation is built only if
         # the key names one of its local factors (Solution.upgrade) — 5× faster.
         return Solution(spec, solve(spec, detail="matrix"), again, full_detail=lambda: solve(spec))

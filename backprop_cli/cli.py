@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from .errors import BackpropError, ComputeError, display_path
+from .budget import MAX_DOCUMENT_NODES, spec_numbers
 from .yamlsafe import MAX_SIZE, check_max_size
 
 app = typer.Typer(
@@ -99,11 +100,14 @@ def solve(
     exact: bool = typer.Option(False, "--exact", help="Exact rationals and closed forms (sympy)."),
     symbolic: bool = typer.Option(False, "--symbolic", help="Show each gradient as a formula in the names first."),
     detail: Detail = typer.Option(Detail.auto, "--detail", help="Scalar equations, matrix form, or chosen by size."),
-    notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed (network specs; not with --format json)."),
+    notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed (network specs; no effect on JSON)."),
     standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex (only with --format latex)."),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the prose: en or ko."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Skip the work budget (estimated time and memory, docs/limits.md) for a trusted file.",
+    ),
 ) -> None:
     """Solve a spec and show every step: forward pass, loss, chain rule, update.
 
@@ -117,12 +121,14 @@ def solve(
             raise BackpropError(f"--digits takes 0…15, got {digits}")
         if format != Format.latex and standalone:  # an option that would do nothing is refused
             raise BackpropError(f"--standalone applies to --format latex (not {format.value})")
-        if format == Format.json and notation is not None:
-            raise BackpropError("--notation changes displayed symbols; JSON always uses the canonical names")
+        if format == Format.json and notation is not None:  # harmless in scripts: said, not refused
+            _warn("--notation has no effect with --format json (JSON always uses the canonical names)")
         check_max_size(max_size)
-        loaded = load_spec(spec, max_size=max_size)
+        loaded = load_spec(spec, max_size=max_size, max_nodes=None if no_limits else MAX_DOCUMENT_NODES)
         if notation is not None and _is_graph_spec(loaded):
-            raise BackpropError("--notation applies to network specs; a graph is written in its own node names")
+            _warn("--notation has no effect on a graph spec (a graph is written in its own node names)")
+        if not no_limits:
+            _enforce_budget(loaded, steps=steps, round_digits=round_, exact=exact, detail=detail.value, fmt=format.value)
         for message in getattr(loaded, "warnings", ()):
             _warn(f"{display_path(spec)}: {message}")
         trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value)
@@ -139,6 +145,25 @@ def solve(
         raise _fail(error.located(file=display_path(spec))) from None
     except BackpropError as error:
         raise _fail(error) from None
+
+
+def _enforce_budget(loaded, *, steps, round_digits, exact, detail, fmt) -> None:
+    """Refuse, before solving, a run estimated past the work budget (budget.py)."""
+    from .budget import enforce, estimate_graph, estimate_network, graph_advice, network_advice
+
+    policy = "exact" if exact else "round" if round_digits is not None else "float"
+    if _is_graph_spec(loaded):
+        enforce(estimate_graph(loaded, policy=policy, fmt=fmt), graph_advice(loaded))
+        return
+    from .solve import resolve_detail
+
+    total = steps if steps is not None else loaded.steps
+    if not isinstance(total, int) or total < 1:
+        return  # the solve refuses it with its own message
+    resolved = resolve_detail(loaded, detail, policy)
+    estimate = estimate_network(loaded, steps=total, detail=resolved, policy=policy, fmt=fmt,
+                                numbers=spec_numbers(loaded))
+    enforce(estimate, network_advice(loaded, total, resolved, policy))
 
 
 def _is_graph_spec(loaded) -> bool:
@@ -242,6 +267,9 @@ def check(
     format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="Report format."),
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Also write JUnit XML (one testcase per value)."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec and key files larger than this many bytes."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Skip the work budget (estimated time and memory, docs/limits.md) for trusted files.",
+    ),
 ) -> None:
     """Check answer keys against the solved values and name the likely cause of each mismatch.
 
@@ -257,7 +285,7 @@ def check(
         options = CheckOptions(
             abs=parse_tolerance_option(abs_, "--abs"), rel=parse_tolerance_option(rel, "--rel"),
             round_digits=None if round_ is None else check_round_digits(round_), exact=exact,
-            max_size=check_max_size(max_size),
+            max_size=check_max_size(max_size), limits=not no_limits,
         )
     except BackpropError as error:
         raise _fail(error) from None

@@ -98,6 +98,20 @@ def swap_kind(name: str, graph: bool) -> tuple[str, Optional[str]]:
 # the diagnoser
 
 
+class _Values:
+    """The values of a re-solve by canonical name, without its trace (equations dropped).
+    Re-solves are small networks (--round: at most 300 parameters), whose `named` holds
+    every name; a bare name is step 1 (SPEC §3)."""
+
+    def __init__(self, solution: Solution) -> None:
+        self._named = dict(solution.named)
+
+    def value(self, name: str) -> Optional[float]:
+        if name in self._named:
+            return self._named[name]
+        return self._named.get(name[:-2]) if name.endswith("@1") else None
+
+
 class Diagnoser:
     """Names the likely cause of each mismatch of one spec (SPEC §6's table, in order)."""
 
@@ -134,13 +148,35 @@ class Diagnoser:
                 self._variants[key] = {}
         return self._variants[key]
 
-    def rounded(self, digits: int) -> Optional[Solution]:
+    def rounded(self, digits: int) -> Optional["_Values"]:
+        """The values of the hand-rounded re-solve at `digits` decimals, or None when it
+        is not available (adam, a probability rounded to 0) or would pass the work
+        budget. Only its values are kept, not its trace: three re-solves of a long run
+        would otherwise hold three derivations at once (issue 17)."""
         if digits not in self._rounded:
-            try:
-                self._rounded[digits] = self.solution.with_policy(round_digits=digits)
-            except BackpropError:  # adam, too big, or a probability rounded to 0
-                self._rounded[digits] = None
+            self._rounded[digits] = None
+            if self._rounding_affordable():
+                try:
+                    solved = self.solution.with_policy(round_digits=digits)
+                except BackpropError:  # adam, too big, or a probability rounded to 0
+                    solved = None
+                if solved is not None:
+                    self._rounded[digits] = _Values(solved)
         return self._rounded[digits]
+
+    def _rounding_affordable(self) -> bool:
+        from . import budget
+
+        spec = self.solution.spec
+        if not self.network:
+            return budget.estimate_graph(spec, policy="round", fmt=None).within()
+        from .solve import POLICY_STEP_LIMIT
+
+        if spec.steps > POLICY_STEP_LIMIT:
+            return False
+        estimate = budget.estimate_network(spec, steps=spec.steps, detail="scalar", policy="round", fmt=None,
+                                           numbers=budget.spec_numbers(spec))
+        return estimate.within()
 
     def same_kind(self, name: str) -> list[str]:
         if self._by_kind is None:

@@ -165,10 +165,13 @@ def _wide_neuron(n: int, softmax: bool) -> str:
             "    activation: sigmoid\nloss: mse\nlr: 0.1\n")
 
 
-@pytest.mark.parametrize("softmax", [False], ids=["1000 inputs"])
+@pytest.mark.parametrize("softmax", [False, True], ids=["1000 inputs", "1000 classes"])
 def test_thousand_term_sums_under_detail_scalar(cli, tmp_path, softmax):
     path = write(tmp_path, "wide.yaml", _wide_neuron(1000, softmax))
     run = cli.run(["solve", path, "--detail", "scalar", "-f", "json"], timeout=FINISH_SECONDS)
+    if softmax:  # a 1000 × 1000 Jacobian spelled out: past the work budget, refused at once
+        refused(run, "estimated", "--detail matrix", "--no-limits")
+        return
     assert run.code == 0, run.describe()
     assert run.seconds < FINISH_SECONDS and run.maxrss_mb < PEAK_MB, run.describe()
     out = json.loads(run.stdout)
@@ -178,14 +181,18 @@ def test_thousand_term_sums_under_detail_scalar(cli, tmp_path, softmax):
 # ------------------------------------------------------------------------------------------
 # 4. options that do nothing say so; graph errors are located; PyTorch's x ** y at (0, 0)
 
-def test_options_that_do_nothing_are_refused(cli, tmp_path):
+def test_options_that_do_nothing_say_so(cli, tmp_path):
     net = write(tmp_path, "net.yaml", IDENTITY_THIRDS.replace("steps: 12", "steps: 1"))
     graph = write(tmp_path, "g.yaml", "graph:\n  x: 2\n  f: x * x\n")
     refused(cli.run(["solve", net, "-f", "json", "--standalone"]), "--standalone")
     refused(cli.run(["solve", net, "-f", "markdown", "--standalone"]), "--standalone")
-    refused(cli.run(["solve", net, "-f", "json", "--notation", "mazur"]), "--notation")
-    refused(cli.run(["solve", graph, "--notation", "mazur"]), "--notation")
-    assert cli.run(["solve", net, "-f", "markdown", "--notation", "mazur"]).code == 0
+    # --notation that changes nothing is said on stderr; the output is what it would be without it
+    for path, fmt in ((net, "json"), (graph, "json"), (graph, "table")):
+        plain, said = cli.run(["solve", path, "-f", fmt]), cli.run(["solve", path, "-f", fmt, "--notation", "mazur"])
+        assert said.code == 0 and said.stdout == plain.stdout, said.describe()
+        assert said.stderr.startswith("warning: --notation has no effect"), said.describe()
+    run = cli.run(["solve", net, "-f", "markdown", "--notation", "mazur"])
+    assert run.code == 0 and run.stderr == "", run.describe()
 
 
 def test_graph_compute_errors_carry_line_and_column(cli, tmp_path):
@@ -215,3 +222,95 @@ def test_power_gradient_at_zero_zero_is_pytorchs(cli, tmp_path):
     local = {(g["node"], g["input"]): g["value"] for g in out["local_gradients"]}
     assert local[("f", "x")] == x.grad.item() and local[("f", "y")] == y.grad.item()
     assert out["values"]["f"] == 1.0
+
+
+# ------------------------------------------------------------------------------------------
+# 2. the work budget: refused within a second, with the estimate, or finished in bounds
+
+def _dense(inputs: int, hidden: int, steps: int) -> str:
+    row = lambda n, k: "[" + ", ".join(f"{((i * 7 + k) % 11 - 5) / 20}" for i in range(n)) + "]"  # noqa: E731
+    rows = ", ".join(row(inputs, j) for j in range(hidden))
+    return (f"input: {row(inputs, 3)}\ntarget: [0.9]\nlayers:\n  - weights: [{rows}]\n    bias: {row(hidden, 1)}\n"
+            f"    activation: sigmoid\n  - weights: [{row(hidden, 2)}]\n    bias: [0.1]\n    activation: sigmoid\n"
+            f"loss: mse\nlr: 0.5\nsteps: {steps}\n")
+
+
+def test_a_long_scalar_run_is_refused_with_its_estimate(cli, tmp_path):
+    # 286 parameters × 1000 steps, spelled out scalar by scalar: 74 s and 3.9 GB before
+    path = write(tmp_path, "p300.yaml", _dense(17, 15, 1000))
+    assert path.stat().st_size < 4096
+    for fmt in ("json", "table", "latex", "markdown"):
+        run = cli.run(["solve", path, "-f", fmt])
+        refused(run, "estimated at", " s and ", "MB", "equation nodes", "--detail matrix", "--no-limits")
+    # the same run in matrix form is within the budget and finishes in bounds
+    run = cli.run(["solve", path, "--detail", "matrix", "-f", "json", "--steps", "300"], timeout=FINISH_SECONDS)
+    assert run.code == 0 and run.seconds < FINISH_SECONDS and run.maxrss_mb < PEAK_MB, run.describe()
+    assert len(json.loads(run.stdout)["losses"]) == 301
+
+
+def test_check_of_one_wrong_value_in_a_long_run_is_bounded(cli, tmp_path):
+    path = write(tmp_path, "p300.yaml", _dense(17, 15, 1000))
+    write(tmp_path, "p300.key.yaml", "W5_new@1000: 0.1234\n")
+    run = cli.run(["check", path], timeout=FINISH_SECONDS)
+    assert run.code == 1, run.describe()  # a mismatch, diagnosed or not
+    assert run.seconds < FINISH_SECONDS and run.maxrss_mb < PEAK_MB, run.describe()
+
+
+def test_alias_expansion_past_the_budget_is_refused_before_reading_numbers(cli, tmp_path):
+    row = "[" + ", ".join("0.01" for _ in range(100)) + "]"
+    layer = f"{{weights: [{', '.join([row] * 100)}], bias: {row}, activation: tanh}}"
+    text = f"input: {row}\ntarget: {row}\nlayers:\n  - &L {layer}\n" + "  - *L\n" * 189 + "loss: mse\nlr: 0.01\n"
+    path = write(tmp_path, "alias.yaml", text)
+    for command in (["solve", path, "-f", "json"], ["solve", path], ["check", path, "--key", path]):
+        refused(cli.run(command), "after alias expansion", "--no-limits")
+
+
+def test_a_second_order_graph_past_the_budget_is_refused(cli, tmp_path):
+    lines = [f"  l{i}: {0.1 + i / 1000}" for i in range(750)]
+    lines += [f"  n{i}: {'l0' if i == 1 else f'n{i - 1}'} * l{i} + sin(l{i})" for i in range(1, 750)]
+    path = write(tmp_path, "g2.yaml", "graph:\n" + "\n".join(lines) + "\norder: 2\n")
+    refused(cli.run(["solve", path, "-f", "json"]), "second-order nodes", "order: 1", "--no-limits")
+    # first order is cheap: it runs
+    first = write(tmp_path, "g1.yaml", "graph:\n" + "\n".join(lines) + "\n")
+    run = cli.run(["solve", first, "-f", "json"], timeout=FINISH_SECONDS)
+    assert run.code == 0 and run.seconds < FINISH_SECONDS, run.describe()
+
+
+def test_no_limits_lets_a_trusted_file_through(cli, tmp_path):
+    path = write(tmp_path, "p.yaml", _dense(17, 15, 1000))
+    refused(cli.run(["solve", path, "-f", "json"]), "estimated")
+    # with the flag the work starts (and is cut short here: it is the minute-long run)
+    run = cli.run(["solve", path, "-f", "json", "--no-limits"], timeout=3)
+    assert run.timed_out and "estimated" not in run.stderr, run.describe()
+
+
+# ------------------------------------------------------------------------------------------
+# 3. a key written from `solve -f json` at full precision checks green with `check`
+
+def _examples():
+    from backprop_cli.examples import list_examples
+
+    return [e.path for e in list_examples()]
+
+
+def test_keys_written_from_solve_check_green(cli, tmp_path):
+    from .netgen import random_spec
+
+    specs = list(_examples())
+    for seed in range(12):  # one sample (the numpy-free path), several steps, every loss
+        specs.append(write(tmp_path, f"r{seed}.yaml", random_spec(seed, samples=1 if seed % 3 else None,
+                                                                  steps=(1, 7, 60)[seed % 3])))
+    checked = 0
+    for spec in specs:
+        run = cli.run(["solve", spec, "-f", "json"])
+        assert run.code == 0, run.describe()
+        doc = json.loads(run.stdout)
+        values = doc["named"]
+        key = tmp_path / f"{os.path.basename(str(spec))}.solved.key.yaml"
+        key.write_text("named:\n" + "".join(f"  {json.dumps(k)}: {v!r}\n" for k, v in values.items()
+                                             if k not in ("format", "kind")), encoding="utf-8")
+        run = cli.run(["check", spec, "--key", key, "-f", "json"])
+        assert run.code == 0, (spec, [r for r in json.loads(run.stdout)["specs"][0]["results"] if not r["ok"]][:3]
+                               if run.stdout else run.stderr)
+        checked += len(values)
+    assert checked > 1000
