@@ -314,3 +314,28 @@ def test_keys_written_from_solve_check_green(cli, tmp_path):
                                if run.stdout else run.stderr)
         checked += len(values)
     assert checked > 1000
+
+
+def test_the_estimate_counts_what_a_solve_builds():
+    """budget.py counts equation nodes from the shapes alone: it must stay near the nodes
+    a derivation really builds (within a factor of two), or the budget misjudges runs."""
+    from backprop_cli.budget import graph_counts, scalar_nodes_per_step
+    from backprop_cli.expr import postorder
+    from backprop_cli.graph import solve_graph
+    from backprop_cli.solve import solve
+    from backprop_cli.spec import loads_spec
+
+    from .netgen import random_spec
+
+    ratios = []
+    for seed in range(20):
+        spec = loads_spec(random_spec(seed, samples=1, steps=2))
+        built = sum(len(postorder(e.expr)) for s in solve(spec, detail="scalar").steps for e in s.equations)
+        ratios.append(2 * scalar_nodes_per_step(spec) / built)
+    assert 0.5 <= min(ratios) and max(ratios) <= 2.5, ratios
+    for order, leaves in ((1, 40), (2, 40), (2, 5)):
+        lines = [f"  l{i}: {0.1 + i / 100}" for i in range(leaves)]
+        lines += [f"  n{i}: {'l0' if i == 1 else f'n{i - 1}'} * l{i} + sin(l{i})" for i in range(1, leaves)]
+        spec = loads_spec("graph:\n" + "\n".join(lines) + f"\norder: {order}\n")
+        built = sum(len(postorder(e.expr)) for e in solve_graph(spec).equations)
+        assert 0.5 <= sum(graph_counts(spec)) / built <= 2.5, (order, leaves, graph_counts(spec), built)
