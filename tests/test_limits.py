@@ -261,7 +261,7 @@ def test_alias_expansion_past_the_budget_is_refused_before_reading_numbers(cli, 
     layer = f"{{weights: [{', '.join([row] * 100)}], bias: {row}, activation: tanh}}"
     text = f"input: {row}\ntarget: {row}\nlayers:\n  - &L {layer}\n" + "  - *L\n" * 189 + "loss: mse\nlr: 0.01\n"
     path = write(tmp_path, "alias.yaml", text)
-    for command in (["solve", path, "-f", "json"], ["solve", path], ["check", path, "--key", path]):
+    for command in (["solve", path, "-f", "json"], ["solve", path], ["check", path, "--key", path], ["validate", path]):
         refused(cli.run(command), "after alias expansion", "--no-limits")
 
 
