@@ -147,7 +147,7 @@ def scalar_nodes_per_step(spec) -> int:
 def estimate_network(spec, *, steps: int, detail: str, policy: str, fmt: str, numbers: int,
                      what: str = "solve") -> Estimate:
     """A network solve (and its printing in `fmt`; None: not printed, as in `check`)."""
-    from .solve import RECORD_ALL_STEPS, SCALAR_PARAMETER_LIMIT, recorded_steps
+    from .network.solve import RECORD_ALL_STEPS, SCALAR_PARAMETER_LIMIT, recorded_steps
 
     recorded = len(recorded_steps(steps))
     P, N, L = spec.parameter_count, spec.samples, len(spec.layers)
@@ -211,7 +211,7 @@ def graph_counts(spec) -> tuple[int, int]:
     """(equation nodes of the first-order solve, of the second-order part), from the
     written expressions: each local gradient is about twice its expression; order 2
     differentiates each node once per `wrt` leaf it depends on (leaf sets as bitsets)."""
-    from .graph import expression_size
+    from .graph.solve import expression_size
 
     first = 0
     consumers = 0

@@ -15,7 +15,7 @@ import typer
 
 from .errors import BackpropError, ComputeError, display_path
 from .budget import MAX_DOCUMENT_NODES, spec_numbers
-from .yamlsafe import MAX_SIZE, check_max_size
+from .read.yamlsafe import MAX_SIZE, check_max_size
 
 app = typer.Typer(
     name="backprop",
@@ -114,7 +114,7 @@ def solve(
     Example: backprop solve configs/bce_2_2_1.yaml --format latex --standalone -o bce_2_2_1.tex
     """
     from .render import render
-    from .spec import load_spec
+    from .network.spec import load_spec
 
     try:
         if not 0 <= digits <= 15:
@@ -155,7 +155,7 @@ def _enforce_budget(loaded, *, steps, round_digits, exact, detail, fmt) -> None:
     if _is_graph_spec(loaded):
         enforce(estimate_graph(loaded, policy=policy, fmt=fmt), graph_advice(loaded))
         return
-    from .solve import resolve_detail
+    from .network.solve import resolve_detail
 
     total = steps if steps is not None else loaded.steps
     if not isinstance(total, int) or total < 1:
@@ -172,14 +172,14 @@ def _is_graph_spec(loaded) -> bool:
 
 def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
     if _is_graph_spec(loaded):
-        from .graph import solve_graph
+        from .graph.solve import solve_graph
 
         if steps is not None:
             raise BackpropError("--steps applies to network specs, not graphs")
         if symbolic:
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))
-    from .solve import solve as solve_network
+    from .network.solve import solve as solve_network
 
     progress, advance = _progress(steps or loaded.steps, "solving")
     try:
@@ -193,7 +193,7 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
 
 
 def _graph_policy(round_digits, exact) -> dict:
-    from .arithmetic import ExactArithmetic, RoundedArithmetic
+    from .calc.arithmetic import ExactArithmetic, RoundedArithmetic
 
     if round_digits is not None and exact:
         raise BackpropError("--round and --exact cannot be combined: choose one number policy")
@@ -208,7 +208,7 @@ def _graph_policy(round_digits, exact) -> dict:
 
 def _spec_files(paths: List[Path]) -> list[Path]:
     """Files as given; a directory means its *.yaml specs; key files are skipped."""
-    from .examples import is_key_file
+    from .read.examples import is_key_file
 
     out: list[Path] = []
     for path in paths:
@@ -231,7 +231,7 @@ def validate(
 
     Example: backprop validate configs/
     """
-    from .spec import load_spec
+    from .network.spec import load_spec
 
     try:
         check_max_size(max_size)
@@ -279,8 +279,8 @@ def check(
     Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
     Example: backprop check configs/*.yaml --junit check.xml
     """
-    from .arithmetic import check_round_digits
-    from .check import (
+    from .calc.arithmetic import check_round_digits
+    from .check.compare import (
         CheckOptions, check_files, parse_tolerance_option, render_table, report_json, summary_line, total_line,
     )
 
@@ -325,7 +325,7 @@ def check(
         if several and any(s.error is None for s in report.specs):
             console.print(total_line(report), markup=False)
     if junit is not None:
-        from .junit import junit_xml
+        from .check.junit import junit_xml
 
         try:
             _write(junit_xml(report), junit)
@@ -344,13 +344,13 @@ def init(
 
     Example: backprop init my_net.yaml --example bce_2_2_1
     """
-    from .examples import find_example, list_examples
-    from .starter import STARTER
+    from .read.examples import find_example, list_examples
+    from .read.starter import STARTER
 
     if example is not None:
         found = find_example(example)
         if found is None:
-            from .spec import suggest
+            from .network.spec import suggest
 
             names = [e.name for e in list_examples()]
             hint = suggest(example, names) or "run `backprop examples` to list them"
@@ -373,7 +373,7 @@ def examples() -> None:
 
     Example: backprop init mine.yaml --example $(backprop examples | head -1 | cut -d' ' -f1)
     """
-    from .examples import list_examples
+    from .read.examples import list_examples
 
     items = list_examples()
     width = max((len(e.name) for e in items), default=0)
@@ -389,7 +389,7 @@ def schema() -> None:
     """
     import json
 
-    from .schema import spec_schema
+    from .read.schema import spec_schema
 
     typer.echo(json.dumps(spec_schema(), indent=2))
 

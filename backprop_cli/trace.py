@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any, Mapping, Optional
 
-from .expr import Expr, to_text
+from .calc.expr import Expr, to_text
 from .frozen import frozen
 
 

@@ -26,13 +26,13 @@ import pytest
 import sympy as sp
 from rich.console import Console
 
-from backprop_cli.arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
+from backprop_cli.calc.arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
 from backprop_cli.errors import ComputeError, SpecError
-from backprop_cli.expr import evaluate
-from backprop_cli.graph import GraphSpec, read_graph_spec, solve_graph
+from backprop_cli.calc.expr import evaluate
+from backprop_cli.graph.solve import GraphSpec, read_graph_spec, solve_graph
 from backprop_cli.render.graph_json import graph_to_json
 from backprop_cli.render.graph_table import graph_symbol, graph_table
-from backprop_cli.yamlsafe import load_nodes, load_text
+from backprop_cli.read.yamlsafe import load_nodes, load_text
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = Path("/work/shared/tools/verify_equations.py")
@@ -441,8 +441,8 @@ def test_graph_symbols():
 
 
 def test_float_path_does_not_import_sympy():
-    code = ("import sys; from backprop_cli.yamlsafe import load_text; "
-            "from backprop_cli.graph import read_graph_spec, solve_graph; "
+    code = ("import sys; from backprop_cli.read.yamlsafe import load_text; "
+            "from backprop_cli.graph.solve import read_graph_spec, solve_graph; "
             "from backprop_cli.render.graph_json import graph_to_json; "
             "t = solve_graph(read_graph_spec(load_text('graph:\\n  x: 2\\n  f: sigmoid(x)**2\\norder: 2\\n'), 'a')); "
             "graph_to_json(t); print('sympy' in sys.modules)")
@@ -451,7 +451,7 @@ def test_float_path_does_not_import_sympy():
 
 
 def test_library_code_never_evaluates_text():
-    for path in ("backprop_cli/graph.py", "backprop_cli/render/graph_json.py", "backprop_cli/render/graph_table.py"):
+    for path in ("backprop_cli/graph/solve.py", "backprop_cli/render/graph_json.py", "backprop_cli/render/graph_table.py"):
         source = (ROOT / path).read_text(encoding="utf-8")
         assert not re.search(r"(?<![\w.])(eval|exec|sympify|parse_expr|literal_eval|compile)\s*\(", source), path
         assert not re.search(r"(?<![\w.])print\(", source), path

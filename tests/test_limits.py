@@ -288,7 +288,7 @@ def test_no_limits_lets_a_trusted_file_through(cli, tmp_path):
 # 3. a key written from `solve -f json` at full precision checks green with `check`
 
 def _examples():
-    from backprop_cli.examples import list_examples
+    from backprop_cli.read.examples import list_examples
 
     return [e.path for e in list_examples()]
 
@@ -320,10 +320,10 @@ def test_the_estimate_counts_what_a_solve_builds():
     """budget.py counts equation nodes from the shapes alone: it must stay near the nodes
     a derivation really builds (within a factor of two), or the budget misjudges runs."""
     from backprop_cli.budget import graph_counts, scalar_nodes_per_step
-    from backprop_cli.expr import postorder
-    from backprop_cli.graph import solve_graph
-    from backprop_cli.solve import solve
-    from backprop_cli.spec import loads_spec
+    from backprop_cli.calc.expr import postorder
+    from backprop_cli.graph.solve import solve_graph
+    from backprop_cli.network.solve import solve
+    from backprop_cli.network.spec import loads_spec
 
     from .netgen import random_spec
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python tests/test_render_golden.py`
     sys.path.insert(0, str(ROOT))
 
-from backprop_cli.examples import is_key_file  # noqa: E402
+from backprop_cli.read.examples import is_key_file  # noqa: E402
 from backprop_cli.render import render  # noqa: E402
 
 CONFIGS = ROOT / "configs"
@@ -46,14 +46,14 @@ def examples() -> list[Path]:
 
 def solve_example(path: Path):
     """Load and solve a spec the way `backprop solve` does (network or graph)."""
-    from backprop_cli.spec import load_spec
+    from backprop_cli.network.spec import load_spec
 
     spec = load_spec(path)
     if getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec":
-        from backprop_cli.graph import solve_graph
+        from backprop_cli.graph.solve import solve_graph
 
         return solve_graph(spec)
-    from backprop_cli.solve import solve
+    from backprop_cli.network.solve import solve
 
     return solve(spec)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..expr import Num, Ref
+from ..calc.expr import Num, Ref
 from ..frozen import frozen
-from ..names import NetworkNames
-from ..notation import Notation, Sym
+from ..network.names import NetworkNames
+from .notation import Notation, Sym
 from ..trace import Equation, Trace
 from .formula import FormulaPrinter, format_number, resolve, exact_value_text
 
@@ -224,7 +224,7 @@ def parameter_rows(trace: Trace, record, values: Optional[dict] = None):
     """Per layer: (layer, [(name, index, before, gradient, after, frozen)]) of every
     parameter. Values come from the equations when the derivation has them (so a
     hand-rounded document shows the rounded numbers it derived), else from the records."""
-    from ..names import at, parameter_value
+    from ..network.names import at, parameter_value
 
     names = NetworkNames.of(trace.spec)
     values = values if values is not None else equation_values(trace)

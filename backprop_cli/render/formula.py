@@ -19,7 +19,7 @@ import re
 from decimal import Decimal
 from typing import Callable, Mapping, Optional
 
-from ..expr import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Bin, Call, Expr, Neg, Num, Ref
+from ..calc.expr import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Bin, Call, Expr, Neg, Num, Ref
 
 SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -104,7 +104,7 @@ def latex_text(text: str) -> str:
     control characters dropped, so no input can run a command or break the document.
     Beyond ASCII, what pdflatex cannot set without more fonts becomes `?`; Hangul stays
     (documents with Hangul load kotex), Greek letters become math."""
-    from ..notation import GREEK_LATEX
+    from .notation import GREEK_LATEX
 
     out = []
     for ch in text:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..expr import refs
+from ..calc.expr import refs
 from ..frozen import frozen
-from ..notation import Notation
+from .notation import Notation
 from ..trace import Equation, GraphTrace
 from .common import Look
 from .formula import format_number, latex_math_name, latex_text, tex_width

@@ -19,8 +19,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ..expr import Num, Ref
-from ..graph import expression_size
+from ..calc.expr import Num, Ref
+from ..graph.solve import expression_size
 from ..trace import Equation, GraphTrace
 from .formula import SUP, FormulaPrinter, format_number
 from .table import equation_line

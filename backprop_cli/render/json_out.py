@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from ..errors import ComputeError
-from ..expr import to_text
+from ..calc.expr import to_text
 from ..grid import is_array
 from ..trace import Equation, Trace
 

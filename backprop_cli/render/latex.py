@@ -21,11 +21,11 @@ import math
 import re
 from typing import Optional
 
-from ..expr import Num, Ref
+from ..calc.expr import Num, Ref
 from ..frozen import frozen
 from ..grid import as_rows
-from ..names import NetworkNames, at
-from ..notation import Sym
+from ..network.names import NetworkNames, at
+from .notation import Sym
 from ..trace import Equation, Trace
 from .common import (Look, architecture, detailed_steps, equation_values, parameter_rows, sections,
                      thin)

@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..grid import as_rows
-from ..names import parameter_value
-from ..notation import Sym
+from ..network.names import parameter_value
+from .notation import Sym
 from ..trace import Equation, Trace
 from .common import Look, architecture, optimizer_text, sections, sparkline, thin
 from .formula import SUP, format_number
@@ -137,7 +137,7 @@ def _given(trace: Trace, look: Look, L) -> RenderableType:
 
 
 def _parameters_before(trace: Trace):
-    from ..names import NetworkNames
+    from ..network.names import NetworkNames
 
     spec = trace.spec
     names = NetworkNames.of(spec)
@@ -214,7 +214,7 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
 
 
 def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
-    from ..names import NetworkNames, at
+    from ..network.names import NetworkNames, at
 
     spec = trace.spec
     names = NetworkNames.of(spec)

@@ -13,13 +13,13 @@ import gc
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
-from .arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
+from ..calc.arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
 from .equations import Derivation
-from .errors import BackpropError, ComputeError
-from .grid import Grid
+from ..errors import BackpropError, ComputeError
+from ..grid import Grid
 from .names import NetworkNames, at
 from .spec import MAX_STEPS, Spec
-from .trace import LayerRecord, StepRecord, Trace
+from ..trace import LayerRecord, StepRecord, Trace
 
 SCALAR_PARAMETER_LIMIT = 300  # above this: matrix detail, `named` holds only losses
 SCALAR_SAMPLE_LIMIT = 64  # scalar equations for batches up to this size (on request)
@@ -51,7 +51,7 @@ def float_path(spec: Spec, total: int, detail: str) -> str:
     is the same bits `check` computes (issue 17: the paths differ by an ulp or three).
     The derivation also stops at DERIVATION_NODE_LIMIT equation nodes: past that, the
     engine is 10× faster and `check` needs no derivation at all."""
-    from .budget import scalar_nodes_per_step
+    from ..budget import scalar_nodes_per_step
 
     if (
         detail == "scalar" and total <= RECORD_ALL_STEPS and spec.parameter_count <= SCALAR_PARAMETER_LIMIT
@@ -81,9 +81,9 @@ def solve(
         raise BackpropError("--symbolic evaluates its formulas in float64: it cannot be combined with --round")
     if trace.detail != "scalar":
         raise BackpropError("--symbolic needs the scalar derivation: one sample and a small network (or --detail scalar)")
-    from .frozen import replace
+    from ..frozen import replace
 
-    from .symbolic import symbolic_gradients
+    from ..calc.symbolic import symbolic_gradients
 
     formulas = symbolic_gradients(trace.steps[0].equations, trace.named, spec.parameter_count)
     return replace(trace, symbolic=formulas)

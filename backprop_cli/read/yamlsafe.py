@@ -20,8 +20,8 @@ import re
 
 import yaml
 
-from .errors import BackpropError, SpecError, display_path
-from .frozen import frozen
+from ..errors import BackpropError, SpecError, display_path
+from ..frozen import frozen
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
 MAX_SIZE_CEILING = 100 * 1024 * 1024  # the largest `--max-size`: a file is read whole, then parsed

@@ -9,9 +9,9 @@ import functools
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import ComputeError
-from .expr import Bin, Call, Expr, Neg, Num, Ref, to_text
-from .graph_parse import _children
+from ..errors import ComputeError
+from ..calc.expr import Bin, Call, Expr, Neg, Num, Ref, to_text
+from .parse import _children
 
 # ======================================================================================
 # 2. Symbolic differentiation: each operation beside its local gradient rule

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 import yaml
 
-from .errors import SpecError
-from .frozen import frozen
+from ..errors import SpecError
+from ..frozen import frozen
 from .yamlsafe import is_plain, where
 
 MAX_EXPONENT = 400

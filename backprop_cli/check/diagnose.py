@@ -22,11 +22,11 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from . import engine
-from .errors import BackpropError
-from .frozen import frozen
+from ..network import engine
+from ..errors import BackpropError
+from ..frozen import frozen
 from .keys import Solution, Tolerance, field_name
-from .names import at
+from ..network.names import at
 
 ROUND_MAX = 12
 
@@ -165,12 +165,12 @@ class Diagnoser:
         return self._rounded[digits]
 
     def _rounding_affordable(self) -> bool:
-        from . import budget
+        from .. import budget
 
         spec = self.solution.spec
         if not self.network:
             return budget.estimate_graph(spec, policy="round", fmt=None).within()
-        from .solve import POLICY_STEP_LIMIT
+        from ..network.solve import POLICY_STEP_LIMIT
 
         if spec.steps > POLICY_STEP_LIMIT:
             return False

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import engine
-from .arithmetic import FloatArithmetic
+from ..calc.arithmetic import FloatArithmetic
 from .equations import Derivation
 from .names import at, parameter_value
 from .solve import SCALAR_PARAMETER_LIMIT, loss_names, step_slots
 from .spec import Spec
-from .trace import LayerRecord, StepRecord, Trace
+from ..trace import LayerRecord, StepRecord, Trace
 
 
 def solve_with_engine(spec, names, total, recorded, detail, progress) -> Trace:

@@ -14,10 +14,10 @@ import re
 from typing import Any
 
 from .arithmetic import FloatArithmetic
-from .errors import BackpropError
+from ..errors import BackpropError
 from .expr import Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
-from .frozen import frozen
-from .trace import Equation
+from ..frozen import frozen
+from ..trace import Equation
 
 # Quantities that stay symbols: forward values, data, parameters, hyperparameters.
 _PRIMARY = re.compile(r"^(?:[zatx]\d+|[Wb]\d+|lr|momentum|weight_decay|beta1|beta2|eps|slope)(?:#\d+)?(?:@\d+)?$")

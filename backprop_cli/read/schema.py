@@ -6,7 +6,7 @@ is a convenience; `backprop validate` remains the authority (it checks shapes to
 """
 from __future__ import annotations
 
-from .spec import ACTIVATIONS, LOSSES, NOTATION_PRESETS, OPTIMIZERS, REDUCTIONS
+from ..network.spec import ACTIVATIONS, LOSSES, NOTATION_PRESETS, OPTIMIZERS, REDUCTIONS
 
 NUMBER = {
     "description": "A number: integer, decimal, scientific (1e-3) or a fraction string \"p/q\".",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .check import NO_CAUSE, Report, Result, SpecReport, shown_computed
+from .compare import NO_CAUSE, Report, Result, SpecReport, shown_computed
 
 
 def _classname(spec: str) -> str:

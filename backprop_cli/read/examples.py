@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .frozen import frozen
+from ..frozen import frozen
 
 
 @frozen

@@ -39,15 +39,15 @@ from typing import Any, Mapping
 
 import yaml
 
-from .arithmetic import FloatArithmetic
-from .errors import ComputeError, SpecError
-from .expr import FUNCTIONS, Bin, Expr, Ref, evaluate, refs
-from .frozen import frozen
-from .graph_calculus import ONE, ZERO, _is_zero, differentiate, s_mul, s_sum
-from .graph_parse import _IDENTIFIER, _children, _NameTable, _Scope, _suggest, parse_expression
-from .numbers import Number, describe, number, parse_text
-from .trace import Equation, GraphTrace, LocalGradient
-from .yamlsafe import is_plain, where
+from ..calc.arithmetic import FloatArithmetic
+from ..errors import ComputeError, SpecError
+from ..calc.expr import FUNCTIONS, Bin, Expr, Ref, evaluate, refs
+from ..frozen import frozen
+from .calculus import ONE, ZERO, _is_zero, differentiate, s_mul, s_sum
+from .parse import _IDENTIFIER, _children, _NameTable, _Scope, _suggest, parse_expression
+from ..read.numbers import Number, describe, number, parse_text
+from ..trace import Equation, GraphTrace, LocalGradient
+from ..read.yamlsafe import is_plain, where
 
 MAX_MAGNITUDE = 1e300  # beyond this a value is refused (SPEC §4)
 # A derived expression (a derivative, a fan-out sum) is written out in full; beyond

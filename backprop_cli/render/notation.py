@@ -28,8 +28,8 @@ import re
 from dataclasses import field
 from typing import Any, Optional
 
-from .errors import BackpropError
-from .frozen import frozen, replace
+from ..errors import BackpropError
+from ..frozen import frozen, replace
 
 SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 SUP = str.maketrans("0123456789+-=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾")
@@ -103,7 +103,7 @@ def _letter_latex(letter: str) -> str:
     out = "".join(GREEK_LATEX.get(ch, ch) + (" " if ch in GREEK_LATEX else "") for ch in letter)
     if re.fullmatch(r"[A-Za-z0-9 \\']+", out):
         return r"\mathrm{" + out.strip() + "}" if not out.startswith("\\") else out.strip()
-    from .render.formula import latex_text
+    from .formula import latex_text
 
     return r"\text{" + latex_text(letter) + "}"
 
@@ -364,6 +364,6 @@ def _escape_unknown(name: str, style: str) -> str:
     """A name no rule knows (graph node names pass through here): shown as written."""
     if style == "unicode":
         return name
-    from .render.formula import latex_math_name
+    from .formula import latex_math_name
 
     return latex_math_name(name)

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from . import functions as F
-from .errors import ComputeError
-from .frozen import frozen
+from ..calc import functions as F
+from ..errors import ComputeError
+from ..frozen import frozen
 from .spec import Spec
 
 

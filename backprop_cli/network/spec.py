@@ -13,11 +13,11 @@ from typing import Any, Optional
 
 import yaml
 
-from .errors import SpecError
-from .frozen import frozen
-from .grid import Grid, is_array
-from .numbers import Number, describe, number, number_vector
-from .yamlsafe import MAX_SIZE, is_plain, load_nodes, load_text, where
+from ..errors import SpecError
+from ..frozen import frozen
+from ..grid import Grid, is_array
+from ..read.numbers import Number, describe, number, number_vector
+from ..read.yamlsafe import MAX_SIZE, is_plain, load_nodes, load_text, where
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "cross_entropy")
@@ -131,7 +131,7 @@ class Spec:
         return total
 
     def with_steps(self, steps: int) -> "Spec":
-        from .frozen import replace
+        from ..frozen import replace
 
         return replace(self, steps=steps)
 
@@ -253,7 +253,7 @@ def load_spec(path: str | os.PathLike, *, max_size: int = MAX_SIZE, max_nodes: O
     this after alias expansion (the CLI's work budget, budget.py)."""
     source, root = load_nodes(path, max_size)
     if max_nodes is not None:
-        from .budget import check_document, expanded_nodes
+        from ..budget import check_document, expanded_nodes
 
         count = expanded_nodes(root)
         if count > max_nodes:
@@ -274,7 +274,7 @@ def read_spec(root: yaml.Node, file: str):
         if "layers" in keys:
             node = next(k for k, _ in root.value if getattr(k, "value", None) == "layers")
             raise r.fail(node, "layers", "a file is either a network (layers) or a graph (graph), not both")
-        from .graph import read_graph_spec
+        from ..graph.solve import read_graph_spec
 
         return read_graph_spec(root, file)
     return _read_network(r, root)
@@ -564,7 +564,7 @@ def _read_notation(r: _Reader, node):
         return r.choice(node, "notation", NOTATION_PRESETS, "a notation preset")
     if not isinstance(node, yaml.MappingNode):
         raise r.fail(node, "notation", expected="a preset name or a mapping", found=describe(node))
-    from .notation import OVERRIDE_KEYS  # checked here so a bad key has its line and column
+    from ..render.notation import OVERRIDE_KEYS  # checked here so a bad key has its line and column
 
     known = ("preset",) + tuple(OVERRIDE_KEYS)
     out = {}

@@ -26,12 +26,12 @@ from typing import Any, Callable, Iterator, Optional, Union
 import numpy as np
 import yaml
 
-from .errors import KeyFileError, SpecError
-from .frozen import frozen
-from .names import NetworkNames, at, parameter_value
-from .numbers import describe, number
-from .spec import suggest
-from .yamlsafe import MAX_SIZE, load_nodes, where, is_plain
+from ..errors import KeyFileError, SpecError
+from ..frozen import frozen
+from ..network.names import NetworkNames, at, parameter_value
+from ..read.numbers import describe, number
+from ..network.spec import suggest
+from ..read.yamlsafe import MAX_SIZE, load_nodes, where, is_plain
 
 # Fields of SPEC §5 that identify a record in a list instead of being checked.
 RECORD_IDS = {"steps": ("step",), "layers": ("layer",), "equations": ("name",), "local_gradients": ("node", "input")}
@@ -139,10 +139,10 @@ class Solution:
     @cached_property
     def document(self) -> dict:
         if self.kind == "graph":
-            from .render.graph_json import graph_to_json
+            from ..render.graph_json import graph_to_json
 
             return graph_to_json(self.trace)
-        from .render.json_out import network_document
+        from ..render.json_out import network_document
 
         return network_document(self.trace)
 

@@ -10,12 +10,12 @@ import math
 import re
 from typing import Mapping, NoReturn
 
-from .arithmetic import FloatArithmetic
-from .errors import ComputeError, SpecError
-from .expr import FUNCTIONS, FUNCTIONS_1, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
-from .frozen import frozen
-from .numbers import parse_text
-from .spec import suggest as _suggest
+from ..calc.arithmetic import FloatArithmetic
+from ..errors import ComputeError, SpecError
+from ..calc.expr import FUNCTIONS, FUNCTIONS_1, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
+from ..frozen import frozen
+from ..read.numbers import parse_text
+from ..network.spec import suggest as _suggest
 
 MAX_EXPRESSION_CHARS = 10_000
 MAX_EXPRESSION_DEPTH = 200  # nested operations, parentheses and exponents (SPEC §8)

@@ -7,7 +7,7 @@ batch is `#n`; step s > 1 is `@s`.
 """
 from __future__ import annotations
 
-from .frozen import frozen
+from ..frozen import frozen
 from .spec import Spec
 
 

@@ -16,11 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Any, Optional, Sequence, Union
 
-from .errors import BackpropError, display_path
-from .frozen import frozen, replace
+from ..errors import BackpropError, display_path
+from ..frozen import frozen, replace
 from .keys import Entry, Solution, Tolerance, literal_decimals, literal_tolerance, read_key, resolve
-from .numbers import parse_text
-from .yamlsafe import MAX_SIZE
+from ..read.numbers import parse_text
+from ..read.yamlsafe import MAX_SIZE
 
 EXACT_RELATIVE = 1e-30  # closed forms under --exact: 50-digit evaluation, 1e-30 relative
 
@@ -148,9 +148,9 @@ def check_files(specs: Sequence[Path], key: Optional[Path], options: CheckOption
 
 def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecReport:
     """One spec against one key; raises BackpropError (KeyFileError, SpecError) for bad input."""
-    from .spec import load_spec
+    from ..network.spec import load_spec
 
-    from .budget import MAX_DOCUMENT_NODES
+    from ..budget import MAX_DOCUMENT_NODES
 
     spec = load_spec(spec_path, max_size=options.max_size, max_nodes=MAX_DOCUMENT_NODES if options.limits else None)
     if options.limits:
@@ -168,13 +168,13 @@ def check_budget(spec: Any, options: CheckOptions) -> None:
     """Refuse, before solving, a check whose solve is estimated past the work budget.
     The diagnoses' re-solves are budgeted one by one (diagnose.py): past the budget, a
     diagnosis is skipped, not the check."""
-    from . import budget
+    from .. import budget
 
     policy = "exact" if options.exact else "round" if options.round_digits is not None else "float"
     if _is_graph(spec):
         budget.enforce(budget.estimate_graph(spec, policy=policy, fmt=None, what="check"), budget.graph_advice(spec))
         return
-    from .solve import float_path, resolve_detail
+    from ..network.solve import float_path, resolve_detail
 
     detail = resolve_detail(spec, "auto", policy)
     if policy == "float" and float_path(spec, spec.steps, detail) == "engine":
@@ -191,15 +191,15 @@ def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: boo
         return solve_for_check(spec, **policy)
 
     if _is_graph(spec):
-        from .arithmetic import ExactArithmetic, RoundedArithmetic
-        from .graph import solve_graph
+        from ..calc.arithmetic import ExactArithmetic, RoundedArithmetic
+        from ..graph.solve import solve_graph
 
         if round_digits is not None and exact:
             raise BackpropError("--round and --exact cannot be combined: choose one number policy")
         arith = ExactArithmetic() if exact else RoundedArithmetic(round_digits) if round_digits is not None else None
         trace = solve_graph(spec, arith=arith) if arith is not None else solve_graph(spec)
         return Solution(spec, trace, again)
-    from .solve import float_path, resolve_detail, solve
+    from ..network.solve import float_path, resolve_detail, solve
 
     if round_digits is None and not exact:
         if float_path(spec, spec.steps, resolve_detail(spec, "auto", "float")) == "derivation":

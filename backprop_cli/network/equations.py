@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping, Optional
 
-from . import expr as E
-from .conventions import BCE_EPS, loss_scale
-from .errors import ComputeError
-from .expr import Expr, Num, Ref, evaluate, refs
+from ..calc import expr as E
+from ..calc.conventions import BCE_EPS, loss_scale
+from ..errors import ComputeError
+from ..calc.expr import Expr, Num, Ref, evaluate, refs
 from .names import NetworkNames, at
 from .spec import Spec
-from .trace import Equation
+from ..trace import Equation
 
 
 def softmax(z: list[float]) -> list[float]:

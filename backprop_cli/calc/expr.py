@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Union
 
-from .frozen import frozen
+from ..frozen import frozen
 
 # Python's precedence, which SPEC §4 adopts (-2**2 == -4).
 PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 5

@@ -15,7 +15,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
-from .errors import ComputeError
+from ..errors import ComputeError
 
 
 def _sigmoid(z: float) -> float:
@@ -119,7 +119,7 @@ MAX_ROUND_DIGITS = 12  # --round D: float64 carries ~15-17 significant digits
 def check_round_digits(digits: int) -> int:
     """D of `--round D`, within 0…MAX_ROUND_DIGITS (a 23-digit D is refused, not computed)."""
     if not 0 <= digits <= MAX_ROUND_DIGITS:
-        from .errors import BackpropError
+        from ..errors import BackpropError
 
         shown = f"{digits}" if abs(digits) < 10 ** 12 else f"a {len(str(abs(digits)))}-digit number"
         raise BackpropError(f"--round takes 0…{MAX_ROUND_DIGITS} decimals, got {shown}")
