@@ -14,10 +14,11 @@ from typing import List, Optional
 
 import typer
 
-from .errors import BackpropError, ComputeError
+from .errors import BackpropError, ComputeError, display_path
 from .help_format import HelpCommand
 from .safe_text import clip, clip_message, quoted, visible
-from .read.yamlsafe import MAX_SIZE
+from .read.yamlsafe import MAX_SIZE, check_max_size
+from .budget import MAX_DOCUMENT_NODES, spec_numbers
 
 app = typer.Typer(
     name="backprop",
@@ -143,8 +144,8 @@ def solve(
     exact: bool = typer.Option(False, "--exact", help="Exact rationals and closed forms (sympy)."),
     symbolic: bool = typer.Option(False, "--symbolic", help="Show each gradient as a formula in the names first."),
     detail: Detail = typer.Option(Detail.auto, "--detail", help="Scalar equations, matrix form, or chosen by size."),
-    notation: Optional[str] = typer.Option(None, "--notation", metavar="NAME", help="Display notation: standard, mazur, hidden_output, indexed."),
-    standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex."),
+    notation: Optional[str] = typer.Option(None, "--notation", metavar="NAME", help="Display notation: standard, mazur, hidden_output, indexed (network specs; no effect on JSON)."),
+    standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex (only with --format latex)."),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the prose: en or ko."),
     show_steps: Optional[str] = typer.Option(
         None, "--show-steps", metavar="WHICH",
@@ -162,6 +163,9 @@ def solve(
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec files larger than this many bytes."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Skip the work budget (estimated time and memory, docs/limits.md) for a trusted file.",
+    ),
 ) -> None:
     """Solve a spec and show every step: forward pass, loss, chain rule, update.
 
@@ -177,16 +181,23 @@ def solve(
             guard_outputs(output, "--output", [("spec", spec)])
         if not 0 <= digits <= 15:
             raise BackpropError(f"--digits takes 0…15, got {digits}")
-        if format == Format.table and standalone:
-            raise BackpropError("--standalone applies to --format latex")
+        if format != Format.latex and standalone:  # an option that would do nothing is refused
+            raise BackpropError(f"--standalone applies to --format latex (not {format.value})")
         if questions and format == Format.json:
             raise BackpropError("--questions applies to --format table, latex or markdown")
+        if format == Format.json and notation is not None:  # harmless in scripts: said, not refused
+            _warn("--notation has no effect with --format json (JSON always uses the canonical names)")
         from .render.common import parse_show_steps
 
         shown = parse_show_steps(show_steps)
-        loaded = load_spec(spec, max_size=max_size)
+        check_max_size(max_size)
+        loaded = load_spec(spec, max_size=max_size, max_nodes=None if no_limits else MAX_DOCUMENT_NODES)
+        if notation is not None and _is_graph_spec(loaded):
+            _warn("--notation has no effect on a graph spec (a graph is written in its own node names)")
+        if not no_limits:
+            _enforce_budget(loaded, steps=steps, round_digits=round_, exact=exact, detail=detail.value, fmt=format.value)
         for message in getattr(loaded, "warnings", ()):
-            _warn(f"{spec}: {message}")
+            _warn(f"{display_path(spec)}: {message}")
         trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value,
                        show_steps=shown)
         if questions:
@@ -205,13 +216,36 @@ def solve(
                       show_steps=shown, heading_level=heading_level, title=not no_title, width=None)
         _write(text, output)
     except ComputeError as error:  # raised below the file level: name the file here
-        raise _fail(error.located(file=str(spec)), lang=lang.value) from None
+        raise _fail(error.located(file=display_path(spec)), lang=lang.value) from None
     except BackpropError as error:
         raise _fail(error, lang=lang.value) from None
 
 
+def _enforce_budget(loaded, *, steps, round_digits, exact, detail, fmt) -> None:
+    """Refuse, before solving, a run estimated past the work budget (budget.py)."""
+    from .budget import enforce, estimate_graph, estimate_network, graph_advice, network_advice
+
+    policy = "exact" if exact else "round" if round_digits is not None else "float"
+    if _is_graph_spec(loaded):
+        enforce(estimate_graph(loaded, policy=policy, fmt=fmt), graph_advice(loaded))
+        return
+    from .network.solve import resolve_detail
+
+    total = steps if steps is not None else loaded.steps
+    if not isinstance(total, int) or total < 1:
+        return  # the solve refuses it with its own message
+    resolved = resolve_detail(loaded, detail, policy)
+    estimate = estimate_network(loaded, steps=total, detail=resolved, policy=policy, fmt=fmt,
+                                numbers=spec_numbers(loaded))
+    enforce(estimate, network_advice(loaded, total, resolved, policy))
+
+
+def _is_graph_spec(loaded) -> bool:
+    return getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec"
+
+
 def _solve(loaded, *, steps, round_digits, exact, symbolic, detail, show_steps=None):
-    if getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec":
+    if _is_graph_spec(loaded):
         from .graph.solve import solve_graph
 
         if steps is not None:
@@ -265,6 +299,9 @@ def _spec_files(paths: List[Path]) -> list[Path]:
 def validate(
     specs: List[Path] = typer.Argument(..., metavar="SPEC|DIR", help="Spec files or directories.", show_default=False),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec files larger than this many bytes."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Read documents past 1,000,000 values after alias expansion (trusted files).",
+    ),
 ) -> None:
     """Check spec files without solving them: every file is read, each bad one reported.
 
@@ -275,6 +312,10 @@ def validate(
     """
     from .load import load_spec
 
+    try:
+        check_max_size(max_size)
+    except BackpropError as error:
+        raise _fail(error) from None
     files = _spec_files(specs)
     if not files:
         raise _fail(BackpropError("no spec files given (key files are skipped)"))
@@ -283,7 +324,7 @@ def validate(
     try:
         for done, path in enumerate(files, 1):
             try:
-                loaded = load_spec(path, max_size=max_size)
+                loaded = load_spec(path, max_size=max_size, max_nodes=None if no_limits else MAX_DOCUMENT_NODES)
             except BackpropError as error:  # report it and go on: a class folder has many files
                 typer.echo(f"error: {error}", err=True)
                 bad += 1
@@ -292,8 +333,8 @@ def validate(
                 if advance:
                     advance(done, len(files))
             for message in getattr(loaded, "warnings", ()):
-                _warn(f"{path}: {message}")
-            typer.echo(f"ok  {visible(str(path))}")
+                _warn(f"{display_path(path)}: {message}")
+            typer.echo(f"ok  {display_path(path)}")
     finally:
         if progress is not None:
             progress.stop()
@@ -319,6 +360,9 @@ def check(
     ),
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Also write JUnit XML (one testcase per value)."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", metavar="BYTES", help="Refuse spec and key files larger than this many bytes."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Skip the work budget (estimated time and memory, docs/limits.md) for trusted files.",
+    ),
 ) -> None:
     """Check answer keys against the solved values and name the likely cause of each mismatch.
 
@@ -327,6 +371,7 @@ def check(
 
     Example: backprop check configs/*.yaml --junit check.xml
     """
+    from .calc.arithmetic import check_round_digits
     from .check.compare import (
         CheckOptions, check_files, parse_tolerance_option, render_table, report_json_lines, summary_line, total_line,
     )
@@ -334,7 +379,8 @@ def check(
     try:
         options = CheckOptions(
             abs=parse_tolerance_option(abs_, "--abs"), rel=parse_tolerance_option(rel, "--rel"),
-            round_digits=round_, exact=exact, max_size=max_size,
+            round_digits=None if round_ is None else check_round_digits(round_), exact=exact,
+            max_size=check_max_size(max_size), limits=not no_limits,
         )
     except BackpropError as error:
         raise _fail(error) from None
@@ -693,11 +739,57 @@ def _bounded_argv() -> None:
     sys.argv[1:] = [clip(a) if len(a) > MAX_ARGUMENT else a for a in sys.argv[1:]]
 
 
+# Equations are trees: a neuron with 6,000 inputs (the --detail scalar maximum) is a
+# 6,000-term sum, and the renderers print it recursively. The core walks (expr.py) fall
+# back to loops; as a net under every other walker, the command runs in a thread whose
+# stack holds RECURSION_LIMIT Python frames (measured: < 3 KB of C stack each).
+RECURSION_LIMIT = 40_000
+THREAD_STACK = 256 * 1024 * 1024
+
+
+def _run_with_deep_stack(function) -> None:
+    """Run `function()` in a thread with a deep stack; re-raise what it raised here."""
+    import threading
+
+    outcome: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            function()
+        except BaseException as exc:  # handed to the main thread, which decides the exit
+            outcome.append(exc)
+
+    old_limit, old_size = sys.getrecursionlimit(), threading.stack_size()
+    try:
+        threading.stack_size(THREAD_STACK)
+        sys.setrecursionlimit(RECURSION_LIMIT)
+        worker = threading.Thread(target=target, name="backprop", daemon=True)
+        worker.start()
+    except (RuntimeError, ValueError, MemoryError):  # no such stack here: run as is
+        threading.stack_size(old_size)
+        sys.setrecursionlimit(old_limit)
+        function()
+        return
+    threading.stack_size(old_size)
+    try:
+        while worker.is_alive():
+            worker.join(0.1)  # a timeout keeps Ctrl-C deliverable to this thread
+    finally:
+        sys.setrecursionlimit(old_limit)
+    if outcome:
+        raise outcome[0]
+
+
 def main() -> None:
     """Console-script entry: a bug must still not show a traceback to a user."""
+    for stream in (sys.stdout, sys.stderr):  # text that is not UTF-8 (a file name) is escaped, never a crash
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):  # pragma: no cover - a replaced stream
+            pass
     try:
         _bounded_argv()
-        app()
+        _run_with_deep_stack(app)
     except (KeyboardInterrupt, BrokenPipeError):
         sys.exit(130)
     except SystemExit:

@@ -6,7 +6,9 @@ then exits with `error.exit_code` (2). Nothing below the CLI prints or exits.
 """
 from __future__ import annotations
 
-from .safe_text import LIMIT, clip, clip_message
+import os
+
+from .safe_text import LIMIT, clip, clip_message, visible
 
 
 class BackpropError(Exception):
@@ -85,6 +87,15 @@ def printable(text: str) -> str:
     return clip_message(text)
 
 
+def display_path(path) -> str:
+    """A file name as messages and reports show it: bytes that are not UTF-8 (which
+    Python keeps as lone surrogates) as `\\xff`, control characters — a newline too, which
+    would forge a second `error:` line — escaped. Never used to open the file."""
+    text = path if isinstance(path, str) else os.fsdecode(path)
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return visible(text)  # as every other echo of user text: \x1b, \u009b, \n
+
+
 class KeyFileError(SpecError):
     """A problem in an answer key (SPEC §6): unknown names, wrong shapes, non-numbers."""
 
@@ -96,15 +107,26 @@ class ComputeError(BackpropError):
     quantity and the step or node; `file` (given here or filled in by `located`) puts
     the spec's name in front, as every message to a user must have it."""
 
-    def __init__(self, message: str = "", *, file: str | None = None) -> None:
+    def __init__(self, message: str = "", *, file: str | None = None, line: int | None = None,
+                 column: int | None = None) -> None:
         self.message = message
         self.file = file
+        self.line = line  # where the quantity is written (a graph node's line and column)
+        self.column = column
         super().__init__(str(self))
 
     def located(self, **where) -> "ComputeError":
-        """A copy naming the file, unless it already does (the CLI knows the path)."""
+        """A copy naming the file (and line, column), unless it already does."""
         file = self.file or where.get("file")
-        return type(self)(self.message, file=None if self.message.startswith(f"{file}:") else file)
+        line = self.line if self.line is not None else where.get("line")
+        column = self.column if self.column is not None else where.get("column")
+        file = None if self.message.startswith(f"{file}:") else file
+        return type(self)(self.message, file=file, line=line, column=column)
 
     def __str__(self) -> str:
-        return printable(f"{self.file}: {self.message}" if self.file else self.message)
+        if not self.file:
+            return printable(self.message)
+        place = self.file
+        if self.line is not None:
+            place += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        return printable(f"{place}: {self.message}")

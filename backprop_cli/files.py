@@ -19,7 +19,7 @@ import stat
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .errors import BackpropError, SpecError
+from .errors import BackpropError, SpecError, display_path
 from .safe_text import clip
 
 _KINDS = (
@@ -43,16 +43,16 @@ def regular_file(path: str | os.PathLike, what: str = "spec") -> os.stat_result:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise SpecError("no such file", file=clip(str(path), 200)) from None
+        raise SpecError("no such file", file=display_path(path)) from None
     except PermissionError:
-        raise SpecError("permission denied", file=clip(str(path), 200)) from None
+        raise SpecError("permission denied", file=display_path(path)) from None
     except OSError as exc:
-        raise SpecError(f"cannot read the file ({exc.strerror or exc})", file=clip(str(path), 200)) from None
+        raise SpecError(f"cannot read the file ({exc.strerror or exc})", file=display_path(path)) from None
     if stat.S_ISDIR(st.st_mode):
-        raise SpecError(f"is a directory, not a {what} file", file=clip(str(path), 200))
+        raise SpecError(f"is a directory, not a {what} file", file=display_path(path))
     if not stat.S_ISREG(st.st_mode):
         raise SpecError(
-            "not a regular file", file=clip(str(path), 200), expected="a regular file (YAML text)",
+            "not a regular file", file=display_path(path), expected="a regular file (YAML text)",
             found=kind_of(st.st_mode),
         )
     return st

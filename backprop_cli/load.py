@@ -7,7 +7,7 @@ a network, and a file with both is refused here.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -18,9 +18,18 @@ from .read.numbers import describe
 from .read.yamlsafe import MAX_SIZE, load_nodes, load_text, where
 
 
-def load_spec(path: str | os.PathLike, *, max_size: int = MAX_SIZE) -> "Spec | Any":
-    """Read, validate and return a network `Spec` (or a graph spec for `graph:` files)."""
+def load_spec(path: str | os.PathLike, *, max_size: int = MAX_SIZE, max_nodes: Optional[int] = None) -> "Spec | Any":
+    """Read, validate and return a network `Spec` (or a graph spec for `graph:` files).
+
+    `max_nodes`: refuse, before reading any number, a document with more values than
+    this after alias expansion (the CLI's work budget, budget.py)."""
     source, root = load_nodes(path, max_size)
+    if max_nodes is not None:
+        from .budget import check_document, expanded_nodes
+
+        count = expanded_nodes(root)
+        if count > max_nodes:
+            check_document(count, source.file)
     return read_spec(root, source.file)
 
 

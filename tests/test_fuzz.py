@@ -12,6 +12,7 @@ differences of the loss, computed through the library API (`loads_spec`, `solve`
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -35,9 +36,9 @@ NASTY = ["yes", "no", "~", "null", "", ".nan", "-.inf", "nan", "0x1F", "010", "1
 
 def _num(draw, lo=-2.0, hi=2.0) -> str:
     kind = draw(st.integers(0, 9))
-    if kind == 0:
-        p = draw(st.integers(-9, 9))
+    if kind == 0:  # a fraction string, within [lo, hi] like the floats (bce targets: [0, 1])
         q = draw(st.integers(1, 9))
+        p = draw(st.integers(max(-9, math.ceil(lo * q)), min(9, math.floor(hi * q))))
         return f'"{p}/{q}"'
     value = draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False))
     return f"{value:.6g}" if kind != 1 else f"{value:.3e}"

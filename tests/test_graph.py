@@ -345,7 +345,9 @@ def test_non_finite_results_name_the_node(lines, node, words):
     with pytest.raises(ComputeError) as info:
         solve(graph(*lines))
     assert f"node {node}" in str(info.value) and words in str(info.value)
-    assert str(info.value).startswith("g.yaml: node ")
+    # file:line:column of the node's value, then the node (issue 17)
+    line = 2 + [l.split(":")[0] for l in lines].index(node)
+    assert re.match(rf"g\.yaml:{line}:\d+: node ", str(info.value)), str(info.value)
 
 
 def test_exact_mode_refuses_a_power_beyond_range_quickly():

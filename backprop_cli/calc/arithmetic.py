@@ -113,6 +113,19 @@ class FloatArithmetic:
         return float(value)
 
 
+MAX_ROUND_DIGITS = 12  # --round D: float64 carries ~15-17 significant digits
+
+
+def check_round_digits(digits: int) -> int:
+    """D of `--round D`, within 0…MAX_ROUND_DIGITS (a 23-digit D is refused, not computed)."""
+    if not 0 <= digits <= MAX_ROUND_DIGITS:
+        from ..errors import BackpropError
+
+        shown = f"{digits}" if abs(digits) < 10 ** 12 else f"a {len(str(abs(digits)))}-digit number"
+        raise BackpropError(f"--round takes 0…{MAX_ROUND_DIGITS} decimals, got {shown}")
+    return digits
+
+
 class RoundedArithmetic:
     """Hand calculation to `digits` decimals, evaluated exactly as verify_equations.py does."""
 
@@ -120,7 +133,7 @@ class RoundedArithmetic:
     PRECISION = 60
 
     def __init__(self, digits: int) -> None:
-        self.digits = digits
+        self.digits = check_round_digits(digits)  # every caller (solve, check, graphs) is guarded here
         self.quantum = Decimal(1).scaleb(-digits)
 
     @staticmethod
@@ -170,6 +183,19 @@ class RoundedArithmetic:
 
 
 EXACT_SIZE_LIMIT = 5000  # nodes of a closed form, counted as printed (shared parts repeated)
+# Digits of an exact rational's numerator or denominator. Products and powers double
+# the digits at every step (an x ** 2 chain, a "1/3" network over a few steps), so a
+# bound is what keeps --exact's time and memory finite; 4,000 stays under Python's own
+# 4,300-digit limit on int ↔ str conversion (printing never hits it). Checked on bit
+# lengths: O(1) per result, before anything prints.
+EXACT_DIGIT_LIMIT = 4000
+_EXACT_BIT_LIMIT = int(EXACT_DIGIT_LIMIT * 3.3219280948873626)  # log2(10)
+
+
+def exact_digits(q: Fraction) -> int:
+    """Decimal digits of the longer of numerator and denominator (±1, from bit lengths)."""
+    bits = max(abs(q.numerator).bit_length(), q.denominator.bit_length())
+    return int(bits / 3.3219280948873626) + 1
 
 
 class ExactValue:
@@ -266,6 +292,12 @@ class ExactArithmetic:
             )
         return ExactValue(expr, approx, size)
 
+    @staticmethod
+    def _rational(value: Fraction) -> ExactValue:
+        if abs(value.numerator).bit_length() > _EXACT_BIT_LIMIT or value.denominator.bit_length() > _EXACT_BIT_LIMIT:
+            raise _too_many_digits(exact_digits(value), _float_or_inf(value))
+        return ExactValue(value, _float_or_inf(value))
+
     def literal(self, text: str) -> ExactValue:
         value = Fraction(text)
         return ExactValue(value, float(value))
@@ -287,23 +319,26 @@ class ExactArithmetic:
     def binary(self, op: str, a: ExactValue, b: ExactValue) -> ExactValue:
         from .expr import Bin
 
-        approx = self._float.binary(op, a.approx, b.approx)
         if a.is_rational and b.is_rational:
+            # exact first, its float after: a leaf of 1e-399 is 0 in float64 but not here
             x, y = a.expr, b.expr
             if op == "+":
-                return ExactValue(x + y, approx)
+                return self._rational(x + y)
             if op == "-":
-                return ExactValue(x - y, approx)
+                return self._rational(x - y)
             if op == "*":
-                return ExactValue(x * y, approx)
+                return self._rational(x * y)
             if op == "/":
                 if y == 0:
                     raise ComputeError("division by zero")
-                return ExactValue(x / y, approx)
+                return self._rational(x / y)
             if op == "**" and y.denominator == 1 and abs(y.numerator) <= 64:
                 if x == 0 and y < 0:
                     raise ComputeError("division by zero")
-                return ExactValue(x ** int(y), approx)
+                if (exact_digits(x) - 1) * abs(y.numerator) > EXACT_DIGIT_LIMIT:  # refused before the power
+                    raise _too_many_digits((exact_digits(x) - 1) * abs(y.numerator), _float_or_inf(x) ** 2)
+                return self._rational(x ** int(y))
+        approx = self._float.binary(op, a.approx, b.approx)
         if op == "/" and b.is_rational and b.expr == 0:
             raise ComputeError("division by zero")
         if op == "*" and ((a.is_rational and a.expr == 0) or (b.is_rational and b.expr == 0)):
@@ -351,6 +386,22 @@ class ExactArithmetic:
 
     def to_float(self, value) -> float:
         return float(value)
+
+
+def _float_or_inf(q: Fraction) -> float:
+    """float(q), or ±inf where it overflows (the finish/magnitude checks name it)."""
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
+def _too_many_digits(digits: int, approx: float) -> ComputeError:
+    return ComputeError(
+        f"an exact fraction would have about {digits:,} digits (limit {EXACT_DIGIT_LIMIT:,}; its value "
+        f"≈ {approx:.6g}): products and powers multiply the digits, so exact arithmetic would not "
+        "finish in bounded time (use fewer steps or nodes, or drop --exact for float64)"
+    )
 
 
 def _rational_sqrt(q: Fraction):

@@ -109,25 +109,80 @@ def needs_parens(child: Expr, parent_op: str, side: str) -> bool:
     return pc <= pp
 
 
+def children(e: Expr) -> tuple:
+    """The sub-expressions of a node, left to right."""
+    if isinstance(e, Bin):
+        return (e.left, e.right)
+    if isinstance(e, Neg):
+        return (e.operand,)
+    if isinstance(e, Call):
+        return e.args
+    return ()
+
+
+def postorder(e: Expr) -> list:
+    """Every distinct node below and including `e`, children before parents, left to
+    right — without recursion: a neuron with 1,000 inputs is a 1,000-deep sum, past
+    Python's recursion limit (issue 17). Shared subtrees appear once."""
+    order: list = []
+    seen: set[int] = set()
+    stack: list = [(e, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            order.append(n)
+            continue
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        stack.extend((k, False) for k in reversed(children(n)))
+    return order
+
+
+def _bottom_up(e: Expr, leaf: Callable, node: Callable):
+    """Fold a tree without recursion: leaf(n) for Num/Ref, node(n, child results)."""
+    done: dict[int, object] = {}
+    for n in postorder(e):
+        kids = children(n)
+        done[id(n)] = node(n, [done[id(k)] for k in kids]) if kids else leaf(n)
+    return done[id(e)]
+
+
 def to_text(e: Expr, name: Callable[[str], str] = lambda n: "{" + n + "}") -> str:
     """SPEC §5 expression text; `name` formats a reference (braced canonical name)."""
+    try:
+        return _to_text(e, name)
+    except RecursionError:  # a long sum: the same text, built without recursion
+        return _bottom_up(e, lambda n: _to_text(n, name), lambda n, kids: _compose_text(n, kids))
+
+
+def _to_text(e: Expr, name: Callable[[str], str]) -> str:
     if isinstance(e, Num):
         return e.text
     if isinstance(e, Ref):
         return name(e.name)
     if isinstance(e, Neg):
-        inner = to_text(e.operand, name)
-        return f"-({inner})" if precedence(e.operand) < PREC_POW else f"-{inner}"
+        return _compose_text(e, [_to_text(e.operand, name)])
     if isinstance(e, Bin):
-        left = to_text(e.left, name)
-        right = to_text(e.right, name)
+        return _compose_text(e, [_to_text(e.left, name), _to_text(e.right, name)])
+    if isinstance(e, Call):
+        return _compose_text(e, [_to_text(a, name) for a in e.args])
+    raise TypeError(f"not an expression node: {e!r}")
+
+
+def _compose_text(e: Expr, kids: list) -> str:
+    if isinstance(e, Neg):
+        return f"-({kids[0]})" if precedence(e.operand) < PREC_POW else f"-{kids[0]}"
+    if isinstance(e, Bin):
+        left, right = kids
         if needs_parens(e.left, e.op, "left"):
             left = f"({left})"
         if needs_parens(e.right, e.op, "right"):
             right = f"({right})"
         return f"{left} {e.op} {right}"
     if isinstance(e, Call):
-        return f"{e.fn}({', '.join(to_text(a, name) for a in e.args)})"
+        return f"{e.fn}({', '.join(kids)})"
     raise TypeError(f"not an expression node: {e!r}")
 
 
@@ -147,22 +202,42 @@ def refs(e: Expr) -> list[str]:
             for a in n.args:
                 walk(a)
 
-    walk(e)
+    try:
+        walk(e)
+    except RecursionError:  # a long sum: postorder visits the references in the same order
+        seen = {n.name: None for n in postorder(e) if isinstance(n, Ref)}
     return list(seen)
 
 
 def evaluate(e: Expr, env: Mapping[str, object], arith) -> object:
     """Evaluate under a number policy (see arithmetic.py); no rounding of the result."""
+    try:
+        return _evaluate(e, env, arith)
+    except RecursionError:  # a long sum: the same operations in the same order, without recursion
+        return _bottom_up(e, lambda n: _evaluate(n, env, arith), lambda n, kids: _apply(n, kids, arith))
+
+
+def _apply(e: Expr, kids: list, arith) -> object:
+    if isinstance(e, Neg):
+        return arith.neg(kids[0])
+    if isinstance(e, Bin):
+        return arith.binary(e.op, kids[0], kids[1])
+    if isinstance(e, Call):
+        return arith.call(e.fn, kids)
+    raise TypeError(f"not an expression node: {e!r}")
+
+
+def _evaluate(e: Expr, env: Mapping[str, object], arith) -> object:
     if isinstance(e, Num):
         return arith.literal(e.text)
     if isinstance(e, Ref):
         return env[e.name]
     if isinstance(e, Neg):
-        return arith.neg(evaluate(e.operand, env, arith))
+        return arith.neg(_evaluate(e.operand, env, arith))
     if isinstance(e, Bin):
-        return arith.binary(e.op, evaluate(e.left, env, arith), evaluate(e.right, env, arith))
+        return arith.binary(e.op, _evaluate(e.left, env, arith), _evaluate(e.right, env, arith))
     if isinstance(e, Call):
-        return arith.call(e.fn, [evaluate(a, env, arith) for a in e.args])
+        return arith.call(e.fn, [_evaluate(a, env, arith) for a in e.args])
     raise TypeError(f"not an expression node: {e!r}")
 
 

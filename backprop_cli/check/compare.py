@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
-from ..errors import BackpropError
+from ..errors import BackpropError, display_path
 from ..frozen import frozen, replace
 from .keys import Entry, Solution, Tolerance, decimal_tolerance, literal_decimals, literal_tolerance, read_key, resolve
 from ..read.numbers import parse_text
@@ -44,6 +44,7 @@ class CheckOptions:
     round_digits: Optional[int] = None  # --round D: compare with the hand-rounded solve
     exact: bool = False
     max_size: int = MAX_SIZE
+    limits: bool = True  # the work budget (budget.py); --no-limits for trusted files
 
     @property
     def override(self) -> Optional[Tolerance]:
@@ -145,17 +146,18 @@ def check_files(specs: Sequence[Path], key: Optional[Path], options: CheckOption
             progress(done - 1, len(specs))
         key_path = key if key is not None else sibling_key(spec)
         if key is None and not key_path.exists():
-            reports.append(SpecReport(str(spec), None))
+            reports.append(SpecReport(display_path(spec), None))
             continue
         try:
             reports.append(check_spec(spec, key_path, options))
         except BackpropError as error:
             message = str(error)
-            if str(spec) not in message and str(key_path) not in message:
-                message = f"{spec}: {message}"  # e.g. "--round is not available with adam"
-            reports.append(SpecReport(str(spec), str(key_path), error=message))
+            if display_path(spec) not in message and display_path(key_path) not in message:
+                message = f"{display_path(spec)}: {message}"  # e.g. "--round is not available with adam"
+            reports.append(SpecReport(display_path(spec), display_path(key_path), error=message))
         except ImportError as error:  # e.g. a graph spec before graph mode exists
-            reports.append(SpecReport(str(spec), str(key_path), error=f"{spec}: cannot check this spec ({error})"))
+            reports.append(SpecReport(display_path(spec), display_path(key_path),
+                                      error=f"{display_path(spec)}: cannot check this spec ({error})"))
     return Report(tuple(reports))
 
 
@@ -163,7 +165,11 @@ def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecRe
     """One spec against one key; raises BackpropError (KeyFileError, SpecError) for bad input."""
     from ..load import load_spec
 
-    spec = load_spec(spec_path, max_size=options.max_size)
+    from ..budget import MAX_DOCUMENT_NODES
+
+    spec = load_spec(spec_path, max_size=options.max_size, max_nodes=MAX_DOCUMENT_NODES if options.limits else None)
+    if options.limits:
+        check_budget(spec, options)
     key = read_key(key_path, max_size=options.max_size)
     solution = solve_for_check(spec, round_digits=options.round_digits, exact=options.exact)
     entries = resolve(key, solution)
@@ -173,7 +179,27 @@ def check_spec(spec_path: Path, key_path: Path, options: CheckOptions) -> SpecRe
     results = explain(results, entries, tolerance, options, solution)
     # mismatches first, then passes that prove little, then the rest; key order kept
     ordered = sorted(results, key=lambda r: (r.ok, r.ok and not r.warning))
-    return SpecReport(str(spec_path), str(key_path), tuple(ordered))
+    return SpecReport(display_path(spec_path), display_path(key_path), tuple(ordered))
+
+
+def check_budget(spec: Any, options: CheckOptions) -> None:
+    """Refuse, before solving, a check whose solve is estimated past the work budget.
+    The diagnoses' re-solves are budgeted one by one (diagnose.py): past the budget, a
+    diagnosis is skipped, not the check."""
+    from .. import budget
+
+    policy = "exact" if options.exact else "round" if options.round_digits is not None else "float"
+    if _is_graph(spec):
+        budget.enforce(budget.estimate_graph(spec, policy=policy, fmt=None, what="check"), budget.graph_advice(spec))
+        return
+    from ..network.solve import float_path, resolve_detail
+
+    detail = resolve_detail(spec, "auto", policy)
+    if policy == "float" and float_path(spec, spec.steps, detail) == "engine":
+        detail = "matrix"
+    estimate = budget.estimate_network(spec, steps=spec.steps, detail=detail, policy=policy, fmt=None,
+                                       numbers=budget.spec_numbers(spec), what="check")
+    budget.enforce(estimate, budget.network_advice(spec, spec.steps, detail, policy))
 
 
 def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: bool = False) -> Solution:
@@ -191,9 +217,12 @@ def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: boo
         arith = ExactArithmetic() if exact else RoundedArithmetic(round_digits) if round_digits is not None else None
         trace = solve_graph(spec, arith=arith) if arith is not None else solve_graph(spec)
         return Solution(spec, trace, again)
-    from ..network.solve import solve
+    from ..network.solve import float_path, resolve_detail, solve
 
     if round_digits is None and not exact:
+        if float_path(spec, spec.steps, resolve_detail(spec, "auto", "float")) == "derivation":
+            # the path `solve` takes for this spec: the same bits as its JSON (issue 17)
+            return Solution(spec, solve(spec), again)
         # float64 values come from the engine; the scalar derivation is built only if
         # the key names one of its local factors (Solution.upgrade) — 5× faster.
         return Solution(spec, solve(spec, detail="matrix"), again, full_detail=lambda: solve(spec))

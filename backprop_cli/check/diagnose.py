@@ -42,7 +42,7 @@ TRUNCATE_STEP_LIMIT = 1000  # the truncated derivation is the scalar one: --roun
 TRUNCATE_PARAMETER_LIMIT = 300
 TRUNCATE_SAMPLE_LIMIT = 64
 
-_SPLIT_RE = re.compile(r"(?P<base>[^#@]+)(?:#(?P<sample>[0-9]+))?(?:@(?P<step>[0-9]+))?")
+_SPLIT_RE = re.compile(r"(?P<base>[^#@]+)(?:#(?P<sample>[0-9]{1,9}))?(?:@(?P<step>[0-9]{1,9}))?")
 _PATTERNS = {
     "new": re.compile(r"(?P<p>[Wb][0-9]+)_new"),
     "gradient": re.compile(r"dL/d[Wb][0-9]+"),
@@ -135,6 +135,20 @@ def swap_kind(name: str, graph: bool) -> tuple[str, Optional[str]]:
 # the diagnoser
 
 
+class _Values:
+    """The values of a re-solve by canonical name, without its trace (equations dropped).
+    Re-solves are small networks (--round: at most 300 parameters), whose `named` holds
+    every name; a bare name is step 1 (SPEC §3)."""
+
+    def __init__(self, solution: Solution) -> None:
+        self._named = dict(solution.named)
+
+    def value(self, name: str) -> Optional[float]:
+        if name in self._named:
+            return self._named[name]
+        return self._named.get(name[:-2]) if name.endswith("@1") else None
+
+
 class Diagnoser:
     """Names the likely cause of each mismatch of one spec (SPEC §6's table, in order)."""
 
@@ -173,19 +187,28 @@ class Diagnoser:
                 self._variants[key] = {}
         return self._variants[key]
 
-    def rounded(self, digits: int) -> Optional[Solution]:
+    def rounded(self, digits: int) -> Optional["_Values"]:
+        """The values of the hand-rounded re-solve at `digits` decimals, or None when it
+        is not available (adam, a probability rounded to 0) or would pass the work
+        budget. Only its values are kept, not its trace: three re-solves of a long run
+        would otherwise hold three derivations at once (issue 17)."""
         if digits not in self._rounded:
-            try:
-                self._rounded[digits] = self.solution.with_policy(round_digits=digits)
-            except BackpropError:  # adam, too big, or a probability rounded to 0
-                self._rounded[digits] = None
+            self._rounded[digits] = None
+            if self._rounding_affordable():
+                try:
+                    solved = self.solution.with_policy(round_digits=digits)
+                except BackpropError:  # adam, too big, or a probability rounded to 0
+                    solved = None
+                if solved is not None:
+                    self._rounded[digits] = _Values(solved)
         return self._rounded[digits]
 
     def truncated(self, digits: int) -> dict[str, float]:
         """Every name of the scalar derivation with each intermediate truncated (not
         rounded) to `digits` decimals; empty where --round would not be available."""
         if digits not in self._truncated:
-            self._truncated[digits] = _truncated_names(self.solution.spec, digits) if self.network else {}
+            affordable = self.network and self._rounding_affordable()  # the same work as --round
+            self._truncated[digits] = _truncated_names(self.solution.spec, digits) if affordable else {}
         return self._truncated[digits]
 
     def same_subject(self, name: str) -> list[str]:
@@ -200,6 +223,20 @@ class Diagnoser:
             self._by_subject = index
         key = subject(name)
         return [] if key is None else [n for n in self._by_subject.get(key, []) if n != name]
+
+    def _rounding_affordable(self) -> bool:
+        from .. import budget
+
+        spec = self.solution.spec
+        if not self.network:
+            return budget.estimate_graph(spec, policy="round", fmt=None).within()
+        from ..network.solve import POLICY_STEP_LIMIT
+
+        if spec.steps > POLICY_STEP_LIMIT:
+            return False
+        estimate = budget.estimate_network(spec, steps=spec.steps, detail="scalar", policy="round", fmt=None,
+                                           numbers=budget.spec_numbers(spec))
+        return estimate.within()
 
     def same_kind(self, name: str) -> list[str]:
         if self._by_kind is None:

@@ -60,7 +60,9 @@ _SHORT_DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]{0,20})(?:\.[0-9]{0,40})?(?:[e
 FULL_PRECISION_REL = 1e-12
 
 _NEURON_FIELDS = {"z": "z{m}", "a": "a{m}", "dL_da": "dL/da{m}", "da_dz": "da{m}/dz{m}", "delta": "delta{m}"}
-_STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?", re.DOTALL)  # a name may hold a newline
+# A step has at most 9 digits (MAX_STEPS has 6): a longer run of digits is part of an
+# unknown name, never an int() of thousands of digits (Python refuses past 4,300).
+_STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]{1,9}))?", re.DOTALL)  # a name may hold a newline
 # The canonical grammar of SPEC §3, to tell "no such name in this network" (W99_new)
 # from a typo that is no name at all.
 _CANONICAL_RE = re.compile(

@@ -296,16 +296,19 @@ class _Differentiator:
         raise TypeError(f"unknown operator {e.op!r}")
 
     def power(self, e: Bin, a: Expr, b: Expr, da: Expr, db: Expr) -> Expr:
-        """d(a**b) = b·a**(b−1)·da + a**b·log(a)·db; PyTorch takes the second term as 0
-        where a = 0 (and b ≥ 0)."""
+        """d(a**b) = b·a**(b−1)·da + a**b·log(a)·db; PyTorch takes the first term as 0
+        where b = 0 and the second as 0 where a = 0 (and b ≥ 0): at (0, 0) both are 0."""
         terms = []
         if not is_zero(da):
             c = _constant_fraction(b)
-            if c is not None:
-                rule = s_mul(const(c), s_pow(a, const(c - 1)))
+            if c == 0:
+                pass  # d(a**0) = 0, even at a = 0 where b·a**(b−1) is 0·(1/0) (PyTorch: 0)
+            elif c is not None:
+                terms.append(s_mul(s_mul(const(c), s_pow(a, const(c - 1))), da))
+            elif _compare(self.point(b), 0) == 0:
+                self.condition(f"{_plain(b)} == 0")  # PyTorch: exponent 0 gives gradient 0
             else:
-                rule = s_mul(b, s_pow(a, s_sub(b, ONE)))
-            terms.append(s_mul(rule, da))
+                terms.append(s_mul(s_mul(b, s_pow(a, s_sub(b, ONE))), da))
         if not is_zero(db):
             base = self.point(a)
             if _compare(base, 0) == 0:

@@ -85,6 +85,7 @@ class GraphNode:
     shape: tuple[int, ...] = ()  # a tensor leaf's shape (a scalar leaf: ())
     values: tuple[float, ...] = ()  # a tensor leaf's numbers, row-major
     texts: tuple[str, ...] = ()  # … as written (exact mode reads 0.1 as 1/10)
+    column: int | None = None  # of the node's value: where compute errors point
 
     @property
     def is_leaf(self) -> bool:
@@ -387,7 +388,7 @@ def _read_node(name: str, value: yaml.Node, scope: "Scope", file: str) -> GraphN
     loc = where(value)
     if isinstance(value, yaml.SequenceNode):  # a vector, matrix or higher tensor leaf
         shape, values, texts = read_tensor(value, path, file)
-        return GraphNode(name, None, None, "", loc["line"], shape, values, texts)
+        return GraphNode(name, None, None, "", loc["line"], shape=shape, values=values, texts=texts, column=loc.get("column"))
     if not isinstance(value, yaml.ScalarNode):
         raise SpecError(file=file, path=path, **loc, expected="a number, a list of numbers or an expression",
                         found=describe(value))
@@ -398,9 +399,9 @@ def _read_node(name: str, value: yaml.Node, scope: "Scope", file: str) -> GraphN
     text = value.value
     given = parse_text(text)
     if isinstance(given, Number):
-        return GraphNode(name, None, given, text, loc["line"])
+        return GraphNode(name, None, given, text, loc["line"], column=loc.get("column"))
     expr = parse_expression(text, scope, file=file, line=loc["line"], path=path)
-    return GraphNode(name, expr, None, text, loc["line"])
+    return GraphNode(name, expr, None, text, loc["line"], column=loc.get("column"))
 
 
 # ======================================================================================
@@ -427,7 +428,7 @@ class _Bounded:
         if fa in (0.0, 1.0) or not math.isfinite(fa) or not math.isfinite(fb):
             return
         if fb * math.log10(fa) > 300.01:
-            raise ComputeError(f"{a} ** {b} is beyond ±1e300")
+            raise ComputeError(f"{fa:.6g} ** {fb:.6g} is beyond ±1e300")
 
 
 def local_name(node: str, input_: str) -> str:
@@ -512,8 +513,14 @@ class _Solver:
     def forward(self) -> None:
         for node in self.spec.nodes:
             if node.is_leaf:
-                self.env[node.name] = self.arith.given(node.given.fraction())
+                given = node.given.fraction()
+                self.env[node.name] = self.arith.given(given)
                 try:
+                    if given != 0 and self.arith.name != "exact" and self.arith.to_float(self.env[node.name]) == 0:
+                        raise ComputeError(
+                            f"{node.text} underflows to 0 in float64 (the smallest positive number is "
+                            "≈ 4.9e-324): use a larger value, or --exact"
+                        )
                     self.check_magnitude(self.env[node.name])
                 except ComputeError as exc:
                     raise ComputeError(f"node {node.name}: {exc}") from None
@@ -611,6 +618,14 @@ class _Solver:
                 curvature[q] = ZERO
 
 
+def _node_place(spec: GraphSpec, message: str) -> dict:
+    """Line and column of the node a solver message starts with ("node q: …", "node q, …")."""
+    for node in spec.nodes:
+        if message.startswith((f"node {node.name}:", f"node {node.name},")):
+            return {"line": node.line, "column": node.column}
+    return {}
+
+
 def solve_graph(spec: GraphSpec, arith=None) -> GraphTrace:
     """Forward values, local gradients, reverse-mode gradients of the output with
     respect to every node and, for `order: 2`, d²f/dx² for each `wrt` leaf — all as
@@ -628,8 +643,8 @@ def solve_graph(spec: GraphSpec, arith=None) -> GraphTrace:
         solver.backward(path)
         if spec.order == 2:
             solver.second(path, local)
-    except ComputeError as exc:  # every message to a user names the file
-        raise exc.located(file=spec.file) from None
+    except ComputeError as exc:  # every message to a user names the file, line and column
+        raise exc.located(file=spec.file, **_node_place(spec, str(exc))) from None
 
     env, f = solver.env, spec.output
     as_float = lambda v: float(arith.to_float(v)) + 0.0  # noqa: E731  (+0.0: no -0.0 in JSON)

@@ -26,6 +26,7 @@ SCALAR_SAMPLE_LIMIT = 64  # scalar equations for batches up to this size (on req
 RECORD_ALL_STEPS = 1000  # above this, record steps 1–10 and the last (SPEC §5)
 POLICY_STEP_LIMIT = 1000  # --round / --exact evaluate scalar equations: bounded work
 EXACT_PARAMETER_LIMIT = 60  # beyond this, closed forms stop being readable
+DERIVATION_NODE_LIMIT = 250_000  # equation nodes of a float solve by the derivation alone (≈ 2 s)
 
 
 def recorded_steps(total: int) -> list[int]:
@@ -41,6 +42,23 @@ def resolve_detail(spec: Spec, detail: str, policy: str) -> str:
             return "scalar"
         return "scalar" if small and spec.samples == 1 else "matrix"
     return detail
+
+
+def float_path(spec: Spec, total: int, detail: str) -> str:
+    """Which float solve a spec takes: "derivation" (numpy-free, every value its printed
+    expression) for a small scalar run, else "engine". One function, so `solve` and
+    `check` take the same path and a key written from `solve -f json` at full precision
+    is the same bits `check` computes (issue 17: the paths differ by an ulp or three).
+    The derivation also stops at DERIVATION_NODE_LIMIT equation nodes: past that, the
+    engine is 10× faster and `check` needs no derivation at all."""
+    from .cost import scalar_nodes_per_step
+
+    if (
+        detail == "scalar" and total <= RECORD_ALL_STEPS and spec.parameter_count <= SCALAR_PARAMETER_LIMIT
+        and total * scalar_nodes_per_step(spec) <= DERIVATION_NODE_LIMIT
+    ):
+        return "derivation"
+    return "engine"
 
 
 def solve(
@@ -131,7 +149,7 @@ def _solve(spec, steps, round_digits, exact, detail, progress) -> Trace:
     names = NetworkNames.of(spec)
     recorded = recorded_steps(total)
     if policy == "float":
-        if detail == "scalar" and total <= RECORD_ALL_STEPS and spec.parameter_count <= SCALAR_PARAMETER_LIMIT:
+        if float_path(spec, total, detail) == "derivation":
             try:
                 return _solve_policy(spec, names, total, recorded, FloatArithmetic(), None, progress)
             except ComputeError:

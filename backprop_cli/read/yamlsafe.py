@@ -21,13 +21,23 @@ import stat
 
 import yaml
 
-from ..errors import SpecError
+from ..errors import BackpropError, SpecError, display_path
 from ..files import kind_of, regular_file
 from ..frozen import frozen
 from ..safe_text import clip, quoted
 from .grammar import parse_text
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; `--max-size` overrides
+MAX_SIZE_CEILING = 100 * 1024 * 1024  # the largest `--max-size`: a file is read whole, then parsed
+_CHUNK = 1024 * 1024  # files are read a chunk at a time: binary input is refused at its first NUL
+
+
+def check_max_size(max_size: int, option: str = "--max-size") -> int:
+    """The size limit a user asked for, within 1…MAX_SIZE_CEILING (docs/limits.md)."""
+    if not 1 <= max_size <= MAX_SIZE_CEILING:
+        shown = f"{max_size:,}" if abs(max_size) < 10 ** 30 else f"a {len(str(abs(max_size)))}-digit number"
+        raise BackpropError(f"{option} takes 1…{MAX_SIZE_CEILING:,} bytes, got {shown}")
+    return max_size
 MAX_DEPTH = 100
 MAX_EXPANDED_NODES = 2_000_000  # nodes after alias expansion, beyond the file's own
 
@@ -82,7 +92,8 @@ def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
     The file's kind and size come from `stat` before it is opened (a FIFO would block the
     open, /dev/zero would never end); it is then opened non-blocking and checked again on
     the open descriptor, so a file swapped for a pipe in between is still refused."""
-    file = str(path)
+    file = display_path(path)
+    check_max_size(max_size)
     size = regular_file(path).st_size
     if size > max_size:
         raise SpecError(
@@ -95,7 +106,7 @@ def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
             mode = os.fstat(fh.fileno()).st_mode
             if not stat.S_ISREG(mode):
                 raise SpecError("not a regular file", file=file, expected="a YAML text file", found=kind_of(mode))
-            data = fh.read(max_size + 1)
+            data = _read_limited(fh, max_size + 1, file)
     except FileNotFoundError:
         raise SpecError("no such file", file=file) from None
     except IsADirectoryError:
@@ -107,6 +118,24 @@ def read_source(path: str | os.PathLike, max_size: int = MAX_SIZE) -> Source:
     if len(data) > max_size:  # grew since stat
         raise SpecError("file too large", file=file, expected=f"at most {max_size:,} bytes")
     return Source(file, decode(data, file))
+
+
+def _read_limited(fh, limit: int, file: str) -> bytes:
+    """At most `limit` bytes, a chunk at a time; a NUL byte (binary data, /dev/zero)
+    stops the reading at once instead of after `limit` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        chunk = fh.read(min(_CHUNK, limit - total))
+        if not chunk:
+            break
+        if b"\x00" in chunk and not chunks and chunk.startswith(tuple(b for b, _ in _WIDE_BOMS)):
+            pass  # a UTF-16/32 file: decode() names its encoding
+        elif b"\x00" in chunk:
+            decode(b"".join(chunks) + chunk, file)  # raises: binary data, with its line and column
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 _WIDE_BOMS = (

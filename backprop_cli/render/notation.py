@@ -67,10 +67,10 @@ _HYPER = {"lr": "α", "momentum": "μ", "weight_decay": "λ", "beta1": "β₁", 
 _HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "weight_decay": r"\lambda", "beta1": r"\beta_1",
                 "beta2": r"\beta_2", "eps": r"\epsilon", "slope": r"\mathrm{slope}"}
 
-_NAME = re.compile(r"^(?P<base>.+?)(?:#(?P<sample>\d+))?(?:@(?P<step>\d+))?$")
-_QUANTITY = re.compile(r"^(?P<kind>z|a|delta|x|t|W|b)(?P<i>\d+)$")
-_PARAM_NEW = re.compile(r"^(?P<kind>W|b)(?P<i>\d+)_new$")
-_STATE = re.compile(r"^(?P<state>buf|m|v)_(?P<kind>W|b)(?P<i>\d+)$")
+_NAME = re.compile(r"^(?P<base>.+?)(?:#(?P<sample>\d{1,9}))?(?:@(?P<step>\d{1,9}))?$")
+_QUANTITY = re.compile(r"^(?P<kind>z|a|delta|x|t|W|b)(?P<i>\d{1,9})$")
+_PARAM_NEW = re.compile(r"^(?P<kind>W|b)(?P<i>\d{1,9})_new$")
+_STATE = re.compile(r"^(?P<state>buf|m|v)_(?P<kind>W|b)(?P<i>\d{1,9})$")
 _DERIVATIVE = re.compile(r"^d(?P<top>L|[az]\d+)/d(?P<bottom>[zWbax]\d+)$")
 _PER_SAMPLE = ("z", "a", "delta", "x", "t")
 

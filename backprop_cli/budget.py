@@ -1,0 +1,238 @@
+"""The cost of a run, estimated from the spec before any of the work (docs/limits.md).
+
+A small file can ask for a great deal: 300 parameters over 1,000 steps spell out five
+million scalar equation nodes; one 100×100 layer aliased 190 times is two million
+numbers; a 1,500-node graph of order 2 differentiates every node once per leaf. So the
+CLI asks `estimate_network` / `estimate_graph` first and refuses (exit 2, with the
+estimate and what to change) a run whose estimate passes the documented budget — in
+well under a second, instead of after minutes and gigabytes. `--no-limits` skips the
+check for trusted files.
+
+The estimate counts what the work is made of — expression nodes of the equations
+spelled out (and printed), numbers the engine updates, numbers read from the file —
+and converts the counts with per-unit costs measured on the reference machine (2 shared
+cores, CPython 3.11; see docs/limits.md for the measurements). It is meant to be within
+a factor of two, erring on the high side; the budget leaves that much headroom under
+the promise (30 s, 2 GB).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .errors import BackpropError
+from .frozen import frozen
+from .network.cost import scalar_nodes_per_step
+
+BUDGET_SECONDS = 20.0  # estimated; the promise is 30 s measured
+BUDGET_MEGABYTES = 1000.0  # estimated peak; the promise is 2 GB measured
+MAX_DOCUMENT_NODES = 1_000_000  # YAML values after alias expansion, checked before numbers are read
+
+# Per-unit costs (seconds, bytes), measured on the probes of issue 17.
+START_SECONDS, START_MB = 0.5, 60.0  # interpreter, imports, the file itself
+READ_NUMBER = (2.4e-6, 80)  # one number of the spec, after alias expansion
+DERIVE_NODE = {"float": (7e-6, 600), "round": (25e-6, 900), "exact": (60e-6, 1500)}  # one equation node
+PRINT_NODE = {  # one equation node printed in a format (its text, operands, layout)
+    "json": (25e-6, 400), "table": (90e-6, 300), "latex": (100e-6, 300), "markdown": (85e-6, 300),
+}
+PRINT_EXACT_NODE = 200e-6  # sympy canonicalises and prints each exact value (--exact)
+ENGINE_STEP_LAYER = 90e-6  # numpy's fixed cost per layer per step (and the step's records)
+ENGINE_CELL = 30e-9  # per parameter per sample per step (three matrix products)
+PRINT_CELL = {  # one array value of a recorded step, printed (matrix detail)
+    "json": (8e-6, 300), "table": (70e-6, 400), "latex": (35e-6, 1000), "markdown": (30e-6, 1000),
+}
+PRINT_LOSS = {"json": 5e-6, "table": 10e-6, "latex": 60e-6, "markdown": 30e-6}  # per step: loss tables, plots
+DOCUMENT_STEPS = 3  # LaTeX and Markdown spell out the first steps and the last (render/common.py)
+NAMED_LIMIT = 300  # SPEC §5: `named` holds every name up to this many parameters
+
+
+@frozen
+class Estimate:
+    """What a run will cost: the counts it is made of and the time and memory they mean."""
+
+    what: str  # "solve" | "check"
+    counts: tuple[tuple[str, int], ...]  # (label, count), for the message
+    seconds: float
+    megabytes: float
+
+    def within(self) -> bool:
+        return self.seconds <= BUDGET_SECONDS and self.megabytes <= BUDGET_MEGABYTES
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{count:,} {label}" for label, count in self.counts if count)
+        return f"≈ {self.seconds:,.0f} s and {self.megabytes:,.0f} MB ({parts})"
+
+
+def enforce(estimate: Estimate, advice: str) -> None:
+    """Refuse a run whose estimate passes the budget (exit 2, one message)."""
+    if estimate.within():
+        return
+    raise BackpropError(
+        f"this {estimate.what} is estimated at {estimate.describe()}, past the budget of "
+        f"{BUDGET_SECONDS:.0f} s and {BUDGET_MEGABYTES:,.0f} MB (docs/limits.md)\n"
+        f"  hint: {advice}; or pass --no-limits if the file is trusted"
+    )
+
+
+def expanded_nodes(root) -> int:
+    """Values of a composed YAML document with every alias expanded (memoised per node,
+    no recursion; yamlsafe.check_tree has already refused cycles and bombs)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        kids = [x for pair in node.value for x in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+        if ready:
+            sizes[id(node)] = 1 + sum(sizes[id(k)] for k in kids)
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+    return sizes[id(root)]
+
+
+def check_document(expanded_nodes: int, file: str) -> None:
+    """Before any number is read: a document that expands (through aliases) to more
+    values than MAX_DOCUMENT_NODES is refused — reading them alone takes seconds."""
+    if expanded_nodes > MAX_DOCUMENT_NODES:
+        seconds = START_SECONDS + expanded_nodes * READ_NUMBER[0]
+        raise BackpropError(
+            f"{file}: the document holds {expanded_nodes:,} values after alias expansion (limit "
+            f"{MAX_DOCUMENT_NODES:,}); reading them alone takes ≈ {seconds:,.0f} s (docs/limits.md)\n"
+            "  hint: pass --no-limits if the file is trusted"
+        )
+
+
+# ------------------------------------------------------------------------------------------
+# networks
+
+
+def spec_numbers(spec) -> int:
+    """Numbers a network spec holds: parameters, inputs and targets."""
+    if is_graph(spec):
+        return len(spec.nodes)
+    return spec.parameter_count + spec.samples * (spec.layers[0].fan_in + spec.outputs)
+
+
+def estimate_network(spec, *, steps: int, detail: str, policy: str, fmt: str, numbers: int,
+                     what: str = "solve") -> Estimate:
+    """A network solve (and its printing in `fmt`; None: not printed, as in `check`)."""
+    from .network.solve import RECORD_ALL_STEPS, recorded_steps
+    from .network.names import SCALAR_PARAMETER_LIMIT
+
+    recorded = len(recorded_steps(steps))
+    P, N, L = spec.parameter_count, spec.samples, len(spec.layers)
+    seconds, megabytes = START_SECONDS + numbers * READ_NUMBER[0], START_MB + numbers * READ_NUMBER[1] / 1e6
+    counts = [("numbers read", numbers)]
+    if fmt is not None:
+        seconds += steps * PRINT_LOSS[fmt]
+    scalar = detail == "scalar"
+    # the engine runs every step for float solves it takes (solve.py's choice of path)
+    engine = policy == "float" and (not scalar or steps > RECORD_ALL_STEPS or P > SCALAR_PARAMETER_LIMIT)
+    if engine:
+        seconds += steps * (L * ENGINE_STEP_LAYER + N * P * ENGINE_CELL)
+        megabytes += recorded * N * P * 5 * 8 / 1e6 + recorded * P * 4 * 8 / 1e6
+        counts.append(("engine steps × parameters", steps * N * P))
+    if scalar:
+        derived = recorded * scalar_nodes_per_step(spec)
+        cost, size = DERIVE_NODE[policy]
+        seconds += derived * cost
+        megabytes += derived * size / 1e6
+        counts.append(("equation nodes", derived))
+        if fmt is not None:
+            shown = derived if fmt in ("json", "table") else min(recorded, DOCUMENT_STEPS) * scalar_nodes_per_step(spec)
+            cost, size = PRINT_NODE[fmt]
+            seconds += shown * cost
+            megabytes += shown * size / 1e6
+            if policy == "exact":
+                seconds += (derived if fmt == "json" else shown) * PRINT_EXACT_NODE
+    elif fmt is not None:
+        shown_steps = recorded if fmt in ("json", "table") else min(recorded, DOCUMENT_STEPS)
+        cells = shown_steps * (N * sum(layer.units for layer in spec.layers) * 5 + 4 * P)
+        cost, size = PRINT_CELL[fmt]
+        seconds += cells * cost
+        megabytes += cells * size / 1e6
+        counts.append(("printed values", cells))
+    if P <= NAMED_LIMIT and policy == "float" and not scalar:
+        # `named` (and check's lookups) hold every canonical name of every recorded step
+        names = recorded * (N * sum(layer.units for layer in spec.layers) * 5 + 3 * P)
+        seconds += names * (2e-6 + (12e-6 if fmt == "json" else 0.0))  # read out; JSON prints each
+        megabytes += names * 300 / 1e6
+        counts.append(("named values", names))
+    return Estimate(what, tuple(counts), seconds, megabytes)
+
+
+def network_advice(spec, steps: int, detail: str, policy: str) -> str:
+    if policy != "float":
+        return f"use fewer steps (--steps), or drop --{'exact' if policy == 'exact' else 'round'}"
+    if detail == "scalar":
+        return "use --detail matrix (layer-level equations) or fewer steps (--steps)"
+    return "use fewer steps (--steps) or a smaller network"
+
+
+# ------------------------------------------------------------------------------------------
+# graphs
+
+
+GRAPH_PRINT_NODE = {"json": (40e-6, 400), "table": (300e-6, 400), "latex": (200e-6, 400), "markdown": (200e-6, 400)}
+GRAPH_NODE = {"float": (40e-6, 700), "round": (80e-6, 900), "exact": (150e-6, 1500)}  # graph equation nodes
+
+
+def graph_counts(spec) -> tuple[int, int]:
+    """(equation nodes of the first-order solve, of the second-order part), from the
+    written expressions: each local gradient is about twice its expression; order 2
+    differentiates each node once per `wrt` leaf it depends on (leaf sets as bitsets)."""
+    from .graph.solve import expression_size
+
+    first = 0
+    consumers = 0
+    leaf_bit = {x: 1 << i for i, x in enumerate(spec.wrt)}
+    depends: dict[str, int] = {}
+    pairs = 0
+    for node in spec.nodes:
+        if node.is_leaf:
+            depends[node.name] = leaf_bit.get(node.name, 0)
+            continue
+        size, _ = expression_size(node.expr)
+        inputs = node.inputs
+        first += size + len(inputs) * 2 * size
+        consumers += len(inputs)
+        mask = 0
+        for p in inputs:
+            mask |= depends.get(p, 0)
+        depends[node.name] = mask
+        if spec.order == 2:
+            pairs += bin(mask).count("1") * (size + 2)
+    return first + 3 * consumers, pairs
+
+
+def estimate_graph(spec, *, policy: str, fmt: Optional[str], what: str = "solve") -> Estimate:
+    """A graph solve (and its printing in `fmt`; None: not printed, as in `check`)."""
+    first, second = graph_counts(spec)
+    nodes = first + second
+    cost, size = GRAPH_NODE[policy]
+    seconds = START_SECONDS + nodes * cost
+    megabytes = START_MB + nodes * size / 1e6
+    if fmt is not None:
+        cost, size = GRAPH_PRINT_NODE[fmt]
+        seconds += nodes * cost
+        megabytes += nodes * size / 1e6
+        if policy == "exact":
+            seconds += nodes * PRINT_EXACT_NODE
+    counts = (("graph nodes", len(spec.nodes)), ("equation nodes", first), ("second-order nodes", second))
+    return Estimate(what, counts, seconds, megabytes)
+
+
+def graph_advice(spec) -> str:
+    if spec.order == 2:
+        return "use order: 1, or fewer `wrt` leaves for the second derivatives"
+    return "split the graph into smaller specs"
+
+
+def is_graph(spec: Any) -> bool:
+    return getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec"
