@@ -25,6 +25,7 @@ import numpy as np
 from . import engine
 from .errors import BackpropError
 from .frozen import frozen
+from .grid import as_written
 from .keys import Solution, Tolerance, field_name
 from .names import at
 
@@ -354,8 +355,9 @@ def _variant_names(solution: Solution, context: tuple, step: int, *, unit_layers
 def _step_names(solution: Solution, layers: list, new_params: tuple, step: int) -> Iterator[tuple[str, float]]:
     names = solution.names
     for l, layer in enumerate(layers):
-        arrays = [("dL_da", layer.dL_da), ("delta", layer.delta), ("grad_weights", layer.grad_w),
-                  ("weights", new_params[l][0])]
+        layout = names.layouts[l]  # field_name reads weights as the spec writes them
+        arrays = [("dL_da", layer.dL_da), ("delta", layer.delta),
+                  ("grad_weights", as_written(layer.grad_w, layout)), ("weights", as_written(new_params[l][0], layout))]
         if layer.grad_b is not None:
             arrays += [("grad_bias", layer.grad_b), ("bias", new_params[l][1])]
         for field_, array in arrays:

@@ -28,6 +28,7 @@ import yaml
 
 from .errors import KeyFileError, SpecError
 from .frozen import frozen
+from .grid import as_written
 from .names import NetworkNames, at, parameter_value
 from .numbers import describe, number
 from .spec import suggest
@@ -162,7 +163,7 @@ class Solution:
         out: dict[str, float] = {}
         for record in self.trace.steps:
             for l, layer in enumerate(record.layers):
-                for field_, array in _layer_arrays(layer):
+                for field_, array in _layer_arrays(layer, self.names.layouts[l]):
                     for index in np.ndindex(np.shape(array)):
                         name = field_name(self.names, l, field_, index, record.step)
                         if name is not None:
@@ -214,13 +215,13 @@ class Solution:
         return self._resolve_policy(**policy) if self._resolve_policy else None
 
 
-def _layer_arrays(layer) -> Iterator[tuple[str, Any]]:
+def _layer_arrays(layer, layout: str = "out_in") -> Iterator[tuple[str, Any]]:
     for field_ in ("z", "a", "dL_da", "da_dz", "delta"):
         value = getattr(layer, field_)
         if value is not None:
             yield field_, value
-    yield "grad_weights", layer.grad_weights
-    yield "weights", layer.weights
+    yield "grad_weights", as_written(layer.grad_weights, layout)
+    yield "weights", as_written(layer.weights, layout)
     if layer.grad_bias is not None:
         yield "grad_bias", layer.grad_bias
         yield "bias", layer.bias
@@ -235,8 +236,7 @@ def field_name(names: NetworkNames, layer: int, field_: str, index: tuple, step:
         neuron = names.neuron(layer, j)
         return at(names.sample(_NEURON_FIELDS[field_].format(m=neuron), n), step)
     if field_ in ("weights", "grad_weights"):
-        j, i = index
-        w = names.weight(layer, j, i)
+        w = names.written_weight(layer, *index)
         return at(f"dL/d{w}" if field_ == "grad_weights" else f"{w}_new", step)
     if field_ in ("bias", "grad_bias"):
         b = names.bias(layer, index[0] if index else 0)

@@ -6,7 +6,7 @@ is a convenience; `backprop validate` remains the authority (it checks shapes to
 """
 from __future__ import annotations
 
-from .spec import ACTIVATIONS, LOSSES, NOTATION_PRESETS, OPTIMIZERS, REDUCTIONS
+from .spec import ACTIVATIONS, LAYOUTS, LOSSES, NOTATION_PRESETS, OPTIMIZERS, REDUCTIONS
 
 NUMBER = {
     "description": "A number: integer, decimal, scientific (1e-3) or a fraction string \"p/q\".",
@@ -40,6 +40,8 @@ def spec_schema() -> dict:
                      "description": "One per neuron, one shared number, or omitted (no bias)."},
             "activation": activation,
             "freeze": {"type": "array", "items": {"enum": ["weights", "bias"]}},
+            "layout": {"enum": list(LAYOUTS),
+                       "description": "out_in (default, nn.Linear: z = Wx + b) or in_out (h = xW + b: row i = weights out of input i)."},
         },
         "required": ["weights"],
         "additionalProperties": False,

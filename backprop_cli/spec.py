@@ -30,7 +30,8 @@ TOP_KEYS = (
     "name", "description", "input", "target", "layers", "loss", "reduction",
     "optimizer", "lr", "steps", "notation",
 )
-LAYER_KEYS = ("weights", "bias", "activation", "freeze")
+LAYER_KEYS = ("weights", "bias", "activation", "freeze", "layout")
+LAYOUTS = ("out_in", "in_out")  # how `weights` is written: (out, in) as nn.Linear, or (in, out): h = xW
 OPTIMIZER_KEYS = {
     "sgd": ("name", "lr", "momentum", "weight_decay", "nesterov"),
     "adam": ("name", "lr", "betas", "eps", "weight_decay"),
@@ -54,6 +55,10 @@ class LayerSpec:
     freeze: tuple[str, ...] = ()
     weights_text: tuple[tuple[str, ...], ...] = ()
     bias_text: Any = None  # tuple[str, ...] | str | None
+    # How the student wrote `weights`. `weights`/`weights_text` above are always stored
+    # (out, in), so the math and the canonical names (W numbered row-major over (out, in))
+    # never depend on it; renderers and structured keys show in_out matrices transposed.
+    layout: str = "out_in"
 
     @property
     def units(self) -> int:
@@ -324,7 +329,11 @@ def _read_layers(r: _Reader, node: yaml.Node, fan_in: int) -> tuple[LayerSpec, .
         fields = r.mapping(layer_node, path, LAYER_KEYS, "a layer mapping (weights, bias, activation, freeze)")
         if "weights" not in fields:
             raise r.fail(layer_node, f"{path}.weights", "missing required field 'weights'")
-        w, w_text = r.matrix(fields["weights"], f"{path}.weights", "a list of rows of numbers (shape: out × in)")
+        layout = r.choice(fields["layout"], f"{path}.layout", LAYOUTS, "a weight layout (out_in or in_out)") if "layout" in fields else "out_in"
+        if layout == "in_out":
+            w, w_text = _read_in_out(r, fields["weights"], f"{path}.weights", fan_in, i)
+        else:
+            w, w_text = r.matrix(fields["weights"], f"{path}.weights", "a list of rows of numbers (shape: out × in)")
         if w.shape[1] != fan_in:
             source = (
                 f"the input has {fan_in} value{'s' * (fan_in != 1)} per sample" if i == 0
@@ -338,9 +347,26 @@ def _read_layers(r: _Reader, node: yaml.Node, fan_in: int) -> tuple[LayerSpec, .
         bias, b_text = _read_bias(r, fields.get("bias"), f"{path}.bias", w.shape[0])
         activation = _read_activation(r, fields.get("activation"), f"{path}.activation", i == last)
         freeze = _read_freeze(r, fields.get("freeze"), f"{path}.freeze", bias is not None)
-        layers.append(LayerSpec(w, bias, activation, freeze, w_text, b_text))
+        layers.append(LayerSpec(w, bias, activation, freeze, w_text, b_text, layout))
         fan_in = w.shape[0]
     return tuple(layers)
+
+
+def _read_in_out(r: _Reader, node, path: str, fan_in: int, i: int):
+    """`layout: in_out` weights (h = xW): row i = the weights OUT of input i. Checked as
+    written (one row per input), stored transposed to the (out, in) of every other layer."""
+    w, text = r.matrix(node, path, "a list of rows of numbers (shape: in × out, layout: in_out)")
+    if w.shape[0] != fan_in:
+        source = (
+            f"the input has {fan_in} value{'s' * (fan_in != 1)} per sample" if i == 0
+            else f"layers[{i - 1}] (layer {i}) has {fan_in} neuron{'s' * (fan_in != 1)}"
+        )
+        raise r.fail(
+            node, path, "shape mismatch",
+            expected=f"{_count(fan_in, 'row')} (one per input, layout: in_out; {source})",
+            found=f"{w.shape[0]} rows (layer {i + 1}, shape {w.shape[0]}×{w.shape[1]})",
+        )
+    return Grid.matrix(zip(*w.rows())), tuple(zip(*text))
 
 
 def _read_bias(r: _Reader, node, path: str, units: int):

@@ -23,7 +23,7 @@ from typing import Optional
 
 from ..expr import Num, Ref
 from ..frozen import frozen
-from ..grid import as_rows
+from ..grid import as_rows, as_written
 from ..names import NetworkNames, at
 from ..notation import Sym
 from ..trace import Equation, Trace
@@ -343,6 +343,10 @@ class LatexWriter(DocWriter):
     def mat(self, values) -> str:
         return bmatrix(values, self.num)
 
+    def wmat(self, l: int, values) -> str:
+        """Layer l's (1-based) weight matrix as the spec writes it (in × out under in_out)."""
+        return bmatrix(as_written(values, self.spec.layers[l - 1].layout), self.num)
+
     # -- the body ------------------------------------------------------------------------------
 
     def body(self) -> str:
@@ -450,7 +454,7 @@ class LatexWriter(DocWriter):
         else:
             for layer in first.layers:
                 l = layer.layer
-                mats = [f"W^{{({l})}} = " + self.mat(layer.weights_before)]
+                mats = [f"W^{{({l})}} = " + self.wmat(l, layer.weights_before)]
                 if layer.bias_before is not None:
                     mats.append(f"\\mathbf{{b}}^{{({l})}} = " + self.mat(layer.bias_before))
                 out.append(self.side_by_side(mats))
@@ -569,7 +573,9 @@ class LatexWriter(DocWriter):
     def matrix_step(self, record, level: int) -> list[str]:
         L = self.L
         out = [self.prose("p_matrix"), self.heading(level, self.text(L["forward"]))]
-        out.append(self.display(r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + \mathbf{b}^{(l)}, \qquad "
+        in_out = all(layer.layout == "in_out" for layer in self.spec.layers)  # h = xW, as the book writes it
+        out.append(self.display((r"Z^{(l)} = A^{(l-1)} W^{(l)} + \mathbf{b}^{(l)}, \qquad " if in_out else
+                                 r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + \mathbf{b}^{(l)}, \qquad ") +
                                 r"A^{(l)} = f\bigl(Z^{(l)}\bigr), \qquad A^{(0)} = X"))
         for layer in record.layers:
             l = layer.layer
@@ -579,14 +585,19 @@ class LatexWriter(DocWriter):
         out.append(self.heading(level, self.text(L["loss"])))
         out.append(self.display(f"{self.sym('loss')} = {loss_formula(self.spec)} = {self.num(record.loss)}"))
         out.append(self.heading(level, self.text(L["backward"])))
-        out.append(self.display(r"\delta^{(l)} = \frac{\partial \mathcal{L}}{\partial Z^{(l)}} = "
-                                r"\bigl(\delta^{(l+1)} W^{(l+1)}\bigr) \odot f'\bigl(Z^{(l)}\bigr), \qquad "
-                                r"\frac{\partial \mathcal{L}}{\partial W^{(l)}} = \delta^{(l)\top} A^{(l-1)}"))
+        if in_out:
+            out.append(self.display(r"\delta^{(l)} = \frac{\partial \mathcal{L}}{\partial Z^{(l)}} = "
+                                    r"\bigl(\delta^{(l+1)} W^{(l+1)\top}\bigr) \odot f'\bigl(Z^{(l)}\bigr), \qquad "
+                                    r"\frac{\partial \mathcal{L}}{\partial W^{(l)}} = A^{(l-1)\top} \delta^{(l)}"))
+        else:
+            out.append(self.display(r"\delta^{(l)} = \frac{\partial \mathcal{L}}{\partial Z^{(l)}} = "
+                                    r"\bigl(\delta^{(l+1)} W^{(l+1)}\bigr) \odot f'\bigl(Z^{(l)}\bigr), \qquad "
+                                    r"\frac{\partial \mathcal{L}}{\partial W^{(l)}} = \delta^{(l)\top} A^{(l-1)}"))
         for layer in reversed(record.layers):
             l = layer.layer
             out.append(self.matrix_display(f"\\delta^{{({l})}}", [self.mat(layer.delta)]))
             out.append(self.matrix_display(f"\\frac{{\\partial \\mathcal{{L}}}}{{\\partial W^{{({l})}}}}",
-                                           [self.mat(layer.grad_weights)]))
+                                           [self.wmat(l, layer.grad_weights)]))
             if layer.grad_bias is not None:
                 out.append(self.matrix_display(
                     f"\\frac{{\\partial \\mathcal{{L}}}}{{\\partial \\mathbf{{b}}^{{({l})}}}}",
@@ -596,7 +607,7 @@ class LatexWriter(DocWriter):
         s = record.step
         for layer in record.layers:
             l = layer.layer
-            out.append(self.matrix_display(f"W^{{({l})}}({s + 1})", [self.mat(layer.weights)]))
+            out.append(self.matrix_display(f"W^{{({l})}}({s + 1})", [self.wmat(l, layer.weights)]))
             if layer.bias is not None:
                 out.append(self.matrix_display(f"\\mathbf{{b}}^{{({l})}}({s + 1})",
                                                [self.mat(layer.bias)]))
@@ -617,8 +628,8 @@ class LatexWriter(DocWriter):
                 continue
             layer0, layer_n = first.layers[l - 1], last.layers[l - 1]
             out.append(self.heading(1, self.text(f"{L['layer']} {l}")))
-            out.append(self.side_by_side([f"W^{{({l})}}(1) = " + self.mat(layer0.weights_before),
-                                          f"W^{{({l})}}({steps + 1}) = " + self.mat(layer_n.weights)]))
+            out.append(self.side_by_side([f"W^{{({l})}}(1) = " + self.wmat(l, layer0.weights_before),
+                                          f"W^{{({l})}}({steps + 1}) = " + self.wmat(l, layer_n.weights)]))
             if layer0.bias_before is not None:
                 out.append(self.side_by_side([
                     f"\\mathbf{{b}}^{{({l})}}(1) = " + self.mat(layer0.bias_before),

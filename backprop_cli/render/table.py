@@ -11,7 +11,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ..grid import as_rows
+from ..grid import as_rows, as_written
 from ..names import parameter_value
 from ..notation import Sym
 from ..trace import Equation, Trace
@@ -43,6 +43,11 @@ def _equation_line(look: Look, eq: Equation) -> Text:
 
 def _sup(layer: int) -> str:
     return "⁽" + str(layer).translate(SUP) + "⁾"
+
+
+def _layout_note(layout: str) -> str:
+    """A matrix written (in, out) says so: its rows are inputs, not neurons."""
+    return "  (in × out)" if layout == "in_out" else ""
 
 
 def _matrix(values, digits: int, title: str = "") -> RenderableType:
@@ -130,7 +135,7 @@ def _given(trace: Trace, look: Look, L) -> RenderableType:
         items.insert(1, _matrix(spec.target, look.digits, f"{L['targets']}"))
     if spec.parameter_count > 40:
         items = items[:-1] + [
-            _matrix(layer.weights, look.digits, f"W{_sup(l + 1)}")
+            _matrix(as_written(layer.weights, layer.layout), look.digits, f"W{_sup(l + 1)}{_layout_note(layer.layout)}")
             for l, layer in enumerate(spec.layers)
         ]
     return Group(*items)
@@ -198,16 +203,19 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
 def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
     out: list[RenderableType] = [Text(L["matrix_note"], style="dim")]
     out.append(Text(L["forward"], style="bold underline"))
-    out.append(Text("  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾,   A⁽ˡ⁾ = σ(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
+    in_out = all(layer.layout == "in_out" for layer in trace.spec.layers)  # h = xW, as the book writes it
+    out.append(Text(f"  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾{'' if in_out else 'ᵀ'} + b⁽ˡ⁾,   A⁽ˡ⁾ = σ(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
     for layer in record.layers:
         out.append(_matrix(layer.z, digits, f"Z{_sup(layer.layer)}"))
         out.append(_matrix(layer.a, digits, f"A{_sup(layer.layer)} = {layer.activation}(Z{_sup(layer.layer)})"))
     out.append(Text(f"{L['loss']}: {format_number(record.loss, digits)}", style="bold"))
     out.append(Text(L["backward"], style="bold underline"))
-    out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ σ′(Z⁽ˡ⁾),   ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾"))
+    out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾ᵀ) ⊙ σ′(Z⁽ˡ⁾),   ∂L/∂W⁽ˡ⁾ = A⁽ˡ⁻¹⁾ᵀ δ⁽ˡ⁾" if in_out
+                    else "  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ σ′(Z⁽ˡ⁾),   ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾"))
     for layer in reversed(record.layers):
         out.append(_matrix(layer.delta, digits, f"δ{_sup(layer.layer)}"))
-        out.append(_matrix(layer.grad_weights, digits, f"∂L/∂W{_sup(layer.layer)}"))
+        layout = trace.spec.layers[layer.layer - 1].layout
+        out.append(_matrix(as_written(layer.grad_weights, layout), digits, f"∂L/∂W{_sup(layer.layer)}{_layout_note(layout)}"))
         if layer.grad_bias is not None:
             out.append(_matrix(layer.grad_bias, digits, f"∂L/∂b{_sup(layer.layer)}"))
     return out
@@ -222,7 +230,9 @@ def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
     if spec.parameter_count > 40:
         items: list[RenderableType] = [Text(title, style="bold underline")]
         for layer in record.layers:
-            items.append(_matrix(layer.weights, look.digits, f"W{_sup(layer.layer)} ← W{_sup(layer.layer)} − α ∂L/∂W{_sup(layer.layer)}"))
+            layout = spec.layers[layer.layer - 1].layout
+            items.append(_matrix(as_written(layer.weights, layout), look.digits,
+                                 f"W{_sup(layer.layer)} ← W{_sup(layer.layer)} − α ∂L/∂W{_sup(layer.layer)}{_layout_note(layout)}"))
         return Group(*items)
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column(L["parameter"])
