@@ -68,6 +68,9 @@ def _update_hint(spec: Spec) -> str:
     if opt.name == "adam" and opt.eps.value == 0:
         return ("adam divides by sqrt(v_hat) + eps, which is 0/0 where a gradient is 0 and eps is 0: "
                 "use eps > 0 (PyTorch's default is 1e-8)")
+    if opt.name in ("rmsprop", "adagrad") and opt.eps.value == 0:
+        return (f"{opt.name} divides by a square root + eps, which is 0/0 where a gradient is 0 and eps is 0: "
+                f"use eps > 0 (PyTorch's default is {'1e-10' if opt.name == 'adagrad' else '1e-8'})")
     return f"the {opt.name} update diverged: try a smaller lr"
 
 
@@ -128,6 +131,8 @@ def update(spec: Spec, params, layers, state: dict, step: int):
                     new_state[("buf", l, kind)] = buf
                     g = g + mu * buf if opt.nesterov else buf
                 out.append(p - lr * g)
+            elif opt.name in ("rmsprop", "adagrad"):
+                out.append(p - adaptive_step(opt, g, state, new_state, (l, kind), step))
             else:
                 b1, b2, eps = opt.beta1.value, opt.beta2.value, opt.eps.value
                 m = b1 * state.get(("m", l, kind), 0.0) + (1 - b1) * g
@@ -139,6 +144,37 @@ def update(spec: Spec, params, layers, state: dict, step: int):
                 out.append(p - lr * m_hat / (np.sqrt(v_hat) + eps))
         new_params.append(tuple(out))
     return tuple(new_params), new_state
+
+
+def adaptive_step(opt, g, state: dict, new_state: dict, key: tuple, step: int):
+    """The amount RMSprop or Adagrad subtracts from a parameter whose (weight-decayed)
+    gradient is g, as torch.optim computes it; their state goes into new_state under
+    (sq | gavg | buf | sum, *key) — the prefixes of the canonical state names (sq_W5, …).
+
+    RMSprop: sq = α·sq + (1 − α)·g², avg = √sq + ε (centered: √(sq − gavg²) + ε with
+    gavg = α·gavg + (1 − α)·g); with momentum buf = μ·buf + g/avg and the step is lr·buf,
+    else lr·g/avg. Adagrad: sum = sum + g² (sum starts at initial_accumulator_value), the
+    step is clr·g/(√sum + ε) with clr = lr / (1 + (t − 1)·lr_decay). ε outside the root."""
+    lr, eps = opt.lr.value, opt.eps.value
+    if opt.name == "adagrad":
+        total = state.get(("sum",) + key, opt.initial_accumulator_value.value) + g * g
+        new_state[("sum",) + key] = total
+        clr = lr / (1 + (step - 1) * opt.lr_decay.value)
+        return clr * g / (np.sqrt(total) + eps)
+    alpha = opt.alpha.value
+    sq = alpha * state.get(("sq",) + key, 0.0) + (1 - alpha) * g * g
+    new_state[("sq",) + key] = sq
+    if opt.centered:
+        gavg = alpha * state.get(("gavg",) + key, 0.0) + (1 - alpha) * g
+        new_state[("gavg",) + key] = gavg
+        avg = np.sqrt(sq - gavg * gavg) + eps
+    else:
+        avg = np.sqrt(sq) + eps
+    if opt.momentum.value:
+        buf = opt.momentum.value * state.get(("buf",) + key, 0.0) + g / avg
+        new_state[("buf",) + key] = buf
+        return lr * buf
+    return lr * g / avg
 
 
 def check_finite(result: StepResult, step: int, file: str | None = None,

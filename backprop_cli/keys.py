@@ -50,9 +50,9 @@ _STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]+))?")
 # The canonical grammar of SPEC §3, to tell "no such name in this network" (W99_new)
 # from a typo that is no name at all.
 _CANONICAL_RE = re.compile(
-    r"(?:(?:buf_|m_|v_)?[Wb][0-9]+(?:_new)?|dL/d[Wb][0-9]+|[xt][0-9]+|dz[0-9]+/d(?:[Wb]|x|a)[0-9]+"
+    r"(?:(?:buf_|m_|v_|sq_|gavg_|sum_)?[Wb][0-9]+(?:_new)?|dL/d[Wb][0-9]+|[xt][0-9]+|dz[0-9]+/d(?:[Wb]|x|a)[0-9]+"
     r"|(?:z|a|delta|dL/da)[0-9]+|da[0-9]+/dz[0-9]+|loss|loss_after"
-    r"|lr|momentum|weight_decay|beta1|beta2|eps|slope)(?:#[0-9]+)?(?:@[0-9]+)?"
+    r"|lr|momentum|weight_decay|beta1|beta2|eps|slope|alpha|lr_decay|initial_accumulator_value)(?:#[0-9]+)?(?:@[0-9]+)?"
 )
 
 

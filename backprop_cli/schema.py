@@ -66,6 +66,27 @@ def spec_schema() -> dict:
         "required": ["name", "lr"],
         "additionalProperties": False,
     }
+    rmsprop = {
+        "type": "object",
+        "properties": {
+            "name": {"const": "rmsprop"}, "lr": {"$ref": "#/definitions/number"},
+            "alpha": {"$ref": "#/definitions/number"}, "eps": {"$ref": "#/definitions/number"},
+            "weight_decay": {"$ref": "#/definitions/number"}, "momentum": {"$ref": "#/definitions/number"},
+            "centered": {"type": "boolean"},
+        },
+        "required": ["name", "lr"],
+        "additionalProperties": False,
+    }
+    adagrad = {
+        "type": "object",
+        "properties": {
+            "name": {"const": "adagrad"}, "lr": {"$ref": "#/definitions/number"},
+            "lr_decay": {"$ref": "#/definitions/number"}, "weight_decay": {"$ref": "#/definitions/number"},
+            "initial_accumulator_value": {"$ref": "#/definitions/number"}, "eps": {"$ref": "#/definitions/number"},
+        },
+        "required": ["name", "lr"],
+        "additionalProperties": False,
+    }
     network = {
         "type": "object",
         "properties": {
@@ -76,7 +97,7 @@ def spec_schema() -> dict:
             "layers": {"type": "array", "items": layer, "minItems": 1},
             "loss": {"enum": list(LOSSES)},
             "reduction": {"enum": list(REDUCTIONS)},
-            "optimizer": {"oneOf": [sgd, adam]},
+            "optimizer": {"oneOf": [sgd, adam, rmsprop, adagrad]},
             "lr": {"$ref": "#/definitions/number", "description": "Shorthand for plain SGD."},
             "steps": {"type": "integer", "minimum": 1, "maximum": 100000},
             "notation": {"anyOf": [{"enum": list(NOTATION_PRESETS)}, {"type": "object"}]},

@@ -22,7 +22,7 @@ from .yamlsafe import MAX_SIZE, is_plain, load_nodes, load_text, where
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "cross_entropy")
 REDUCTIONS = ("mean", "sum")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 MAX_STEPS = 100_000
 DEFAULT_SLOPE = 0.01
 
@@ -35,7 +35,11 @@ LAYOUTS = ("out_in", "in_out")  # how `weights` is written: (out, in) as nn.Line
 OPTIMIZER_KEYS = {
     "sgd": ("name", "lr", "momentum", "weight_decay", "nesterov"),
     "adam": ("name", "lr", "betas", "eps", "weight_decay"),
+    "rmsprop": ("name", "lr", "alpha", "eps", "weight_decay", "momentum", "centered"),
+    "adagrad": ("name", "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"),
 }
+# PyTorch's defaults where they differ between optimizers (torch.optim.Adagrad: eps=1e-10)
+DEFAULT_EPS = {"adam": ("1e-8", 1e-8), "rmsprop": ("1e-8", 1e-8), "adagrad": ("1e-10", 1e-10)}
 NOTATION_PRESETS = ("standard", "mazur", "hidden_output", "indexed")
 _LEGACY_NOTATION = ("seed000", "seed002")  # 0.1.0 names, read as standard / hidden_output
 
@@ -77,14 +81,18 @@ class LayerSpec:
 
 @frozen
 class Optimizer:
-    name: str  # sgd | adam
+    name: str  # sgd | adam | rmsprop | adagrad
     lr: Number
-    momentum: Number = Number(0.0, "0")
+    momentum: Number = Number(0.0, "0")  # sgd, rmsprop
     weight_decay: Number = Number(0.0, "0")
     nesterov: bool = False
     beta1: Number = Number(0.9, "0.9")
     beta2: Number = Number(0.999, "0.999")
     eps: Number = Number(1e-8, "1e-8")
+    alpha: Number = Number(0.99, "0.99")  # rmsprop: smoothing constant of the squared average
+    centered: bool = False  # rmsprop: divide by the estimated variance, not the raw second moment
+    lr_decay: Number = Number(0.0, "0")  # adagrad: lr / (1 + (t − 1)·lr_decay)
+    initial_accumulator_value: Number = Number(0.0, "0")  # adagrad: where the sum of g² starts
 
     def hyperparameters(self) -> dict[str, Number]:
         """The canonical hyperparameter names (SPEC §3) this optimizer uses."""
@@ -92,8 +100,18 @@ class Optimizer:
         if self.name == "sgd":
             if self.momentum.value:
                 out["momentum"] = self.momentum
-        else:
+        elif self.name == "adam":
             out.update(beta1=self.beta1, beta2=self.beta2, eps=self.eps)
+        elif self.name == "rmsprop":
+            out.update(alpha=self.alpha, eps=self.eps)
+            if self.momentum.value:
+                out["momentum"] = self.momentum
+        else:
+            out["eps"] = self.eps
+            if self.lr_decay.value:
+                out["lr_decay"] = self.lr_decay
+            if self.initial_accumulator_value.value:
+                out["initial_accumulator_value"] = self.initial_accumulator_value
         if self.weight_decay.value:
             out["weight_decay"] = self.weight_decay
         return out
@@ -538,7 +556,7 @@ def _read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:
     names = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)} if isinstance(node, yaml.MappingNode) else {}
     if "name" not in names:
         if isinstance(node, yaml.MappingNode):
-            raise r.fail(node, "optimizer.name", "missing required field 'name'", hint="sgd or adam")
+            raise r.fail(node, "optimizer.name", "missing required field 'name'", hint="sgd, adam, rmsprop or adagrad")
         raise r.fail(node, "optimizer", expected="a mapping like {name: sgd, lr: 0.1}", found=describe(node))
     kind = r.choice(names["name"], "optimizer.name", OPTIMIZERS, "an optimizer")
     fields = r.mapping(node, "optimizer", OPTIMIZER_KEYS[kind], f"a {kind} optimizer mapping")
@@ -554,6 +572,18 @@ def _read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:
         if nesterov and momentum.value <= 0:
             raise r.fail(fields["nesterov"], "optimizer.nesterov", "nesterov momentum requires momentum > 0")
         return Optimizer("sgd", lr, momentum=momentum, weight_decay=wd, nesterov=nesterov)
+    eps_text, eps_value = DEFAULT_EPS[kind]
+    eps = _hyper(r, fields["eps"], "optimizer.eps", lo=0.0) if "eps" in fields else Number(eps_value, eps_text)
+    if kind == "rmsprop":  # torch.optim.RMSprop's checks: every value ≥ 0
+        alpha = _hyper(r, fields["alpha"], "optimizer.alpha", lo=0.0) if "alpha" in fields else Number(0.99, "0.99")
+        momentum = _hyper(r, fields["momentum"], "optimizer.momentum", lo=0.0) if "momentum" in fields else Number(0.0, "0")
+        centered = r.boolean(fields["centered"], "optimizer.centered") if "centered" in fields else False
+        return Optimizer("rmsprop", lr, momentum=momentum, weight_decay=wd, eps=eps, alpha=alpha, centered=centered)
+    if kind == "adagrad":  # torch.optim.Adagrad's checks: every value ≥ 0
+        lr_decay = _hyper(r, fields["lr_decay"], "optimizer.lr_decay", lo=0.0) if "lr_decay" in fields else Number(0.0, "0")
+        initial = (_hyper(r, fields["initial_accumulator_value"], "optimizer.initial_accumulator_value", lo=0.0)
+                   if "initial_accumulator_value" in fields else Number(0.0, "0"))
+        return Optimizer("adagrad", lr, weight_decay=wd, eps=eps, lr_decay=lr_decay, initial_accumulator_value=initial)
     beta1, beta2 = Number(0.9, "0.9"), Number(0.999, "0.999")
     if "betas" in fields:
         bnode = fields["betas"]
@@ -561,7 +591,6 @@ def _read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:
             raise r.fail(bnode, "optimizer.betas", expected="two numbers [beta1, beta2]", found=describe(bnode))
         beta1 = _hyper(r, bnode.value[0], "optimizer.betas[0]", lo=0.0, hi=1.0)
         beta2 = _hyper(r, bnode.value[1], "optimizer.betas[1]", lo=0.0, hi=1.0)
-    eps = _hyper(r, fields["eps"], "optimizer.eps", lo=0.0) if "eps" in fields else Number(1e-8, "1e-8")
     return Optimizer("adam", lr, weight_decay=wd, beta1=beta1, beta2=beta2, eps=eps)
 
 

@@ -27,7 +27,7 @@ from ..grid import as_rows, as_written
 from ..names import NetworkNames, at
 from ..notation import Sym
 from ..trace import Equation, Trace
-from .common import (Look, architecture, detailed_steps, equation_values, parameter_rows, sections,
+from .common import (OPTIMIZER_TITLES, Look, architecture, detailed_steps, equation_values, parameter_rows, sections,
                      thin)
 from .formula import MARK, format_number, latex_text, resolve, resolve_line, tex_width
 from .labels import labels
@@ -400,13 +400,26 @@ class LatexWriter(DocWriter):
                 parts.append(self.inline(f"\\mu = {n(opt.momentum.value, 'momentum')}"))
             if opt.nesterov:
                 parts.append("Nesterov")
-        else:
+        elif opt.name == "adam":
             parts.append(self.inline(f"\\beta_1 = {n(opt.beta1.value, 'beta1')}"))
             parts.append(self.inline(f"\\beta_2 = {n(opt.beta2.value, 'beta2')}"))
             parts.append(self.inline(f"\\epsilon = {n(opt.eps.value, 'eps')}"))
+        elif opt.name == "rmsprop":
+            parts.append(self.inline(f"\\rho = {n(opt.alpha.value, 'alpha')}"))
+            parts.append(self.inline(f"\\epsilon = {n(opt.eps.value, 'eps')}"))
+            if opt.momentum.value:
+                parts.append(self.inline(f"\\mu = {n(opt.momentum.value, 'momentum')}"))
+            if opt.centered:
+                parts.append("centered")
+        else:
+            if opt.lr_decay.value:
+                parts.append(self.inline(f"\\mathrm{{lr\\_decay}} = {n(opt.lr_decay.value, 'lr_decay')}"))
+            if opt.initial_accumulator_value.value:
+                parts.append(self.inline(f"G_0 = {n(opt.initial_accumulator_value.value, 'initial_accumulator_value')}"))
+            parts.append(self.inline(f"\\epsilon = {n(opt.eps.value, 'eps')}"))
         if opt.weight_decay.value:
             parts.append(self.inline(f"\\lambda = {n(opt.weight_decay.value, 'weight_decay')}"))
-        return ("SGD" if opt.name == "sgd" else "Adam") + " (" + ", ".join(parts) + ")"
+        return OPTIMIZER_TITLES[opt.name] + " (" + ", ".join(parts) + ")"
 
     # -- network -------------------------------------------------------------------------------
 
@@ -551,6 +564,20 @@ class LatexWriter(DocWriter):
         if opt.name == "adam":
             pieces = ["g = " + grad, f"{new} = {old} - \\alpha \\frac{{\\hat m}}{{\\sqrt{{\\hat v}} + \\epsilon}}",
                       r"\hat m = \frac{m}{1 - \beta_1^t}", r"\hat v = \frac{v}{1 - \beta_2^t}"]
+        elif opt.name == "rmsprop":
+            avg = r"\sqrt{s - \bar g^2} + \epsilon" if opt.centered else r"\sqrt{s} + \epsilon"
+            pieces = ["g = " + grad, r"s = \rho\, s + (1 - \rho)\, g^2"]
+            if opt.centered:
+                pieces.append(r"\bar g = \rho\, \bar g + (1 - \rho)\, g")
+            if opt.momentum.value:
+                pieces += [r"\mathrm{buf} = \mu\, \mathrm{buf} + \frac{g}{" + avg + "}",
+                           f"{new} = {old} - \\alpha\\, \\mathrm{{buf}}"]
+            else:
+                pieces.append(f"{new} = {old} - \\alpha \\frac{{g}}{{{avg}}}")
+        elif opt.name == "adagrad":
+            lr = r"\frac{\alpha}{1 + (t - 1)\, \mathrm{lr\_decay}}" if opt.lr_decay.value else r"\alpha"
+            pieces = ["g = " + grad, r"G = G + g^2 \;(G_0 = " + opt.initial_accumulator_value.text + ")",
+                      f"{new} = {old} - {lr} \\frac{{g}}{{\\sqrt{{G}} + \\epsilon}}"]
         elif opt.momentum.value:
             step_term = r"\left(g + \mu\, \mathrm{buf}\right)" if opt.nesterov else r"\mathrm{buf}"
             pieces = ["g = " + grad, r"\mathrm{buf} = \mu\, \mathrm{buf} + g", f"{new} = {old} - \\alpha\\, {step_term}"]

@@ -262,6 +262,13 @@ def _update_rule(trace: Trace, look: Look) -> str:
     opt = trace.spec.optimizer
     if opt.name == "adam":
         return "θ⁺ = θ − α m̂ / (√v̂ + ε),  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)"
+    if opt.name == "rmsprop":
+        avg = "√(s − ḡ²) + ε,  ḡ = ρ·ḡ + (1−ρ)·g" if opt.centered else "√s + ε"
+        step = "buf = μ·buf + g/avg,  θ⁺ = θ − α·buf" if opt.momentum.value else "θ⁺ = θ − α·g/avg"
+        return f"s = ρ·s + (1−ρ)·g²,  avg = {avg},  {step}"
+    if opt.name == "adagrad":
+        lr = "α/(1 + (t−1)·lr_decay)" if opt.lr_decay.value else "α"
+        return f"G = G + g²  (G starts at G₀ = {opt.initial_accumulator_value.text}),  θ⁺ = θ − {lr}·g/(√G + ε)"
     if opt.momentum.value:
         return "buf = μ·buf + g,  θ⁺ = θ − α·" + ("(g + μ·buf)" if opt.nesterov else "buf")
     wd = " (g = ∂L/∂θ + λθ)" if opt.weight_decay.value else ""
