@@ -22,6 +22,7 @@ from .conventions import BCE_EPS, loss_scale
 from .errors import ComputeError
 from .expr import Expr, Num, Ref, evaluate, refs
 from .names import NetworkNames, at
+from .optim_equations import update_equations
 from .spec import Spec
 from .trace import Equation
 
@@ -401,46 +402,16 @@ class Derivation:
     # -- update ----------------------------------------------------------------------------
 
     def update(self, s: int) -> None:
+        """Each parameter's optimizer update (optim_equations.py); frozen ones stay."""
         spec, names = self.spec, self.names
-        opt = spec.optimizer
-        wd = opt.weight_decay.value != 0
         for l, layer in enumerate(spec.layers):
             for name, index in names.parameters(l):
                 p = Ref(at(name, s))
-                new = at(f"{name}_new", s)
-                frozen = ("weights" if index[0] == "w" else "bias") in layer.freeze
-                if frozen:
-                    self.emit(new, p, "update", "frozen")
+                if ("weights" if index[0] == "w" else "bias") in layer.freeze:
+                    self.emit(at(f"{name}_new", s), p, "update", "frozen")
                     continue
-                g: Expr = Ref(at(f"dL/d{name}", s))
-                if wd:
-                    g = E.add(g, E.mul(Ref("weight_decay"), p))
-                if opt.name == "sgd":
-                    if opt.momentum.value:
-                        buf = at(f"buf_{name}", s)
-                        prev = E.mul(Ref("momentum"), Ref(at(f"buf_{name}", s - 1)))
-                        self.emit(buf, g if s == 1 else E.add(prev, g), "update")
-                        g = E.add(g, E.mul(Ref("momentum"), Ref(buf))) if opt.nesterov else Ref(buf)
-                    self.emit(new, E.sub(p, E.mul(Ref("lr"), g)), "update")
-                elif opt.name == "rmsprop":
-                    self._rmsprop(name, s, p, g, new)
-                elif opt.name == "adagrad":
-                    self._adagrad(name, s, p, g, new)
-                else:
-                    m, v = at(f"m_{name}", s), at(f"v_{name}", s)
-                    one_minus_b1 = E.sub(Num("1"), Ref("beta1"))
-                    one_minus_b2 = E.sub(Num("1"), Ref("beta2"))
-                    m_expr = E.mul(one_minus_b1, g)
-                    v_expr = E.mul(one_minus_b2, E.power(g, Num("2")))
-                    if s > 1:
-                        m_expr = E.add(E.mul(Ref("beta1"), Ref(at(f"m_{name}", s - 1))), m_expr)
-                        v_expr = E.add(E.mul(Ref("beta2"), Ref(at(f"v_{name}", s - 1))), v_expr)
-                    self.emit(m, m_expr, "update")
-                    self.emit(v, v_expr, "update")
-                    m_hat = E.div(Ref(m), E.sub(Num("1"), E.power(Ref("beta1"), Num(str(s)))))
-                    v_hat = E.div(Ref(v), E.sub(Num("1"), E.power(Ref("beta2"), Num(str(s)))))
-                    step = E.div(m_hat, E.add(E.call("sqrt", v_hat), Ref("eps")))
-                    self.emit(new, E.sub(p, E.mul(Ref("lr"), step)), "update")
+                update_equations(spec.optimizer, name, s, p, Ref(at(f"dL/d{name}", s)),
+                                 lambda n, e: self.emit(n, e, "update"), self.value, self._divisor_survives_rounding)
 
     def _divisor_survives_rounding(self, what: str, value: float, g: Expr) -> None:
         """Under --round, a second moment that rounds to 0 (or below) would put √0 + ε
@@ -453,52 +424,3 @@ class Derivation:
                 f"{what} rounds to {'0' if value == 0 else 'a negative number'} where the update divides by "
                 "its square root: use more decimals with --round"
             )
-
-    def _rmsprop(self, name: str, s: int, p: Expr, g: Expr, new: str) -> None:
-        """torch.optim.RMSprop, one equation per state: sq (the running mean of g²), gavg
-        (centered: the running mean of g), buf (momentum), then the parameter. ε is added
-        outside the square root, as PyTorch does."""
-        opt = self.spec.optimizer
-        alpha, one_minus_alpha = Ref("alpha"), E.sub(Num("1"), Ref("alpha"))
-        sq = at(f"sq_{name}", s)
-        sq_expr: Expr = E.mul(one_minus_alpha, E.power(g, Num("2")))
-        if s > 1:
-            sq_expr = E.add(E.mul(alpha, Ref(at(f"sq_{name}", s - 1))), sq_expr)
-        self.emit(sq, sq_expr, "update")
-        spread: Expr = Ref(sq)
-        if opt.centered:
-            gavg = at(f"gavg_{name}", s)
-            gavg_expr: Expr = E.mul(one_minus_alpha, g)
-            if s > 1:
-                gavg_expr = E.add(E.mul(alpha, Ref(at(f"gavg_{name}", s - 1))), gavg_expr)
-            self.emit(gavg, gavg_expr, "update")
-            spread = E.sub(Ref(sq), E.power(Ref(gavg), Num("2")))
-            self._divisor_survives_rounding(f"{sq} − {gavg}²", self.value(sq) - self.value(gavg) ** 2, g)
-        else:
-            self._divisor_survives_rounding(sq, self.value(sq), g)
-        scaled = E.div(g, E.add(E.call("sqrt", spread), Ref("eps")))
-        if opt.momentum.value:
-            buf = at(f"buf_{name}", s)
-            self.emit(buf, scaled if s == 1 else E.add(E.mul(Ref("momentum"), Ref(at(f"buf_{name}", s - 1))), scaled),
-                      "update")
-            self.emit(new, E.sub(p, E.mul(Ref("lr"), Ref(buf))), "update")
-        else:
-            self.emit(new, E.sub(p, E.mul(Ref("lr"), scaled)), "update")
-
-    def _adagrad(self, name: str, s: int, p: Expr, g: Expr, new: str) -> None:
-        """torch.optim.Adagrad: sum accumulates g² from initial_accumulator_value; the
-        step size decays as lr / (1 + (t − 1)·lr_decay); ε outside the square root."""
-        opt = self.spec.optimizer
-        total = at(f"sum_{name}", s)
-        g2 = E.power(g, Num("2"))
-        if s > 1:
-            self.emit(total, E.add(Ref(at(f"sum_{name}", s - 1)), g2), "update")
-        elif opt.initial_accumulator_value.value:
-            self.emit(total, E.add(Ref("initial_accumulator_value"), g2), "update")
-        else:
-            self.emit(total, g2, "update")
-        self._divisor_survives_rounding(total, self.value(total), g)
-        lr: Expr = Ref("lr")
-        if s > 1 and opt.lr_decay.value:
-            lr = E.div(lr, E.add(Num("1"), E.mul(Num(str(s - 1)), Ref("lr_decay"))))
-        self.emit(new, E.sub(p, E.mul(lr, E.div(g, E.add(E.call("sqrt", Ref(total)), Ref("eps"))))), "update")
