@@ -166,12 +166,12 @@ def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: boo
 
     if _is_graph(spec):
         from .arithmetic import ExactArithmetic, RoundedArithmetic
-        from .graph import solve_graph
+        from .graph_minimize import solve_any_graph
 
         if round_digits is not None and exact:
             raise BackpropError("--round and --exact cannot be combined: choose one number policy")
         arith = ExactArithmetic() if exact else RoundedArithmetic(round_digits) if round_digits is not None else None
-        trace = solve_graph(spec, arith=arith) if arith is not None else solve_graph(spec)
+        trace = solve_any_graph(spec, arith)
         return Solution(spec, trace, again)
     from .solve import solve
 

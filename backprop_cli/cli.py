@@ -140,8 +140,10 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
     if getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec":
         from .graph import solve_graph
 
+        if getattr(loaded, "minimize", None):
+            return _minimize(loaded, steps, round_digits, exact)
         if steps is not None:
-            raise BackpropError("--steps applies to network specs, not graphs")
+            raise BackpropError("--steps applies to network specs and to graphs with `minimize:`")
         if symbolic:
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))
@@ -156,6 +158,20 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
     finally:
         if progress is not None:
             progress.stop()
+
+
+def _minimize(loaded, steps, round_digits, exact):
+    """Gradient descent on a graph (`minimize:`), `--steps` overriding the spec's."""
+    from .arithmetic import FloatArithmetic
+    from .frozen import replace
+    from .graph import MAX_MINIMIZE_STEPS
+    from .graph_minimize import solve_minimize
+
+    if steps is not None:
+        if not 1 <= steps <= MAX_MINIMIZE_STEPS:
+            raise BackpropError(f"--steps: a graph's gradient descent takes 1…{MAX_MINIMIZE_STEPS} steps, got {steps}")
+        loaded = replace(loaded, steps=steps)
+    return solve_minimize(loaded, _graph_policy(round_digits, exact).get("arith") or FloatArithmetic())
 
 
 def _graph_policy(round_digits, exact) -> dict:

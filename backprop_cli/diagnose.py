@@ -164,9 +164,17 @@ def _sign(d: Diagnoser, miss: Miss) -> Optional[str]:
 
 
 def _old_and_step(d: Diagnoser, miss: Miss) -> Optional[tuple[float, float]]:
-    """(old parameter, old − new) for a W_new/b_new name."""
+    """(old parameter, old − new) for a W_new/b_new name, or a parameter's `w_new` in
+    gradient descent on a graph (`minimize:`)."""
+    if not d.network:
+        spec = d.solution.spec
+        base, _, step = miss.name.partition("@")
+        if not getattr(spec, "minimize", None) or not base.endswith("_new") or base[:-4] not in spec.wrt:
+            return None
+        old = d.value(at(base[:-4], int(step) if step else 1))
+        return None if old is None else (old, old - miss.computed)
     p = parse(miss.name)
-    if not d.network or p is None or p.kind != "new":
+    if p is None or p.kind != "new":
         return None
     old = d.value(at(p.param, p.step))
     return None if old is None else (old, old - miss.computed)
@@ -181,7 +189,8 @@ def _direction(d: Diagnoser, miss: Miss) -> Optional[str]:
 
 def _lr(d: Diagnoser, miss: Miss) -> Optional[str]:
     found = _old_and_step(d, miss)
-    lr = d.solution.spec.optimizer.lr.value if d.network else 1.0
+    optimizer = getattr(d.solution.spec, "optimizer", None)  # a graph has one under `minimize:`
+    lr = optimizer.lr.value if optimizer is not None else 1.0
     if not found or lr in (0.0, 1.0) or found[1] == 0:
         return None
     old, step = found

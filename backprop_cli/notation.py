@@ -73,6 +73,14 @@ _HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "weight_decay": r"\lambda",
                 "beta2": r"\beta_2", "eps": r"\epsilon", "slope": r"\mathrm{slope}", "alpha": r"\rho",
                 "lr_decay": r"\mathrm{lr\_decay}", "initial_accumulator_value": r"G_0"}
 
+
+
+def hyper_symbol(name: str, style: str = "unicode") -> Optional[str]:
+    """The symbol of a hyperparameter's canonical name (lr → α, alpha → ρ), else None."""
+    table = _HYPER if style == "unicode" else _HYPER_LATEX
+    return table.get(name)
+
+
 _NAME = re.compile(r"^(?P<base>.+?)(?:#(?P<sample>\d+))?(?:@(?P<step>\d+))?$")
 _QUANTITY = re.compile(r"^(?P<kind>z|a|delta|x|t|W|b)(?P<i>\d+)$")
 _PARAM_NEW = re.compile(r"^(?P<kind>W|b)(?P<i>\d+)_new$")

@@ -290,8 +290,22 @@ def read_spec(root: yaml.Node, file: str):
             raise r.fail(node, "layers", "a file is either a network (layers) or a graph (graph), not both")
         from .graph import read_graph_spec
 
-        return read_graph_spec(root, file)
+        graph = read_graph_spec(root, file)
+        return _read_minimize_optimizer(r, root, graph) if graph.minimize else graph
     return _read_network(r, root)
+
+
+def _read_minimize_optimizer(r: _Reader, root: yaml.MappingNode, graph):
+    """`minimize:` on a graph takes the network's optimizer field, read the same way."""
+    from .frozen import replace
+    from .graph_minimize import check_names
+
+    top = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+    warnings: list[str] = []
+    optimizer = _read_optimizer(r, top, root, warnings)
+    graph = replace(graph, optimizer=optimizer)
+    check_names(graph)
+    return graph
 
 
 def _read_network(r: _Reader, root: yaml.MappingNode) -> Spec:
