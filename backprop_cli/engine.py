@@ -111,7 +111,6 @@ def backward(spec: Spec, params, zs, acts, derivs, *, unit_layers=(), weights=No
 def update(spec: Spec, params, layers, state: dict, step: int):
     """One optimizer step with PyTorch's semantics (SPEC §2)."""
     opt = spec.optimizer
-    lr, wd = opt.lr.value, opt.weight_decay.value
     new_params, new_state = [], {}
     for l, (layer, (W, b), grads) in enumerate(zip(spec.layers, params, layers)):
         out = []
@@ -122,28 +121,35 @@ def update(spec: Spec, params, layers, state: dict, step: int):
             if ("weights" if kind == "w" else "bias") in layer.freeze:
                 out.append(p)
                 continue
-            g = g + wd * p if wd else g
-            if opt.name == "sgd":
-                mu = opt.momentum.value
-                if mu:
-                    prev = state.get(("buf", l, kind))
-                    buf = g if prev is None else mu * prev + g
-                    new_state[("buf", l, kind)] = buf
-                    g = g + mu * buf if opt.nesterov else buf
-                out.append(p - lr * g)
-            elif opt.name in ("rmsprop", "adagrad"):
-                out.append(p - adaptive_step(opt, g, state, new_state, (l, kind), step))
-            else:
-                b1, b2, eps = opt.beta1.value, opt.beta2.value, opt.eps.value
-                m = b1 * state.get(("m", l, kind), 0.0) + (1 - b1) * g
-                v = b2 * state.get(("v", l, kind), 0.0) + (1 - b2) * g * g
-                new_state[("m", l, kind)] = m
-                new_state[("v", l, kind)] = v
-                m_hat = m / (1 - b1 ** step)
-                v_hat = v / (1 - b2 ** step)
-                out.append(p - lr * m_hat / (np.sqrt(v_hat) + eps))
+            out.append(optimizer_step(opt, p, g, state, new_state, (l, kind), step))
         new_params.append(tuple(out))
     return tuple(new_params), new_state
+
+
+def optimizer_step(opt, p, g, state: dict, new_state: dict, key: tuple, step: int):
+    """One parameter (array or float) after step `step` of `opt` with PyTorch's
+    semantics; its state is read from `state` and written to `new_state` under
+    (buf | m | v | sq | gavg | sum, *key)."""
+    lr, wd = opt.lr.value, opt.weight_decay.value
+    g = g + wd * p if wd else g
+    if opt.name == "sgd":
+        mu = opt.momentum.value
+        if mu:
+            prev = state.get(("buf",) + key)
+            buf = g if prev is None else mu * prev + g
+            new_state[("buf",) + key] = buf
+            g = g + mu * buf if opt.nesterov else buf
+        return p - lr * g
+    if opt.name in ("rmsprop", "adagrad"):
+        return p - adaptive_step(opt, g, state, new_state, key, step)
+    b1, b2, eps = opt.beta1.value, opt.beta2.value, opt.eps.value
+    m = b1 * state.get(("m",) + key, 0.0) + (1 - b1) * g
+    v = b2 * state.get(("v",) + key, 0.0) + (1 - b2) * g * g
+    new_state[("m",) + key] = m
+    new_state[("v",) + key] = v
+    m_hat = m / (1 - b1 ** step)
+    v_hat = v / (1 - b2 ** step)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
 def adaptive_step(opt, g, state: dict, new_state: dict, key: tuple, step: int):
