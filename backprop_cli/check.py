@@ -173,6 +173,10 @@ def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: boo
         arith = ExactArithmetic() if exact else RoundedArithmetic(round_digits) if round_digits is not None else None
         trace = solve_any_graph(spec, arith)
         return Solution(spec, trace, again)
+    if getattr(spec, "kind", "network") == "layered":
+        from .network.solve import solve_layered
+
+        return Solution(spec, solve_layered(spec, round_digits=round_digits, exact=exact), again)
     from .solve import solve
 
     if round_digits is None and not exact:

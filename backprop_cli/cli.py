@@ -147,6 +147,12 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
         if symbolic:
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))
+    if getattr(loaded, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
+        from .network.solve import solve_layered
+
+        if symbolic:
+            raise BackpropError("--symbolic applies to dense networks")
+        return solve_layered(loaded, steps=steps, round_digits=round_digits, exact=exact)
     from .solve import solve as solve_network
 
     progress, advance = _progress(steps or loaded.steps, "solving")

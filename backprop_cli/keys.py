@@ -141,13 +141,17 @@ class Solution:
             from .render.graph_json import graph_to_json
 
             return graph_to_json(self.trace)
+        if self.kind == "layered":
+            from .render.layered import layered_document
+
+            return layered_document(self.trace)
         from .render.json_out import network_document
 
         return network_document(self.trace)
 
     @property
     def total_steps(self) -> int:
-        return len(self.trace.losses) - 1 if self.kind == "network" else 1
+        return len(self.trace.losses) - 1 if self.kind in ("network", "layered") else 1
 
     @property
     def recorded_steps(self) -> list[int]:

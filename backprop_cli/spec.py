@@ -30,7 +30,7 @@ TOP_KEYS = (
     "name", "description", "input", "target", "layers", "loss", "reduction",
     "optimizer", "lr", "steps", "notation",
 )
-LAYER_KEYS = ("weights", "bias", "activation", "freeze", "layout")
+LAYER_KEYS = ("weights", "bias", "activation", "freeze", "layout", "type")
 LAYOUTS = ("out_in", "in_out")  # how `weights` is written: (out, in) as nn.Linear, or (in, out): h = xW
 OPTIMIZER_KEYS = {
     "sgd": ("name", "lr", "momentum", "weight_decay", "nesterov"),
@@ -309,6 +309,10 @@ def _read_minimize_optimizer(r: _Reader, root: yaml.MappingNode, graph):
 
 
 def _read_network(r: _Reader, root: yaml.MappingNode) -> Spec:
+    if _has_typed_layers(root):  # conv, pooling, norm, dropout, rnn, lstm: network/spec.py
+        from .network.spec import read_layered
+
+        return read_layered(r, root)
     top = r.mapping(root, "", TOP_KEYS + ("graph",), "a spec mapping")
     for required in ("input", "target", "layers", "loss"):
         if required not in top:
@@ -333,6 +337,19 @@ def _read_network(r: _Reader, root: yaml.MappingNode) -> Spec:
         batched=batched, target_indices=indices, input_text=x_text, target_text=t_text,
         notation=notation, warnings=tuple(warnings), marks=r.marks,
     )
+
+
+def _has_typed_layers(root: yaml.MappingNode) -> bool:
+    """Does a layer say `type:` other than dense? (Dense-only specs keep this reader.)"""
+    layers = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "layers"), None)
+    if not isinstance(layers, yaml.SequenceNode):
+        return False
+    for layer in layers.value:
+        if isinstance(layer, yaml.MappingNode):
+            for k, v in layer.value:
+                if getattr(k, "value", None) == "type" and not (isinstance(v, yaml.ScalarNode) and v.value == "dense"):
+                    return True
+    return False
 
 
 def _read_input(r: _Reader, node: yaml.Node):
@@ -641,3 +658,22 @@ def _read_notation(r: _Reader, node):
             raise r.fail(v, f"notation.{key}", expected="a short symbol (1–12 characters)", found=repr(text))
         out[key] = text
     return out
+
+
+# --------------------------------------------------------------------------------------
+# shared with the typed-layer reader (network/spec.py): the same checks, the same messages
+
+Reader = _Reader
+count = _count
+
+
+def read_activation(r: _Reader, node, path: str, is_last: bool) -> Activation:
+    return _read_activation(r, node, path, is_last)
+
+
+def read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:
+    return _read_optimizer(r, top, root, warnings)
+
+
+def hyper(r: _Reader, node, path: str, lo: float, hi: Optional[float] = None) -> Number:
+    return _hyper(r, node, path, lo, hi)

@@ -31,6 +31,10 @@ def render(
         raise BackpropError(f"unknown language {lang!r}: choose en or ko")
     if not 0 <= digits <= 15:
         raise BackpropError(f"--digits takes 0…15, got {digits}")
+    if getattr(trace, "kind", "network") == "layered" and format != "table":
+        from .layered import render_layered
+
+        return render_layered(trace, format, digits=digits, lang=lang, standalone=standalone)
     if format == "json":
         from .json_out import render_json
 

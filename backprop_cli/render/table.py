@@ -83,6 +83,10 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
         from .graph_table import graph_table
 
         return graph_table(trace, digits=digits, lang=lang)
+    if getattr(trace, "kind", "network") == "layered":
+        from .layered import layered_table
+
+        return layered_table(trace, digits=digits, lang=lang)
     L = labels(lang)
     look = Look.of(trace, "unicode", digits, notation)
     spec = trace.spec
