@@ -233,3 +233,38 @@ def torch_run(spec, steps):
         rec["new"] = [{k: v.detach().numpy().copy() for k, v in ts.items()} for ts in tensors]
         records.append(rec)
     return records
+
+
+def _element(name, index):
+    return name if not index else f"{name}[{','.join(str(i + 1) for i in index)}]"
+
+
+def torch_named(spec) -> dict[str, float]:
+    """Canonical names (docs/layers.md) of a typed-layer spec, computed by PyTorch: the
+    independent source of the shipped answer keys (configs/*.key.yaml)."""
+    records = torch_run(spec, spec.steps)
+    named: dict[str, float] = {}
+
+    def put(name, arr, s, sample_first=False):
+        arr = np.asarray(arr, dtype=float)
+        if sample_first and not spec.batched:
+            arr = arr[0]
+        for index in np.ndindex(arr.shape):
+            key = _element(name, index)
+            named[key if s == 1 else f"{key}@{s}"] = float(arr[index])
+
+    for s, r in enumerate(records[:-1], 1):
+        named["loss" if s == 1 else f"loss@{s}"] = r["loss"]
+        for l, layer in enumerate(spec.layers):
+            P = f"L{l + 1}"
+            put(f"{P}.out", r["out"][l], s, True)
+            if r["grad_out"][l] is not None:
+                put(f"dL/d{P}.out", r["grad_out"][l], s, True)
+            for name in layer.params:  # canonical indices are PyTorch's (out, in), whatever the layout
+                put(f"dL/d{P}.{name}", r["grads"][l][name], s)
+                put(f"{P}.{name}_new", r["new"][l][name], s)
+            if layer.type == "batchnorm":
+                put(f"{P}.running_mean_new", r["running"][l][0], s)
+                put(f"{P}.running_var_new", r["running"][l][1], s)
+    named["loss_after"] = records[-1]["loss"]
+    return named

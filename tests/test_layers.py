@@ -159,3 +159,137 @@ def test_every_layer_matches_torch(kind, seed):
                 close(st.extras["running_mean_new"], r["running"][l][0], "running mean")
                 close(st.extras["running_var_new"], r["running"][l][1], "running var")
     close(trace.loss_after, ref[spec.steps]["loss"], "loss after")
+
+
+# ---------------------------------------------------------------------------------------
+# shipped examples: one per layer type, keys computed by PyTorch
+
+
+LAYER_EXAMPLES = ["cnn_maxpool", "cnn_avgpool", "conv1d_signal", "batchnorm_mlp", "layernorm_mlp", "dropout_mlp",
+                  "rnn_bptt", "lstm_sequence"]
+
+
+def test_every_layer_type_has_a_shipped_example():
+    from pathlib import Path
+
+    from backprop_cli.spec import load_spec
+
+    seen = set()
+    for stem in LAYER_EXAMPLES:
+        spec = load_spec(Path(__file__).parent.parent / "configs" / f"{stem}.yaml")
+        seen |= {layer.type for layer in spec.layers}
+    assert seen >= {"conv2d", "conv1d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout",
+                    "rnn", "lstm", "dense"}
+
+
+@pytest.mark.parametrize("stem", LAYER_EXAMPLES)
+def test_shipped_layer_keys_agree_with_torch(stem):
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    import yaml
+
+    from backprop_cli.spec import load_spec
+    from tests.layer_oracles import torch_named
+
+    configs = Path(__file__).parent.parent / "configs"
+    named = torch_named(load_spec(configs / f"{stem}.yaml"))
+    key = yaml.safe_load((configs / f"{stem}.key.yaml").read_text())["named"]
+    assert len(key) >= 10
+    for name, expected in key.items():
+        text = str(expected)
+        decimals = len(text.split(".")[1]) if "." in text and "e" not in text.lower() else None
+        tol = 1.5 * 10 ** -decimals if decimals is not None else abs(float(expected)) * 1e-3 + 1e-12
+        assert abs(named[name] - float(expected)) <= tol, (stem, name, expected, named[name])
+
+
+def test_shipped_examples_check_clean_and_flag_an_erratum(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    configs = Path(__file__).parent.parent / "configs"
+    run = cold(["check"] + [str(configs / f"{stem}.yaml") for stem in LAYER_EXAMPLES])
+    assert run.code == 0, run.describe()
+    # a published erratum: the BPTT gradient with only the last step's contribution
+    shutil.copy(configs / "rnn_bptt.yaml", tmp_path / "rnn.yaml")
+    trace = solve_layered(loads_spec((configs / "rnn_bptt.yaml").read_text()))
+    last_only = trace.steps[0].layers[0].notes  # the derivation lists each step's share
+    assert any("contribution of t = 3" in line for note in last_only for line in note.lines)
+    right = trace.named["dL/dL1.W_hh[1,1]"]
+    (tmp_path / "rnn.key.yaml").write_text(f"named:\n  dL/dL1.W_hh[1,1]: {-right:.6f}\n  loss: {trace.named['loss']:.6f}\n")
+    run = cold(["check", str(tmp_path / "rnn.yaml"), "--format", "json"])
+    assert run.code == 1, run.describe()
+    result = next(r for r in json.loads(run.stdout)["specs"][0]["results"] if not r["ok"])
+    assert result["name"] == "dL/dL1.W_hh[1,1]" and "sign" in result["cause"]
+
+
+# ---------------------------------------------------------------------------------------
+# bad input: every new field, exit 2 with its path
+
+
+BASE_CONV = """\
+input: [[[1, 2, 0, 1], [0, 1, 3, 1], [2, 1, 0, 2], [1, 0, 1, 1]]]
+target: [0.5]
+layers:
+  - type: conv2d
+    weights: [[[[0.1, -0.2], [0.3, 0.4]]]]
+    stride: 1
+  - type: maxpool2d
+    kernel: 3
+  - type: flatten
+  - weights: [[0.5]]
+loss: mse
+lr: 0.1
+"""
+BASE_RNN = """\
+input: [[1.0], [0.5], [-1.0]]
+target: [0.5]
+layers:
+  - type: rnn
+    W_xh: [[0.5], [-0.3]]
+    W_hh: [[0.1, 0.4], [-0.2, 0.3]]
+    b: [0.0, 0.1]
+  - type: dropout
+    p: 0.5
+    mask: [1, 0]
+  - weights: [[0.8, -0.6]]
+loss: mse
+lr: 0.1
+"""
+BAD = [
+    (BASE_CONV, "[[[[0.1, -0.2], [0.3, 0.4]]]]", "[[[[0.1, -0.2, 0.1, 0.1, 0.1], [0.3, 0.4, 0.1, 0.1, 0.1]]]]",
+     "layers[0].weights", "kernel larger"),
+    (BASE_CONV, "    stride: 1\n", "    stride: 3\n", "layers[0].stride", "stride does not fit"),
+    (BASE_CONV, "    kernel: 3\n", "    kernel: 2\n", "layers[1].stride", "stride does not fit"),
+    (BASE_CONV, "    kernel: 3\n", "    kernel: 4\n", "layers[1].kernel", "kernel larger"),
+    (BASE_CONV, "[[[[0.1, -0.2], [0.3, 0.4]]]]", "[[[[0.1, -0.2], [0.3, 0.4]], [[0.1, -0.2], [0.3, 0.4]]]]",
+     "layers[0].weights", "channel mismatch"),
+    (BASE_CONV, "  - type: flatten\n", "  - type: flaten\n", "layers[2].type", "did you mean 'flatten'"),
+    (BASE_CONV, "    stride: 1\n", "    stride: 0\n", "layers[0].stride", "≥ 1"),
+    (BASE_CONV, "    stride: 1\n", "    strides: 1\n", "layers[0].strides", "did you mean 'stride'"),
+    (BASE_RNN, "mask: [1, 0]", "mask: [1, 0, 1]", "layers[1].mask", "shape"),
+    (BASE_RNN, "mask: [1, 0]", "mask: [1, 0.5]", "layers[1].mask", "0s and 1s"),
+    (BASE_RNN, "p: 0.5", "p: 1", "layers[1].p", "[0, 1)"),
+    (BASE_RNN, "input: [[1.0], [0.5], [-1.0]]", "input: [[[1.0], [0.5], [-1.0]], [[1.0], [0.5]]]",
+     "input[1]", "sequence length mismatch"),
+    (BASE_RNN, "W_hh: [[0.1, 0.4], [-0.2, 0.3]]", "W_hh: [[0.1, 0.4, 0.1], [-0.2, 0.3, 0.1]]", "layers[0].W_hh",
+     "shape"),
+    (BASE_RNN, "W_xh: [[0.5], [-0.3]]", "W_xh: [[0.5, 0.1], [-0.3, 0.1]]", "layers[0].W_xh", "shape"),
+    (BASE_RNN, "    b: [0.0, 0.1]\n", "    b: [0.0, 0.1]\n    output: every\n", "layers[0].output", "last or all"),
+    (BASE_RNN.replace("  - type: dropout\n    p: 0.5\n    mask: [1, 0]\n", ""), "    b: [0.0, 0.1]\n",
+     "    b: [0.0, 0.1]\n    output: all\n", "target", "one target per time step"),
+    (BASE_RNN, "    b: [0.0, 0.1]\n", "    b: [0.0, 0.1]\n    h0: [0.0]\n", "layers[0].h0", "shape"),
+    (BASE_RNN, "  - type: dropout\n", "  - type: batchnorm\n    momentum: 0.1\n  - type: dropout\n", "layers[1]",
+     "more than one value per channel"),
+]
+
+
+@pytest.mark.parametrize("base,old,new,path,words", BAD, ids=[f"{b[3]}-{b[4]}" for b in BAD])
+def test_bad_layer_fields(tmp_path, base, old, new, path, words):
+    assert old in base
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(base.replace(old, new, 1))
+    run = cold(["validate", str(spec)])
+    assert run.code == 2, run.describe()
+    assert path in run.stderr and words in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert run.stdout == ""

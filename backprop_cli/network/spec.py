@@ -164,7 +164,8 @@ def read_layered(r: Reader, root: yaml.MappingNode) -> LayeredSpec:
     loss = r.choice(top["loss"], "loss", LOSSES, "a loss")
     reduction = r.choice(top["reduction"], "reduction", REDUCTIONS, "mean or sum") if "reduction" in top else "mean"
     _check_loss(r, top["loss"], loss, layers[-1])
-    target, indices = _read_target(r, top["target"], loss, shape, x.shape[0], batched)
+    every_step = any(layer.type in ("rnn", "lstm") and layer.output == "all" for layer in layers)
+    target, indices = _read_target(r, top["target"], loss, shape, x.shape[0], batched, every_step)
     optimizer = read_optimizer(r, top, root, warnings)
     steps = r.integer(top["steps"], "steps", 1, MAX_STEPS, f"a whole number of steps from 1 to {MAX_STEPS}") \
         if "steps" in top else 1
@@ -389,7 +390,7 @@ def _check_loss(r: Reader, node, loss: str, last: TypedLayer) -> None:
                      found=f"{act}, output shape {_shape(last.out_shape)}")
 
 
-def _read_target(r: Reader, node, loss: str, shape: tuple, N: int, batched: bool):
+def _read_target(r: Reader, node, loss: str, shape: tuple, N: int, batched: bool, every_step: bool = False):
     if loss == "cross_entropy":
         K = shape[0]
         items = node.value if batched and isinstance(node, yaml.SequenceNode) else [node]
@@ -411,9 +412,7 @@ def _read_target(r: Reader, node, loss: str, shape: tuple, N: int, batched: bool
     t = read_array(r, node, "target", "numbers shaped like the output")
     want = (N,) + shape if batched else shape
     if t.shape != want:
-        hint = None
-        if len(want) >= 1 and len(t.shape) == len(want) and t.shape[-1] == want[-1]:
-            hint = "a recurrent layer with output: all needs one target per time step"
+        hint = "a recurrent layer with output: all needs one target per time step" if every_step else None
         raise r.fail(node, "target", "shape mismatch", expected=f"shape {_shape(want)} (the last layer's output"
                      + (" for the batch" if batched else "") + ")", found=f"shape {_shape(t.shape)}", hint=hint)
     if loss == "bce" and ((t < 0) | (t > 1)).any():

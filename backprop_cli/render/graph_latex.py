@@ -180,7 +180,8 @@ class GraphWriter(DocWriter):
         n = len(trace.steps)
         out.append(self.heading(0, self.text(L["after_steps"].format(n=n) if n > 1 else L["after"])))
         out += self.equations(list(trace.after_equations))
-        rows = [[str(s) if s <= n else f"{n} ✓", self.inline(self.num(v))] for s, v in enumerate(trace.losses, 1)]
+        rows = [[str(s) if s <= n else f"{n} " + self.inline(r"\checkmark"), self.inline(self.num(v))]
+                for s, v in enumerate(trace.losses, 1)]
         out.append(self.table([self.text(L["step"]), self.inline(self.sym(trace.output))], rows, "rr"))
         return out
 

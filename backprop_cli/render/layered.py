@@ -197,8 +197,9 @@ def layered_latex(trace, digits: int = 4, lang: str = "en", standalone: bool = F
             body.append(r"\subsection*{" + latex_line(heading) + "}")
         else:
             text = (r"\noindent\textbf{" + latex_line(heading) + "}" if heading else "")
-            if lines:
-                text += "\n\n" + "\n".join(r"\noindent\hspace*{1em}" + latex_line(line) + r"\\" for line in lines)
+            if lines:  # ragged and sloppy: long rows of numbers break at their commas' spaces
+                text += ("\n\n{\\raggedright\\sloppy\n"
+                         + "\n".join(r"\noindent\hspace*{1em}" + latex_line(line) + r"\par" for line in lines) + "\n}")
             body.append(text)
     text = "\n\n".join(p for p in body if p)
     korean = lang == "ko" or _has_hangul(text)
