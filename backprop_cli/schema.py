@@ -34,12 +34,14 @@ def spec_schema() -> dict:
     }
     layer = {
         "type": "object",
+        "description": "A dense layer (type: dense, the default).",
         "properties": {
             "weights": {**matrix, "description": "Shape (out, in): row j holds the weights into neuron j."},
             "bias": {"anyOf": [vector, {"$ref": "#/definitions/number"}],
                      "description": "One per neuron, one shared number, or omitted (no bias)."},
             "activation": activation,
             "freeze": {"type": "array", "items": {"enum": ["weights", "bias"]}},
+            "type": {"const": "dense"},
             "layout": {"enum": list(LAYOUTS),
                        "description": "out_in (default, nn.Linear: z = Wx + b) or in_out (h = xW + b: row i = weights out of input i)."},
         },
@@ -94,7 +96,7 @@ def spec_schema() -> dict:
             "description": {"type": "string"},
             "input": {"anyOf": [vector, matrix], "description": "1-D: one sample; 2-D: a batch."},
             "target": {"anyOf": [vector, matrix, {"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
-            "layers": {"type": "array", "items": layer, "minItems": 1},
+            "layers": {"type": "array", "items": {"anyOf": [layer, typed_layer()]}, "minItems": 1},
             "loss": {"enum": list(LOSSES)},
             "reduction": {"enum": list(REDUCTIONS)},
             "optimizer": {"oneOf": [sgd, adam, rmsprop, adagrad]},
@@ -134,4 +136,19 @@ def spec_schema() -> dict:
         "definitions": {"number": NUMBER, "network": network, "graph": graph,
                         "optimizers": {"enum": list(OPTIMIZERS)}},
         "oneOf": [{"$ref": "#/definitions/network"}, {"$ref": "#/definitions/graph"}],
+    }
+
+
+def typed_layer() -> dict:
+    """conv2d, conv1d, pooling, flatten, batch/layer norm, dropout, rnn, lstm (network/spec.py
+    checks their shapes; the schema names their fields)."""
+    from .network.spec import TYPE_KEYS
+
+    return {
+        "type": "object",
+        "description": "A typed layer with PyTorch's parameter names and shapes (docs/layers.md).",
+        "properties": {"type": {"enum": [t for t in TYPE_KEYS if t != "dense"]},
+                       **{k: {} for keys in TYPE_KEYS.values() for k in keys if k != "type"}},
+        "required": ["type"],
+        "additionalProperties": False,
     }
