@@ -95,6 +95,13 @@ def swap_kind(name: str, graph: bool) -> tuple[str, Optional[str]]:
     return re.sub(r"[0-9]+", "#", base), step or None
 
 
+def layered_kind(name: str) -> tuple[str, Optional[str]]:
+    """Typed layers: other elements of the same array and step (L1.weights_new[1,2] ~
+    L1.weights_new[2,1]), never another quantity that happens to share the value."""
+    base, _, step = name.partition("@")
+    return re.sub(r"\[[0-9,]+\]$", "[#]", base), step or None
+
+
 # ----------------------------------------------------------------------------------------
 # the diagnoser
 
@@ -144,13 +151,13 @@ class Diagnoser:
         return self._rounded[digits]
 
     def same_kind(self, name: str) -> list[str]:
+        kind = layered_kind if self.solution.kind == "layered" else (lambda n: swap_kind(n, not self.network))
         if self._by_kind is None:
-            graph = not self.network
             index: dict[tuple, list[str]] = {}
             for other in self.solution.all_names():
-                index.setdefault(swap_kind(other, graph), []).append(other)
+                index.setdefault(kind(other), []).append(other)
             self._by_kind = index
-        return self._by_kind.get(swap_kind(name, not self.network), [])
+        return self._by_kind.get(kind(name), [])
 
 
 # ----------------------------------------------------------------------------------------
@@ -166,6 +173,12 @@ def _sign(d: Diagnoser, miss: Miss) -> Optional[str]:
 def _old_and_step(d: Diagnoser, miss: Miss) -> Optional[tuple[float, float]]:
     """(old parameter, old − new) for a W_new/b_new name, or a parameter's `w_new` in
     gradient descent on a graph (`minimize:`)."""
+    if d.solution.kind == "layered":  # L1.weights_new[1,2]@s → L1.weights[1,2]@s
+        m = re.fullmatch(r"(?P<param>L[0-9]+\.\w+?)_new(?P<index>\[[0-9,]+\])?(?:@(?P<step>[0-9]+))?", miss.name)
+        if m is None:
+            return None
+        old = d.value(at(m["param"] + (m["index"] or ""), int(m["step"] or 1)))
+        return None if old is None else (old, old - miss.computed)
     if not d.network:
         spec = d.solution.spec
         base, _, step = miss.name.partition("@")
@@ -178,6 +191,22 @@ def _old_and_step(d: Diagnoser, miss: Miss) -> Optional[tuple[float, float]]:
         return None
     old = d.value(at(p.param, p.step))
     return None if old is None else (old, old - miss.computed)
+
+
+def _bptt_last_step(d: Diagnoser, miss: Miss) -> Optional[str]:
+    """A recurrent weight's gradient with only the last time step's share: backprop
+    through time stopped after one step (the recurrent path h_t → h_(t−1) left out)."""
+    if d.solution.kind != "layered":
+        return None
+    m = re.fullmatch(r"dL/d(?P<layer>L[0-9]+)\.(?P<param>W_hh|W_xh|W_ih|b)\[(?P<index>[0-9,]+)\](?P<step>@[0-9]+)?", miss.name)
+    if m is None:
+        return None
+    layer = int(m["layer"][1:])
+    T = d.solution.spec.layers[layer - 1].in_shape[0]
+    share = d.value(f"{m['layer']}.{m['param']}_share[{T},{m['index']}]{m['step'] or ''}")
+    if share is not None and miss.explained_by(share):
+        return f"backprop through time stopped at the last step: only t = {T}'s contribution (the other steps' shares left out)"
+    return None
 
 
 def _direction(d: Diagnoser, miss: Miss) -> Optional[str]:
@@ -293,7 +322,7 @@ def _swapped(d: Diagnoser, miss: Miss) -> Optional[str]:
 
 
 RULES: tuple[Callable[[Diagnoser, Miss], Optional[str]], ...] = (
-    _sign, _direction, _lr, _activation, _updated_weights, _loss_factor, _batch, _rounding, _swapped,
+    _sign, _bptt_last_step, _direction, _lr, _activation, _updated_weights, _loss_factor, _batch, _rounding, _swapped,
 )
 
 

@@ -293,3 +293,38 @@ def test_bad_layer_fields(tmp_path, base, old, new, path, words):
     assert run.code == 2, run.describe()
     assert path in run.stderr and words in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert run.stdout == ""
+
+
+def test_check_names_the_causes_of_typed_layer_errata(tmp_path):
+    """A BPTT gradient with only the last step's share, an update in the wrong direction,
+    swapped indices — each named; the expected values are derived from the torch oracle."""
+    from pathlib import Path
+
+    from tests.layer_oracles import torch_run
+
+    pytest.importorskip("torch")
+    configs = Path(__file__).parent.parent / "configs"
+    spec = loads_spec((configs / "rnn_bptt.yaml").read_text())
+    ref = torch_run(spec, 1)[0]
+    # the last step's share of ∂L/∂W_hh, by hand from the torch forward: δ_3ᵀ h_2
+    import numpy as np
+
+    x = spec.input[0]
+    W_xh, W_hh, b = (spec.layers[0].params[k] for k in ("W_xh", "W_hh", "b"))
+    h = [np.zeros(2)]
+    for t in range(3):
+        h.append(np.tanh(W_xh @ x[t] + W_hh @ h[-1] + b))
+    dh3 = ref["grad_out"][0][0]
+    share = np.outer(dh3 * (1 - h[3] ** 2), h[2])
+    g = ref["grads"][0]["W_hh"]
+    old = spec.layers[0].params["W_hh"]
+    (tmp_path / "rnn.yaml").write_text((configs / "rnn_bptt.yaml").read_text())
+    (tmp_path / "rnn.key.yaml").write_text(
+        f"named:\n  dL/dL1.W_hh[1,2]: {share[0, 1]:.6f}\n  L1.W_hh_new[1,1]: {old[0, 0] + 0.1 * g[0, 0]:.6f}\n"
+        f"  dL/dL1.W_hh[2,1]: {g[0, 1]:.6f}\n")
+    run = cold(["check", str(tmp_path / "rnn.yaml"), "--format", "json"])
+    assert run.code == 1, run.describe()
+    causes = {r["name"]: r["cause"] for r in json.loads(run.stdout)["specs"][0]["results"]}
+    assert "stopped at the last step" in causes["dL/dL1.W_hh[1,2]"]
+    assert "wrong direction" in causes["L1.W_hh_new[1,1]"]
+    assert causes["dL/dL1.W_hh[2,1]"] == "matches dL/dL1.W_hh[1,2]: indices swapped?"

@@ -168,11 +168,14 @@ def _extras(layer, cache) -> dict:
         else:
             out.update(mean=squeeze(cache["mean"]), var=squeeze(cache["var"]))
         return out
+    if layer.type in ("rnn", "lstm"):  # each time step's share of the BPTT sums: <param>_share[t, …]
+        shares = {f"{name}_share": np.stack([c[name] for c in cache["contributions"]])
+                  for name in cache["contributions"][0]}
     if layer.type == "rnn":
-        return {"h": cache["H"], "dL/dh": cache["dH"]}
+        return {"h": cache["H"], "dL/dh": cache["dH"], **shares}
     if layer.type == "lstm":
         gates = cache["gates"]
-        out = {"h": cache["H"], "c": np.stack(cache["cs"][1:], axis=1), "dL/dh": cache["dH"]}
+        out = {"h": cache["H"], "c": np.stack(cache["cs"][1:], axis=1), "dL/dh": cache["dH"], **shares}
         for k, gate in enumerate("ifgo"):
             out[gate] = np.stack([g[k] for g in gates], axis=1)
         return out
