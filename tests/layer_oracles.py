@@ -57,6 +57,8 @@ def naive_forward(layer, p, x):
         return y, None
     if t == "flatten":
         return x.reshape(x.shape[0], -1), None
+    if t in ("relu", "sigmoid", "tanh", "leaky_relu"):
+        return _act(t, x, layer.activation.slope), None
     if t in ("batchnorm", "layernorm"):
         axes = tuple(a for a in range(x.ndim) if a != 1) if t == "batchnorm" else tuple(range(1, x.ndim))
         mu = x.mean(axis=axes, keepdims=True)
@@ -188,6 +190,8 @@ def torch_run(spec, steps):
                 x = Fn.avg_pool2d(x, layer.kernel, layer.stride)
             elif ty == "flatten":
                 x = torch.flatten(x, 1)
+            elif ty in ("relu", "sigmoid", "tanh", "leaky_relu"):
+                x = act(layer.activation, x)
             elif ty == "batchnorm":
                 x = Fn.batch_norm(x, rm, rv, p["gamma"], p["beta"], training=True, momentum=layer.momentum, eps=layer.eps)
             elif ty == "layernorm":

@@ -85,10 +85,12 @@ def case(kind: str, seed: int) -> str:
         # differently in any two implementations: no bias there (as the courses write it)
         bias = "" if kind == "batchnorm" else f"    bias: {_arr(rng, (Hd,), 0.2)}\n"
         layers = [f"  - weights: {_arr(rng, (Hd, I), 0.8)}\n{bias}"]
-        if kind == "batchnorm":
+        if kind == "batchnorm":  # affine → batch norm → activation layer (CS231n's order)
             layers.append(f"  - type: batchnorm\n    gamma: {_arr(rng, (Hd,))}\n    beta: {_arr(rng, (Hd,), 0.2)}\n"
                           f"    momentum: 0.2\n    running_mean: {_arr(rng, (Hd,))}\n    running_var: [" +
                           ", ".join("1.5" for _ in range(Hd)) + "]\n")
+            layers.append(rng.choice(["  - type: relu\n", "  - type: tanh\n", "  - type: sigmoid\n",
+                                      "  - type: leaky_relu\n    slope: 0.1\n"]))
         elif kind == "layernorm":
             layers.append(f"  - type: layernorm\n    gamma: {_arr(rng, (Hd,))}\n    beta: {_arr(rng, (Hd,), 0.2)}\n")
         else:

@@ -172,10 +172,17 @@ def _dense(layer, P, params, cache, upstream, grads, batched):
     return Note("dense", _trim(lines))
 
 
+def _activation(layer, P, params, cache, upstream, grads, batched):
+    rule = {"relu": "1 where x > 0, else 0", "sigmoid": "σ(x)(1 − σ(x))", "tanh": "1 − tanh²(x)",
+            "leaky_relu": f"1 where x > 0, else {layer.activation.slope:g}"}[layer.type]
+    return Note("activation", (f"∂L/∂x = ∂L/∂out ⊙ {layer.type}′(x), {layer.type}′ = {rule}",))
+
+
 def _flatten(layer, P, params, cache, upstream, grads, batched):
     return Note("flatten", (f"reshape {tuple(layer.in_shape)} → {tuple(layer.out_shape)}; ∂L/∂x is ∂L/∂out reshaped back",))
 
 
 _RULES = {"conv2d": _conv, "conv1d": _conv, "maxpool2d": _maxpool, "avgpool2d": _avgpool, "batchnorm": _norm,
           "layernorm": _norm, "dropout": _dropout, "rnn": _recurrent, "lstm": _recurrent, "dense": _dense,
-          "flatten": _flatten}
+          "flatten": _flatten, "relu": _activation, "sigmoid": _activation, "tanh": _activation,
+          "leaky_relu": _activation}

@@ -381,6 +381,19 @@ def _activation_backward(activation, cache, g):
     return g * cache["da"]
 
 
+# --------------------------------------------------------------------------------------
+# an activation as its own layer (nn.ReLU, nn.Sigmoid, …): affine → batch norm → ReLU
+
+
+def activation_forward(layer, params, x):
+    a, da = _activate(layer.activation, x)
+    return a, {"a": a, "da": da}
+
+
+def activation_backward(layer, params, cache, g):
+    return g * cache["da"], {}
+
+
 RULES: dict[str, tuple[Any, Any]] = {
     "dense": (dense_forward, dense_backward),
     "conv2d": (conv2d_forward, conv2d_backward),
@@ -393,4 +406,5 @@ RULES: dict[str, tuple[Any, Any]] = {
     "dropout": (dropout_forward, dropout_backward),
     "rnn": (rnn_forward, rnn_backward),
     "lstm": (lstm_forward, lstm_backward),
+    **{name: (activation_forward, activation_backward) for name in ("relu", "sigmoid", "tanh", "leaky_relu")},
 }

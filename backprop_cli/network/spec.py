@@ -21,8 +21,9 @@ from ..numbers import describe, number
 from ..spec import (LAYOUTS, LOSSES, MAX_STEPS, REDUCTIONS, TOP_KEYS, Activation, Optimizer, Reader, hyper,
                     read_activation, read_optimizer)
 
+ACTIVATION_TYPES = ("relu", "sigmoid", "tanh", "leaky_relu")  # an activation as its own layer (nn.ReLU, …)
 LAYER_TYPES = ("dense", "conv2d", "conv1d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm",
-               "dropout", "rnn", "lstm")
+               "dropout", "rnn", "lstm") + ACTIVATION_TYPES
 TYPE_KEYS = {
     "dense": ("type", "weights", "bias", "activation", "freeze", "layout"),
     "conv2d": ("type", "weights", "bias", "stride", "padding", "activation", "freeze"),
@@ -35,10 +36,13 @@ TYPE_KEYS = {
     "dropout": ("type", "p", "mask"),
     "rnn": ("type", "W_xh", "W_hh", "b", "h0", "output", "freeze"),
     "lstm": ("type", "W_ih", "W_hh", "b", "h0", "c0", "output", "freeze"),
+    **{name: ("type",) for name in ("relu", "sigmoid", "tanh")},
+    "leaky_relu": ("type", "slope"),
 }
 # The rank of one sample's input each first layer expects (one more: a batch).
 SAMPLE_RANK = {"dense": 1, "conv2d": 3, "conv1d": 2, "maxpool2d": 3, "avgpool2d": 3, "batchnorm": None,
-               "layernorm": None, "dropout": None, "flatten": None, "rnn": 2, "lstm": 2}
+               "layernorm": None, "dropout": None, "flatten": None, "rnn": 2, "lstm": 2,
+               **{name: None for name in ACTIVATION_TYPES}}
 RECURRENT_OUTPUTS = ("last", "all")
 
 
@@ -261,6 +265,10 @@ def _read_layer(r: Reader, node, path: str, shape: tuple, is_last: bool, N: int)
         return TypedLayer(kind, {}, kernel=kernel, stride=stride, in_shape=shape, out_shape=(shape[0], Ho, Wo))
     if kind == "flatten":
         return TypedLayer(kind, {}, in_shape=shape, out_shape=(int(np.prod(shape)),))
+    if kind in ACTIVATION_TYPES:
+        slope = hyper(r, fields["slope"], f"{path}.slope", 0.0) if "slope" in fields else None
+        activation = Activation(kind, slope.value, slope.text) if slope else Activation(kind)
+        return TypedLayer(kind, {}, activation=activation, in_shape=shape, out_shape=shape)
     if kind in ("batchnorm", "layernorm"):
         pshape = (shape[0],) if kind == "batchnorm" else shape
         what = "one per channel (input axis 0)" if kind == "batchnorm" else f"shaped like one sample {_shape(shape)}"
@@ -382,7 +390,7 @@ def _recurrent(r, node, fields, path, kind, shape) -> TypedLayer:
 
 
 def _check_loss(r: Reader, node, loss: str, last: TypedLayer) -> None:
-    act = last.activation.name if last.type in ("dense", "conv2d", "conv1d") else "identity"
+    act = last.activation.name if last.type in ("dense", "conv2d", "conv1d") + ACTIVATION_TYPES else "identity"
     if loss == "bce" and act not in ("sigmoid", "softmax"):
         raise r.fail(node, "loss", "bce needs probabilities", expected="a sigmoid or softmax last layer", found=act)
     if loss == "cross_entropy" and (act != "softmax" or len(last.out_shape) != 1):

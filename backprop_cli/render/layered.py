@@ -24,7 +24,7 @@ WORDS = {
            "pool_avg": "average pooling", "batchnorm": "batch norm: the three-term gradient",
            "layernorm": "layer norm: the three-term gradient", "dropout": "dropout with the given mask",
            "bptt": "backprop through time", "dense": "dense layer", "flatten": "flatten",
-           "running": "running statistics after the step"},
+           "running": "running statistics after the step", "activation": "activation"},
     "ko": {"forward": "순전파", "loss": "오차", "backward": "역전파", "update": "가중치 갱신",
            "after": "{n}단계 학습 후 오차", "step": "{s}단계", "layer": "{l}번째 층", "output": "출력",
            "optimizer": "최적화", "losses": "단계별 오차", "shape": "형태",
@@ -32,7 +32,7 @@ WORDS = {
            "pool_avg": "평균 풀링", "batchnorm": "배치 정규화: 세 항의 기울기",
            "layernorm": "층 정규화: 세 항의 기울기", "dropout": "주어진 마스크의 드롭아웃",
            "bptt": "시간 역전파(BPTT)", "dense": "완전연결층", "flatten": "평탄화",
-           "running": "갱신된 이동 평균 통계"},
+           "running": "갱신된 이동 평균 통계", "activation": "활성화 함수"},
 }
 
 
