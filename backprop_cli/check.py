@@ -174,7 +174,7 @@ def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: boo
         trace = solve_any_graph(spec, arith)
         return Solution(spec, trace, again)
     if getattr(spec, "kind", "network") == "layered":
-        from .network.solve import solve_layered
+        from .network.typed_solve import solve_layered
 
         return Solution(spec, solve_layered(spec, round_digits=round_digits, exact=exact), again)
     from .solve import solve

@@ -148,7 +148,7 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))
     if getattr(loaded, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
-        from .network.solve import solve_layered
+        from .network.typed_solve import solve_layered
 
         if symbolic:
             raise BackpropError("--symbolic applies to dense networks")

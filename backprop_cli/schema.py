@@ -140,9 +140,9 @@ def spec_schema() -> dict:
 
 
 def typed_layer() -> dict:
-    """conv2d, conv1d, pooling, flatten, batch/layer norm, dropout, rnn, lstm (network/spec.py
+    """conv2d, conv1d, pooling, flatten, batch/layer norm, dropout, rnn, lstm (network/typed_spec.py
     checks their shapes; the schema names their fields)."""
-    from .network.spec import TYPE_KEYS
+    from .network.typed_spec import TYPE_KEYS
 
     return {
         "type": "object",

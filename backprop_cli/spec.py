@@ -309,8 +309,8 @@ def _read_minimize_optimizer(r: _Reader, root: yaml.MappingNode, graph):
 
 
 def _read_network(r: _Reader, root: yaml.MappingNode) -> Spec:
-    if _has_typed_layers(root):  # conv, pooling, norm, dropout, rnn, lstm: network/spec.py
-        from .network.spec import read_layered
+    if _has_typed_layers(root):  # conv, pooling, norm, dropout, rnn, lstm: network/typed_spec.py
+        from .network.typed_spec import read_layered
 
         return read_layered(r, root)
     top = r.mapping(root, "", TOP_KEYS + ("graph",), "a spec mapping")
@@ -661,7 +661,7 @@ def _read_notation(r: _Reader, node):
 
 
 # --------------------------------------------------------------------------------------
-# shared with the typed-layer reader (network/spec.py): the same checks, the same messages
+# shared with the typed-layer reader (network/typed_spec.py): the same checks, the same messages
 
 Reader = _Reader
 count = _count

@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from backprop_cli.network.solve import solve_layered
+from backprop_cli.network.typed_solve import solve_layered
 from backprop_cli.spec import loads_spec
 from tests.cli_proc import cold
 from tests.layer_oracles import finite_differences, torch_run

@@ -54,7 +54,7 @@ def solve_example(path: Path):
 
         return solve_any_graph(spec)
     if getattr(spec, "kind", "network") == "layered":
-        from backprop_cli.network.solve import solve_layered
+        from backprop_cli.network.typed_solve import solve_layered
 
         return solve_layered(spec)
     from backprop_cli.solve import solve

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..frozen import frozen
-from .names import element_name, prefix
+from .typed_names import element_name, prefix
 
 MAX_LINES = 24  # a note longer than this shows its first lines and says how many more
 

@@ -19,8 +19,8 @@ from ..frozen import frozen
 from ..names import at
 from . import derive
 from .layers import RULES, running_stats
-from .names import elements, per_sample, prefix
-from .spec import LayeredSpec
+from .typed_names import elements, per_sample, prefix
+from .typed_spec import LayeredSpec
 
 
 @frozen
