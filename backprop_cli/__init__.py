@@ -12,10 +12,11 @@ Library use (the CLI is a thin layer over these)::
 """
 from __future__ import annotations
 
-from . import solve as _solve_module  # loaded first, so the name below stays the function
+from .network import solve as _solve_module  # loaded first, so the name below stays the function
 from .errors import BackpropError, ComputeError, KeyFileError, SpecError
 from .render import render
-from .spec import Spec, load_spec, loads_spec
+from .load import load_spec, loads_spec
+from .network.spec import Spec
 from .trace import GraphTrace, Trace
 
 __version__ = "0.1.0"
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 def solve(spec, **options):
     """Solve a network or graph spec into a Trace (see solve.solve / graph.solve_graph)."""
     if not isinstance(spec, Spec):
-        from .graph import solve_graph
+        from .graph.solve import solve_graph
 
         return solve_graph(spec, **options)
     return _solve_module.solve(spec, **options)

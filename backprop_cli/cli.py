@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from .errors import BackpropError, ComputeError
-from .yamlsafe import MAX_SIZE
+from .read.yamlsafe import MAX_SIZE
 
 app = typer.Typer(
     name="backprop",
@@ -91,7 +91,8 @@ def solve(
     spec: Path = typer.Argument(..., help="The network or graph spec (YAML).", show_default=False),
     format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps (overrides the spec's `steps`)."),
-    digits: int = typer.Option(4, "--digits", help="Decimals shown; computation stays full precision."),
+    digits: int = typer.Option(4, "--digits", help="Decimals shown (small values keep 3 significant digits, exact integers print as "
+                        "integers); computation stays full precision."),
     round_: Optional[int] = typer.Option(
         None, "--round", metavar="D",
         help="Hand-calculation mode: round every computed number to D decimals and carry the rounded values.",
@@ -102,6 +103,20 @@ def solve(
     notation: Optional[str] = typer.Option(None, "--notation", help="Display notation: standard, mazur, hidden_output, indexed."),
     standalone: bool = typer.Option(False, "--standalone", help="LaTeX: a complete document for pdflatex."),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the prose: en or ko."),
+    show_steps: Optional[str] = typer.Option(
+        None, "--show-steps", metavar="WHICH",
+        help="Steps written out in full: all, first,last or numbers such as 1,2,5. Default: every step "
+        "of a run of up to 3 steps, else steps 1, 2 and the last (the loss table covers every step).",
+    ),
+    heading_level: int = typer.Option(
+        1, "--heading-level", metavar="N",
+        help="LaTeX/Markdown: level of the top headings (1 = \\section*/##, 2 = \\subsection*/###, ...).",
+    ),
+    no_title: bool = typer.Option(False, "--no-title", help="LaTeX/Markdown: leave out the title block."),
+    questions: bool = typer.Option(
+        False, "--questions",
+        help="A question sheet: the givens and the tasks with blanks, no answers (table, LaTeX, Markdown).",
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     max_size: int = typer.Option(MAX_SIZE, "--max-size", help="Refuse spec files larger than this many bytes."),
 ) -> None:
@@ -110,25 +125,39 @@ def solve(
     Example: backprop solve configs/bce_2_2_1.yaml --format latex --standalone -o bce_2_2_1.tex
     """
     from .render import render
-    from .spec import load_spec
+    from .load import load_spec
 
     try:
         if not 0 <= digits <= 15:
             raise BackpropError(f"--digits takes 0…15, got {digits}")
         if format == Format.table and standalone:
             raise BackpropError("--standalone applies to --format latex")
+        if questions and format == Format.json:
+            raise BackpropError("--questions applies to --format table, latex or markdown")
+        from .render.common import parse_show_steps
+
+        shown = parse_show_steps(show_steps)
         loaded = load_spec(spec, max_size=max_size)
         for message in getattr(loaded, "warnings", ()):
             _warn(f"{spec}: {message}")
-        trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value)
+        trace = _solve(loaded, steps=steps, round_digits=round_, exact=exact, symbolic=symbolic, detail=detail.value,
+                       show_steps=shown)
+        if questions:
+            from .render.questions import render_questions
+
+            text = render_questions(trace, format.value, digits=digits, lang=lang.value, notation=notation,
+                                    standalone=standalone, heading_level=heading_level, title=not no_title)
+            _write(text, output)
+            return
         if format == Format.table and output is None:
             from rich.console import Console
 
-            from .render.table import render_table
+            from .render import table_renderable
 
-            Console().print(render_table(trace, digits=digits, lang=lang.value, notation=notation))
+            Console().print(table_renderable(trace, digits=digits, lang=lang.value, notation=notation, show_steps=shown))
             return
-        text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone)
+        text = render(trace, format.value, digits=digits, lang=lang.value, notation=notation, standalone=standalone,
+                      show_steps=shown, heading_level=heading_level, title=not no_title, width=None)
         _write(text, output)
     except ComputeError as error:  # raised below the file level: name the file here
         raise _fail(error.located(file=str(spec))) from None
@@ -136,14 +165,16 @@ def solve(
         raise _fail(error) from None
 
 
-def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
+def _solve(loaded, *, steps, round_digits, exact, symbolic, detail, show_steps=None):
     if getattr(loaded, "kind", "network") == "graph" or type(loaded).__name__ == "GraphSpec":
-        from .graph import solve_graph
+        from .graph.solve import solve_graph
 
         if getattr(loaded, "minimize", None):
             return _minimize(loaded, steps, round_digits, exact)
         if steps is not None:
             raise BackpropError("--steps applies to network specs and to graphs with `minimize:`")
+        if show_steps is not None:
+            raise BackpropError("--show-steps applies to network specs, not graphs (a graph has no steps)")
         if symbolic:
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))
@@ -153,7 +184,7 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
         if symbolic:
             raise BackpropError("--symbolic applies to dense networks")
         return solve_layered(loaded, steps=steps, round_digits=round_digits, exact=exact)
-    from .solve import solve as solve_network
+    from .network.solve import solve as solve_network
 
     progress, advance = _progress(steps or loaded.steps, "solving")
     try:
@@ -168,10 +199,10 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail):
 
 def _minimize(loaded, steps, round_digits, exact):
     """Gradient descent on a graph (`minimize:`), `--steps` overriding the spec's."""
-    from .arithmetic import FloatArithmetic
+    from .calc.arithmetic import FloatArithmetic
     from .frozen import replace
-    from .graph import MAX_MINIMIZE_STEPS
-    from .graph_minimize import solve_minimize
+    from .graph.solve import MAX_MINIMIZE_STEPS
+    from .graph.minimize import solve_minimize
 
     if steps is not None:
         if not 1 <= steps <= MAX_MINIMIZE_STEPS:
@@ -181,7 +212,7 @@ def _minimize(loaded, steps, round_digits, exact):
 
 
 def _graph_policy(round_digits, exact) -> dict:
-    from .arithmetic import ExactArithmetic, RoundedArithmetic
+    from .calc.arithmetic import ExactArithmetic, RoundedArithmetic
 
     if round_digits is not None and exact:
         raise BackpropError("--round and --exact cannot be combined: choose one number policy")
@@ -196,7 +227,7 @@ def _graph_policy(round_digits, exact) -> dict:
 
 def _spec_files(paths: List[Path]) -> list[Path]:
     """Files as given; a directory means its *.yaml specs; key files are skipped."""
-    from .examples import is_key_file
+    from .read.examples import is_key_file
 
     out: list[Path] = []
     for path in paths:
@@ -216,7 +247,7 @@ def validate(
 
     Example: backprop validate configs/
     """
-    from .spec import load_spec
+    from .load import load_spec
 
     files = _spec_files(specs)
     if not files:
@@ -257,7 +288,7 @@ def check(
     Exit 0 when every value matches, 1 on any mismatch, 2 on bad input.
     Example: backprop check configs/*.yaml --junit check.xml
     """
-    from .check import (
+    from .check.compare import (
         CheckOptions, check_files, parse_tolerance_option, render_table, report_json, summary_line, total_line,
     )
 
@@ -301,7 +332,7 @@ def check(
         if several and any(s.error is None for s in report.specs):
             console.print(total_line(report), markup=False)
     if junit is not None:
-        from .junit import junit_xml
+        from .check.junit import junit_xml
 
         try:
             _write(junit_xml(report), junit)
@@ -320,13 +351,13 @@ def init(
 
     Example: backprop init my_net.yaml --example bce_2_2_1
     """
-    from .examples import find_example, list_examples
-    from .starter import STARTER
+    from .read.examples import find_example, list_examples
+    from .read.starter import STARTER
 
     if example is not None:
         found = find_example(example)
         if found is None:
-            from .spec import suggest
+            from .read.suggest import suggest
 
             names = [e.name for e in list_examples()]
             hint = suggest(example, names) or "run `backprop examples` to list them"
@@ -349,7 +380,7 @@ def examples() -> None:
 
     Example: backprop init mine.yaml --example $(backprop examples | head -1 | cut -d' ' -f1)
     """
-    from .examples import list_examples
+    from .read.examples import list_examples
 
     items = list_examples()
     width = max((len(e.name) for e in items), default=0)
@@ -365,7 +396,7 @@ def schema() -> None:
     """
     import json
 
-    from .schema import spec_schema
+    from .read.schema import spec_schema
 
     typer.echo(json.dumps(spec_schema(), indent=2))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any, Mapping, Optional
 
-from .expr import Expr, to_text
+from .calc.expr import Expr, to_text
 from .frozen import frozen
 
 
@@ -98,18 +98,6 @@ class Trace:
     def equations(self) -> tuple[Equation, ...]:
         return tuple(e for s in self.steps for e in s.equations) + self.after_equations
 
-    # Jupyter: a Trace shows itself as the worked example (renderers imported lazily,
-    # so the records stay free of rendering code).
-    def _repr_markdown_(self) -> str:
-        from .render.markdown import render_markdown
-
-        return render_markdown(self)
-
-    def _repr_latex_(self) -> str:
-        from .render.latex import render_latex_math
-
-        return render_latex_math(self)
-
 
 @frozen
 class LocalGradient:
@@ -153,13 +141,3 @@ class GraphTrace:
     steps: tuple["GraphStep", ...] = ()
     losses: tuple[float, ...] = ()  # the minimized node at every step, then after the last
     after_equations: tuple[Equation, ...] = ()
-
-    def _repr_markdown_(self) -> str:
-        from .render.graph_markdown import graph_markdown
-
-        return graph_markdown(self)
-
-    def _repr_latex_(self) -> str:
-        from .render.latex import render_latex_math
-
-        return render_latex_math(self)

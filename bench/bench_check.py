@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="print the 25 costliest functions")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from backprop_cli.check import CheckOptions, check_files
+    from backprop_cli.check.compare import CheckOptions, check_files
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

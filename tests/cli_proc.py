@@ -87,8 +87,8 @@ def cold(args, *, cwd=None, timeout: float = 60.0, python_flags=()) -> Run:
 _ZYGOTE = r'''
 import json, os, resource, sys, time, traceback
 import backprop_cli.cli as cli
-import backprop_cli.spec, backprop_cli.solve, backprop_cli.render, backprop_cli.engine  # warm imports
-for optional in ("backprop_cli.graph", "backprop_cli.check", "backprop_cli.keys"):
+import backprop_cli.network.spec, backprop_cli.network.solve, backprop_cli.render, backprop_cli.network.engine  # warm imports
+for optional in ("backprop_cli.graph.solve", "backprop_cli.check.compare", "backprop_cli.check.keys"):
     try:
         __import__(optional)
     except Exception:

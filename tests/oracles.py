@@ -1,14 +1,14 @@
 """Independent oracles: the loss written out in sympy from SPEC §2, and finite differences.
 
 Neither uses backprop's backward pass; the sympy loss is written from the SPEC's table,
-not from backprop_cli.functions.
+not from backprop_cli.calc.functions.
 """
 from __future__ import annotations
 
 import numpy as np
 import sympy as sp
 
-from backprop_cli.names import NetworkNames
+from backprop_cli.network.names import NetworkNames
 
 
 def parameter_values(spec) -> dict[str, float]:
@@ -84,7 +84,7 @@ def finite_difference_gradients(spec, h: float = 1e-6) -> dict[str, float]:
     """Central differences of the float64 loss with respect to each parameter."""
     from backprop_cli.frozen import replace
 
-    from backprop_cli import engine
+    from backprop_cli.network import engine
 
     names = NetworkNames.of(spec)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from backprop_cli.check import CheckOptions, check_spec, solve_for_check
-from backprop_cli.diagnose import Diagnoser, Miss, parse, swap_kind
-from backprop_cli.keys import literal_decimals, literal_tolerance
-from backprop_cli.spec import load_spec, loads_spec
+from backprop_cli.check.compare import CheckOptions, check_spec, solve_for_check
+from backprop_cli.check.diagnose import Diagnoser, Miss, parse, swap_kind
+from backprop_cli.check.keys import literal_decimals, literal_tolerance
+from backprop_cli.load import load_spec, loads_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

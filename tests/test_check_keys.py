@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from backprop_cli.check import CheckOptions, check_spec, solve_for_check
+from backprop_cli.check.compare import CheckOptions, check_spec, solve_for_check
 from backprop_cli.errors import KeyFileError
-from backprop_cli.keys import Tolerance, literal_decimals, literal_tolerance, read_key, resolve
-from backprop_cli.spec import load_spec
+from backprop_cli.check.keys import Tolerance, literal_decimals, literal_tolerance, read_key, resolve
+from backprop_cli.load import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -94,7 +94,7 @@ def test_losses_and_equations_of_the_json_structure(tmp_path: Path) -> None:
 
 
 def _equation_index(name: str) -> int:
-    from backprop_cli.solve import solve
+    from backprop_cli.network.solve import solve
 
     trace = solve(load_spec(CONFIGS / "bce_2_2_1.yaml"))
     return next(i for i, e in enumerate(trace.steps[0].equations) if e.name == name)
@@ -116,7 +116,7 @@ def test_text_fields_are_compared_as_text(tmp_path: Path) -> None:
 
 def test_the_json_output_itself_is_a_passing_key(tmp_path: Path) -> None:
     from backprop_cli.render.json_out import render_json
-    from backprop_cli.solve import solve
+    from backprop_cli.network.solve import solve
 
     key = tmp_path / "all.key.yaml"
     key.write_text(render_json(solve(load_spec(CONFIGS / "mazur.yaml"))), encoding="utf-8")
@@ -192,7 +192,7 @@ def test_exact_comparison_of_fraction_strings() -> None:
     import sympy
     from fractions import Fraction
 
-    from backprop_cli.check import _exact_compare
+    from backprop_cli.check.compare import _exact_compare
 
     assert _exact_compare(Fraction(272, 625), "272/625") == (True, 0.0, 0.0)
     assert _exact_compare(Fraction(1, 3), "333/1000")[0] is False

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
-from backprop_cli.examples import list_examples
+from backprop_cli.read.examples import list_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

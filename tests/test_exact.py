@@ -9,8 +9,8 @@ import sympy as sp
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
-from backprop_cli.spec import load_spec, loads_spec
-from backprop_cli.solve import solve
+from backprop_cli.load import load_spec, loads_spec
+from backprop_cli.network.solve import solve
 from tests.netgen import OPTIMIZERS, random_spec
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -39,7 +39,7 @@ def high_precision(value) -> float:
     import mpmath
     from fractions import Fraction
 
-    from backprop_cli.expr import Bin, Neg, Num
+    from backprop_cli.calc.expr import Bin, Neg, Num
 
     memo: dict[int, object] = {}
 

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from backprop_cli.cli import app
 from backprop_cli.frozen import replace
-from backprop_cli.solve import solve
-from backprop_cli.spec import loads_spec
+from backprop_cli.network.solve import solve
+from backprop_cli.load import loads_spec
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
 NASTY = ["yes", "no", "~", "null", "", ".nan", "-.inf", "nan", "0x1F", "010", "1_000", "1:30", '"1/0"', "1e999",

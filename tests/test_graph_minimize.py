@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from backprop_cli.graph_minimize import solve_any_graph
-from backprop_cli.spec import loads_spec
+from backprop_cli.graph.minimize import solve_any_graph
+from backprop_cli.load import loads_spec
 from tests.cli_proc import cold
 
 QUADRATIC = """\

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backprop_cli.network.typed_solve import solve_layered
-from backprop_cli.spec import loads_spec
+from backprop_cli.load import loads_spec
 from tests.cli_proc import cold
 from tests.layer_oracles import finite_differences, torch_run
 
@@ -174,7 +174,7 @@ LAYER_EXAMPLES = ["cnn_maxpool", "cnn_avgpool", "conv1d_signal", "batchnorm_mlp"
 def test_every_layer_type_has_a_shipped_example():
     from pathlib import Path
 
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     seen = set()
     for stem in LAYER_EXAMPLES:
@@ -191,7 +191,7 @@ def test_shipped_layer_keys_agree_with_torch(stem):
 
     import yaml
 
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
     from tests.layer_oracles import torch_named
 
     configs = Path(__file__).parent.parent / "configs"

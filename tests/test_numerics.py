@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from backprop_cli import functions as F
-from backprop_cli.spec import loads_spec
+from backprop_cli.calc import functions as F
+from backprop_cli.load import loads_spec
 
 from .cli_proc import WarmCLI, cold
 

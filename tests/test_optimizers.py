@@ -11,8 +11,8 @@ import math
 
 import pytest
 
-from backprop_cli.solve import solve
-from backprop_cli.spec import loads_spec
+from backprop_cli.network.solve import solve
+from backprop_cli.load import loads_spec
 from tests.cli_proc import cold
 from tests.netgen import random_spec
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backprop_cli.spec import loads_spec
-from backprop_cli.solve import solve
+from backprop_cli.load import loads_spec
+from backprop_cli.network.solve import solve
 from tests.netgen import HIDDEN_ACTIVATIONS, OPTIMIZERS, OUTPUT_FOR_LOSS, random_spec
 from tests.oracles import finite_difference_gradients, sympy_gradients
 

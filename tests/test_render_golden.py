@@ -9,7 +9,7 @@ Regenerate them after an intended change of the output, then review the diff:
 (`python tests/test_render_golden.py` does the same.) A new example in configs/ fails
 here until its goldens are generated that way.
 
-Variants per example: the terminal table (width 100, no colour), the LaTeX fragment,
+Variants per example: the terminal table (widths 80 and 120, no colour), the LaTeX fragment,
 the standalone LaTeX document and the Markdown page, each `en` and `ko`.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python tests/test_render_golden.py`
     sys.path.insert(0, str(ROOT))
 
-from backprop_cli.examples import is_key_file  # noqa: E402
+from backprop_cli.read.examples import is_key_file  # noqa: E402
 from backprop_cli.render import render  # noqa: E402
 
 CONFIGS = ROOT / "configs"
@@ -32,7 +32,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 REGEN = os.environ.get("BACKPROP_REGEN_GOLDEN") == "1"
 
 VARIANTS = {  # name → (format, extension, options)
-    "table": ("table", "txt", {"width": 100, "color": False}),
+    "table": ("table", "txt", {"width": 80, "color": False}),
+    "table120": ("table", "txt", {"width": 120, "color": False}),
     "latex": ("latex", "tex", {}),
     "standalone": ("latex", "tex", {"standalone": True}),
     "markdown": ("markdown", "md", {}),
@@ -46,18 +47,18 @@ def examples() -> list[Path]:
 
 def solve_example(path: Path):
     """Load and solve a spec the way `backprop solve` does (network or graph)."""
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     spec = load_spec(path)
     if getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec":
-        from backprop_cli.graph_minimize import solve_any_graph  # gradient descent too (`minimize:`)
+        from backprop_cli.graph.minimize import solve_any_graph  # gradient descent too (`minimize:`)
 
         return solve_any_graph(spec)
     if getattr(spec, "kind", "network") == "layered":
         from backprop_cli.network.typed_solve import solve_layered
 
         return solve_layered(spec)
-    from backprop_cli.solve import solve
+    from backprop_cli.network.solve import solve
 
     return solve(spec)
 

@@ -222,7 +222,7 @@ def test_latex_text_escapes_every_special():
 # -- line breaking -------------------------------------------------------------------------------
 
 def test_long_sums_break_at_plus_and_stay_within_the_budget():
-    from backprop_cli.expr import Ref, add, mul
+    from backprop_cli.calc.expr import Ref, add, mul
     from backprop_cli.render.formula import FormulaPrinter
 
     expr = add(*[mul(Ref(f"w{i}"), Ref(f"x{i}")) for i in range(12)])
@@ -236,7 +236,7 @@ def test_long_sums_break_at_plus_and_stay_within_the_budget():
 
 
 def test_parentheses_split_across_lines_become_big_delimiters():
-    from backprop_cli.expr import Neg, Ref, add, call, mul
+    from backprop_cli.calc.expr import Neg, Ref, add, call, mul
 
     from backprop_cli.render.formula import FormulaPrinter
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop_cli.notation import PRESETS
+from backprop_cli.render.notation import PRESETS
 from backprop_cli.render import render
 from tests.test_render_golden import ROOT, examples, trace_of
 
@@ -36,8 +36,8 @@ def math_spans(markdown: str, where: str) -> list[dict]:
 def variants(example: Path):
     """The other ways a user solves an example: hand-rounded, --symbolic, --detail scalar."""
     from backprop_cli.errors import BackpropError
-    from backprop_cli.solve import solve
-    from backprop_cli.spec import load_spec
+    from backprop_cli.network.solve import solve
+    from backprop_cli.load import load_spec
 
     spec = load_spec(example)
     if type(spec).__name__ == "GraphSpec" or getattr(spec, "kind", "network") == "graph":

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from backprop_cli.cli import app
 from backprop_cli.errors import BackpropError
-from backprop_cli.notation import PRESETS, Notation
+from backprop_cli.render.notation import PRESETS, Notation
 from backprop_cli.render import render
 from tests.test_render_golden import ROOT, solve_example
 
@@ -18,7 +18,7 @@ CONFIGS = ROOT / "configs"
 
 @pytest.fixture(scope="module")
 def mazur_spec():
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     return load_spec(CONFIGS / "mazur.yaml")
 
@@ -57,7 +57,7 @@ def test_samples_and_steps(mazur_spec):
 
 
 def test_single_output_target_has_no_index():
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     n = Notation.of_spec(load_spec(CONFIGS / "bce_2_2_1.yaml"))
     assert n.unicode("t1") == "y" and n.latex("t1") == "y"
@@ -103,7 +103,7 @@ def test_every_preset_renders_every_format(preset):
 @pytest.mark.parametrize("legacy, preset", [("seed000", "standard"), ("seed002", "hidden_output")])
 def test_legacy_preset_names_still_read(mazur_spec, legacy, preset, tmp_path):
     """Specs written for 0.1.0 name the presets seed000/seed002: they still load and render."""
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     assert Notation.build(legacy, None, mazur_spec).letters == Notation.build(preset, None, mazur_spec).letters
     text = (CONFIGS / "mazur.yaml").read_text(encoding="utf-8")

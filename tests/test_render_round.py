@@ -16,17 +16,17 @@ VERIFY = ROOT.parent / "shared" / "tools" / "verify_equations.py"
 
 
 def _rounded(path, digits=4):
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     spec = load_spec(path)
     if getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec":
-        from backprop_cli.arithmetic import RoundedArithmetic
-        from backprop_cli.graph import solve_graph
+        from backprop_cli.calc.arithmetic import RoundedArithmetic
+        from backprop_cli.graph.solve import solve_graph
 
         return solve_graph(spec, arith=RoundedArithmetic(digits))
     if spec.optimizer.name != "sgd":
         return None
-    from backprop_cli.solve import solve
+    from backprop_cli.network.solve import solve
 
     return solve(spec, round_digits=digits)
 

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from backprop_cli.errors import SpecError
-from backprop_cli.spec import load_spec, loads_spec
-from backprop_cli.yamlsafe import MAX_DEPTH, MAX_SIZE, Source, check_depth, load_text
+from backprop_cli.load import load_spec, loads_spec
+from backprop_cli.read.yamlsafe import MAX_DEPTH, MAX_SIZE, Source, check_depth, load_text
 
 from .cli_proc import ENV, ROOT, WarmCLI, cold
 
@@ -146,7 +146,7 @@ def test_graph_expressions_cannot_inject(tmp_path, monkeypatch, warm):
     # importing compiles source)
     import sympy
 
-    from backprop_cli.graph import solve_graph
+    from backprop_cli.graph.solve import solve_graph
 
     loads_spec(texts[0].replace(json.dumps(attacks[0]), "x * 2"), "warm.yaml")
 
@@ -183,7 +183,7 @@ def test_graph_expressions_cannot_inject(tmp_path, monkeypatch, warm):
 _MEASURE = textwrap.dedent("""
     import json, sys, time, tracemalloc
     from backprop_cli.errors import BackpropError
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
     tracemalloc.start()
     start = time.perf_counter()
     try:

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from backprop_cli.grid import Grid
-from backprop_cli.names import NetworkNames
-from backprop_cli.solve import RECORD_ALL_STEPS, solve
-from backprop_cli.solve_engine import solve_with_engine
-from backprop_cli.spec import loads_spec
+from backprop_cli.network.names import NetworkNames
+from backprop_cli.network.solve import RECORD_ALL_STEPS, solve
+from backprop_cli.network.solve_engine import solve_with_engine
+from backprop_cli.load import loads_spec
 from tests.netgen import OPTIMIZERS, random_spec
 
 ARRAYS = ("z", "a", "dL_da", "da_dz", "delta", "weights_before", "bias_before", "grad_weights",
@@ -114,7 +114,7 @@ def test_a_worked_example_never_imports_numpy(fmt):
 def test_json_never_writes_negative_zero(example):
     # a ReLU's zero derivative times a negative number is −0.0 in float arithmetic
     from backprop_cli.render import render
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     text = render(solve(load_spec(f"configs/{example}.yaml"), steps=2), "json")
     assert "-0.0," not in text and "-0.0]" not in text
@@ -124,7 +124,7 @@ def test_json_never_writes_negative_zero(example):
 def test_solve_restores_the_collector_as_it_found_it(enabled):
     import gc
 
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     spec = load_spec("configs/bce_2_2_1.yaml")
     (gc.enable if enabled else gc.disable)()
@@ -141,7 +141,7 @@ def test_solve_restores_the_collector_as_it_found_it(enabled):
 def test_solve_leaves_nothing_frozen_unless_the_caller_froze_first():
     import gc
 
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     spec = load_spec("configs/bce_2_2_1.yaml")
     assert gc.get_freeze_count() == 0

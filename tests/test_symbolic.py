@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from backprop_cli.cli import app
 from backprop_cli.errors import BackpropError
-from backprop_cli.expr import to_text
-from backprop_cli.spec import load_spec, loads_spec
-from backprop_cli.solve import solve
+from backprop_cli.calc.expr import to_text
+from backprop_cli.load import load_spec, loads_spec
+from backprop_cli.network.solve import solve
 from tests.netgen import random_spec
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backprop_cli.spec import loads_spec
-from backprop_cli.solve import solve
+from backprop_cli.load import loads_spec
+from backprop_cli.network.solve import solve
 from tests.netgen import OPTIMIZERS, random_spec
 
 torch = pytest.importorskip("torch")
@@ -149,7 +149,7 @@ optimizer: {name: adam, lr: 0.1, weight_decay: 0.01}
 def test_shipped_examples_match_torch(path):
     from pathlib import Path
 
-    from backprop_cli.spec import load_spec
+    from backprop_cli.load import load_spec
 
     spec = load_spec(Path(__file__).parent.parent / "configs" / f"{path}.yaml")
     compare(spec, spec.steps)

@@ -1,0 +1,1 @@
+"""Network specs → Trace: the spec reader, the engine, the scalar derivation."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import functions as F
+from ..calc import functions as F
 
 # --------------------------------------------------------------------------------------
 # dense: y = x Wᵀ + b on the last axis (nn.Linear), then the activation
@@ -148,7 +148,8 @@ def maxpool2d_forward(layer, params, x):
 
 def maxpool2d_backward(layer, params, cache, g):
     x, winner = cache["x"], cache["winner"]
-    (kh, kw), (sh, sw) = layer.kernel, layer.stride
+    kw = layer.kernel[1]
+    sh, sw = layer.stride
     dx = np.zeros_like(x)
     N, C, Ho, Wo = g.shape
     for n in range(N):

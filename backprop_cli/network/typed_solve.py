@@ -12,11 +12,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .. import functions as F
-from ..engine import optimizer_step
+from ..calc import functions as F
+from .engine import optimizer_step
 from ..errors import BackpropError, ComputeError
 from ..frozen import frozen
-from ..names import at
+from .names import at
 from . import derive
 from .layers import RULES, running_stats
 from .typed_names import elements, per_sample, prefix
@@ -106,7 +106,6 @@ def _loss(spec, y, cache):
 
 def _step(spec: LayeredSpec, params, running, state, s: int):
     outputs, caches = _forward(spec, params)
-    last = spec.layers[-1]
     y = outputs[-1]
     N = y.shape[0]
     loss, g = _loss(spec, y, caches[-1])

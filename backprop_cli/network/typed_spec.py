@@ -17,8 +17,8 @@ import numpy as np
 import yaml
 
 from ..frozen import frozen
-from ..numbers import describe, number
-from ..spec import (LAYOUTS, LOSSES, MAX_STEPS, REDUCTIONS, TOP_KEYS, Activation, Optimizer, Reader, hyper,
+from ..read.numbers import describe, number
+from .spec import (LAYOUTS, LOSSES, MAX_STEPS, REDUCTIONS, TOP_KEYS, Activation, Optimizer, Reader, hyper,
                     read_activation, read_optimizer)
 
 ACTIVATION_TYPES = ("relu", "sigmoid", "tanh", "leaky_relu")  # an activation as its own layer (nn.ReLU, …)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..expr import Num, Ref
+from ..calc.expr import Num, Ref
 from ..frozen import frozen
-from ..names import NetworkNames
-from ..notation import Notation, Sym
+from ..network.names import NetworkNames
+from .notation import Notation, Sym
 from ..trace import Equation, Trace
-from .formula import FormulaPrinter, format_number, resolve, exact_value_text
+from .formula import FormulaPrinter, exact_value_text, format_number, resolve, strip_marks
 
 SECTION_ORDER = ("forward", "loss", "backward", "update", "after")
 _CONDITION = re.compile(r"^(?P<name>\S+) (?P<op><=|>=|==|=|<|>) (?P<rhs>.+)$")
@@ -58,13 +58,14 @@ class Look:
     style: str
     digits: int
     given: dict
+    noise: frozenset = frozenset()  # names whose value is float rounding of an exact 0
 
     @classmethod
     def of(cls, trace: Trace, style: str, digits: int = 4, notation: Optional[str] = None) -> "Look":
         """`notation` (the --notation preset) wins over the spec's `notation:` preset;
         the spec's per-letter overrides still apply."""
         spec = trace.spec
-        return cls(Notation.of_spec(spec, notation), style, digits, given_texts(spec))
+        return cls(Notation.of_spec(spec, notation), style, digits, given_texts(spec), rounding_noise(trace))
 
     @property
     def latex(self) -> bool:
@@ -92,6 +93,8 @@ class Look:
                 mant, exp = text.lower().split("e")
                 return f"{mant}\\times10^{{{int(exp)}}}"
             return text.replace("-", "−") if self.style == "unicode" else text
+        if name in self.noise:
+            return f"{0:.{self.digits}f}"
         return format_number(value, self.digits, self.style)
 
     def printer(self, eq: Optional[Equation] = None) -> FormulaPrinter:
@@ -107,19 +110,18 @@ class Look:
     def value(self, eq: Equation) -> str:
         if isinstance(eq.expr, Ref) and eq.expr.name in self.given:  # ∂z₁/∂W₁ = x₁ = 1
             return self.number(eq.value, eq.expr.name)
+        if eq.name in self.noise:
+            return f"{0:.{self.digits}f}"
         return exact_value_text(eq.value, self.digits, self.style)
 
     def chain_marked(self, eq: Equation) -> list[str]:
         """Right-hand sides of `name = formula = numbers = value`, without repeats.
 
-        LaTeX parts keep their break marks (formula.py) for the line breaker; a bare
+        Parts keep their break marks (formula.py) for the line breakers; a bare
         literal (∂z₃/∂b₃ = 1) is its own value, a bare name (∂z₃/∂W₅ = σ₁) gets only
         its value after it."""
-        if self.latex:
-            formula = self.printer().marked(eq.expr)
-            numbers = self.printer(eq).marked(eq.expr)
-        else:
-            formula, numbers = self.formula(eq), self.numbers(eq)
+        formula = self.printer().marked(eq.expr)
+        numbers = self.printer(eq).marked(eq.expr)
         if isinstance(eq.expr, Num):
             candidates = [formula]
         elif isinstance(eq.expr, Ref):
@@ -127,17 +129,15 @@ class Look:
         else:
             candidates = [formula, numbers, self.value(eq)]
         parts: list[str] = []
+        plain = resolve if self.latex else strip_marks
         for part in candidates:
-            shown = resolve(part) if self.latex else part
-            if not parts or shown != (resolve(parts[-1]) if self.latex else parts[-1]):
+            if not parts or plain(part) != plain(parts[-1]):
                 parts.append(part)
         return parts
 
     def chain(self, eq: Equation) -> list[str]:
         """The parts of `name = formula = numbers = value`, each on one line."""
-        parts = self.chain_marked(eq)
-        if self.latex:
-            parts = [resolve(p) for p in parts]
+        parts = [(resolve if self.latex else strip_marks)(p) for p in self.chain_marked(eq)]
         return [self.symbol(eq.name)] + parts
 
     def condition(self, eq: Equation, frozen_word: str = "frozen") -> str:
@@ -158,6 +158,30 @@ class Look:
 
     def layer_of(self, eq: Equation) -> Optional[int]:
         return self.notation.layer_of(eq.name)
+
+
+NOISE = 1e-12  # relative size below which a float result is the rounding of a cancellation
+
+
+def rounding_noise(trace) -> frozenset:
+    """Names of equations whose float value is rounding left by a cancellation (0.2 − 0.1
+    − 0.1 = 2.8e-17): printed as 0.0000, as the exact arithmetic gives, so that printing
+    small values with their significant digits does not print noise. Tiny values that
+    are not a cancellation (a loss of 1e-22 after many steps) keep their digits."""
+    out = set()
+    for eq in getattr(trace, "equations", ()):
+        value = eq.value
+        if not isinstance(value, float) or value == 0 or abs(value) > 1e-9:
+            continue
+        scale = 0.0
+        for _, operand in eq.operands:
+            try:
+                scale = max(scale, abs(float(operand)))
+            except (TypeError, ValueError):
+                continue
+        if abs(value) <= NOISE * scale:
+            out.add(eq.name)
+    return frozenset(out)
 
 
 def sections(equations) -> dict[str, list[Equation]]:
@@ -194,7 +218,7 @@ def optimizer_text(spec) -> str:
         if opt.lr_decay.value:
             parts.append(f"lr_decay={opt.lr_decay.text}")
         if opt.initial_accumulator_value.value:
-            parts.append(f"initial_accumulator_value={opt.initial_accumulator_value.text}")
+            parts.append(f"G₀={opt.initial_accumulator_value.text}")  # initial_accumulator_value: fits 80 columns
         parts.append(f"eps={opt.eps.text}")
     if opt.weight_decay.value:
         parts.append(f"weight_decay={opt.weight_decay.text}")
@@ -222,13 +246,59 @@ def thin(values: list, limit: int) -> list[int]:
     return sorted({round(i * step) for i in range(limit)})
 
 
-def detailed_steps(trace: Trace, limit: int = 3) -> list:
-    """The step records a document spells out in full: all of them when few, else the
-    first ones and the last (the loss table and plot cover every step)."""
+SHOW_ALL_UP_TO = 3  # runs of at most this many steps are written out in full by default
+
+
+def detailed_steps(trace: Trace, limit: int = SHOW_ALL_UP_TO) -> list:
+    """The step records a document spells out in full by default: all of them when few,
+    else steps 1, 2 and the last (the loss table covers every step)."""
     steps = list(trace.steps)
     if len(steps) <= limit:
         return steps
     return steps[: limit - 1] + [steps[-1]]
+
+
+def parse_show_steps(text: Optional[str]) -> Optional[tuple]:
+    """`--show-steps`: None (the default), ("all",), or a tuple of step numbers and the
+    words first/last, as written: `all`, `first,last`, `1,2,5`. Bad text is bad input."""
+    from ..errors import BackpropError
+
+    if text is None:
+        return None
+    words = [w.strip().lower() for w in text.split(",")]
+    if words == ["all"]:
+        return ("all",)
+    out: list = []
+    for w in words:
+        if w in ("first", "last"):
+            out.append(w)
+        elif w.isdigit() and int(w) >= 1:
+            out.append(int(w))
+        else:
+            raise BackpropError(f"--show-steps: expected all, first, last or step numbers from 1 separated "
+                                f"by commas (e.g. first,last or 1,2,5), found {text!r}")
+    return tuple(out)
+
+
+def chosen_steps(trace: Trace, show: Optional[tuple] = None) -> list:
+    """The step records to write out: `show` as parse_show_steps returns it (None: the
+    default of detailed_steps). A step past the run is bad input, named."""
+    from ..errors import BackpropError
+
+    steps = list(trace.steps)
+    if show is None:
+        return detailed_steps(trace)
+    if show == ("all",):
+        return steps
+    n = len(steps)
+    wanted = set()
+    for item in show:
+        k = 1 if item == "first" else n if item == "last" else item
+        if not 1 <= k <= n:
+            raise BackpropError(f"--show-steps: step {k} is past the run ({n} step{'s' if n != 1 else ''}: "
+                                f"choose 1–{n}, first, last or all)")
+        wanted.add(k)
+    return [r for r in steps if r.step in wanted]
 
 
 def equation_values(trace: Trace) -> dict:
@@ -240,7 +310,7 @@ def parameter_rows(trace: Trace, record, values: Optional[dict] = None):
     """Per layer: (layer, [(name, index, before, gradient, after, frozen)]) of every
     parameter. Values come from the equations when the derivation has them (so a
     hand-rounded document shows the rounded numbers it derived), else from the records."""
-    from ..names import at, parameter_value
+    from ..network.names import at, parameter_value
 
     names = NetworkNames.of(trace.spec)
     values = values if values is not None else equation_values(trace)

@@ -7,19 +7,31 @@ Display-only simplifications, each an identity a student would also write:
 `e^{0.3415}`); a negative factor is parenthesised; `x ** 2` is a superscript; a
 sigmoid keeps its fraction.
 
-LaTeX output may carry *break marks* (where a long line may be split: before a + or ×,
-with a priority — shallower first) and *paren tokens* (resolved per line into
+`marked()` output carries *break marks* (where a long line may be split: before a + or ×,
+with a priority — shallower first; both dialects, so the terminal breaks where the
+document does) and, in LaTeX, *paren tokens* (resolved per line into
 `\\left( … \\right)` when both ends land on one line, `\\Bigl(`/`\\Bigr)` when a break
 separates them). `resolve()` turns that into plain LaTeX; latex.py's line breaker reads
 the marks. Everything inside braces (fractions, exponents) is unbreakable.
 """
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from typing import Callable, Mapping, Optional
 
-from ..expr import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Bin, Call, Expr, Neg, Num, Ref
+from ..calc.expr import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Bin, Call, Expr, Neg, Num, Ref
+
+# Greek letters as LaTeX commands: for user text in text mode and for notation symbols
+GREEK_LATEX = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "ζ": r"\zeta",
+    "η": r"\eta", "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu",
+    "ξ": r"\xi", "π": r"\pi", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi",
+    "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega", "Δ": r"\Delta", "Σ": r"\Sigma", "Φ": r"\Phi",
+    "Ω": r"\Omega", "Θ": r"\Theta",
+}
+
 
 SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -46,18 +58,41 @@ def format_number(value, digits: int, style: str = "unicode", policy: str = "flo
             text = text[1:]
     else:
         x = float(value)
-        if x != 0 and abs(x) < 0.5 * 10 ** -digits:
-            text = f"{x:.{max(digits - 1, 1)}e}"
+        places = decimals_for(x, digits)
+        if math.isfinite(x) and x == int(x) and abs(x) < 1e15:  # an exact integer prints as written: 625000, 1, 0
+            text = str(int(x))
+        elif places is None:
+            text = f"{x:.{SMALL_FIGURES - 1}e}"
             if style == "latex":
                 mant, exp = text.split("e")
                 text = f"{mant}\\times10^{{{int(exp)}}}"
+            else:
+                text = text.replace("e-", "e−")  # the minus of the given 1e−8 beside it
         else:
-            text = f"{x:.{digits}f}"
+            text = f"{x:.{places}f}"
             if text.startswith("-") and float(text) == 0:
                 text = text[1:]
     if text.startswith("-"):
         text = ("−" if style == "unicode" else "-") + text[1:]
     return text
+
+
+SMALL_FIGURES = 3  # significant digits a small value keeps (Adam's v = 0.0000665, not 0.0001)
+MAX_EXTRA_PLACES = 4  # decimals beyond --digits before a small value turns scientific
+
+
+def decimals_for(x: float, digits: int):
+    """Decimals to print x with: `digits`, or more for a small value so that it keeps
+    min(digits, SMALL_FIGURES) significant digits (a line stays re-doable by hand at
+    its printed precision); None: too small for that, print it in scientific form."""
+    if x == 0 or not math.isfinite(x):
+        return digits
+    figures = min(digits, SMALL_FIGURES)
+    exponent = math.floor(math.log10(abs(x)))
+    places = max(digits, figures - 1 - exponent)
+    if places > digits + MAX_EXTRA_PLACES:
+        return None
+    return places
 
 
 def _fraction(q, style: str) -> str:
@@ -105,7 +140,7 @@ def latex_text(text: str) -> str:
     control characters dropped, so no input can run a command or break the document.
     Beyond ASCII, what pdflatex cannot set without more fonts becomes `?`; Hangul stays
     (documents with Hangul load kotex), Greek letters become math."""
-    from ..notation import GREEK_LATEX
+    from .formula import GREEK_LATEX
 
     out = []
     for ch in text:
@@ -244,10 +279,11 @@ class FormulaPrinter:
 
     def show(self, e: Expr) -> str:
         """One line, ready to print."""
-        return resolve(self._p(e)[0]) if self.latex else self._p(e)[0]
+        return resolve(self._p(e)[0]) if self.latex else strip_marks(self._p(e)[0])
 
     def marked(self, e: Expr) -> str:
-        """LaTeX with break marks and paren tokens, for latex.py's line breaker."""
+        """The text with break marks (and, in LaTeX, paren tokens), for a line breaker:
+        latex.py's for documents, wrap.py's for the terminal."""
         return self._p(e)[0]
 
     # -- dispatch ----------------------------------------------------------------------------
@@ -288,8 +324,10 @@ class FormulaPrinter:
             arg = self._p(e.args[0])[0]
             if self.latex:
                 return "e^{" + self._brace(arg) + "}", PREC_ATOM
-            return f"e^({arg})", PREC_ATOM
+            return f"e^({deepen(arg, 4)})", PREC_ATOM
         args = [self._p(a)[0] for a in e.args]
+        if not self.latex:
+            args = [deepen(a, 4) for a in args]
         if not self.latex:
             if e.fn == "sqrt":
                 return f"√({args[0]})", PREC_ATOM
@@ -314,7 +352,7 @@ class FormulaPrinter:
 
     def _paren(self, text: str) -> str:
         if not self.latex:
-            return f"({text})"
+            return f"({deepen(text)})"
         tall = "T" if ("\\frac" in text or "\\sum" in text) else "F"
         return OPEN + tall + deepen(text) + CLOSE + tall
 
@@ -323,7 +361,7 @@ class FormulaPrinter:
         return resolve(text) if self.latex else text
 
     def _op(self, symbol: str, priority: int) -> str:
-        return (mark(priority) if self.latex else "") + f" {symbol} "
+        return mark(priority) + f" {symbol} "
 
     def _negated_product(self, e: Expr) -> Optional[str]:
         """−(printed e) when e is a product whose leftmost factor is a negative number:
@@ -365,7 +403,7 @@ class FormulaPrinter:
         """× between numbers and between derivatives; juxtaposition (W₁x₁, α ∂L/∂W) in
         symbolic LaTeX, as the seeds write it."""
         if not self.latex:
-            return " × "
+            return mark(1) + " × "
         if self.values is None:
             plain_right = strip_marks(right)
             starts_number = plain_right[:1].isdigit() or plain_right.startswith(("-", "."))
@@ -394,7 +432,7 @@ class FormulaPrinter:
             left = self._paren(left)
         if pr <= PREC_MUL:
             right = self._paren(right)
-        slash = mark(1) + r" \,/\, " if self.latex else " / "
+        slash = mark(1) + (r" \,/\, " if self.latex else " / ")
         return left + slash + right, PREC_MUL
 
     def _pow(self, e: Bin) -> tuple[str, int]:
@@ -408,7 +446,7 @@ class FormulaPrinter:
             if "^" in strip_marks(base) and not base.startswith(OPEN):  # σ^{(1)}_{1} squared: no double ^
                 base = "{" + resolve(base) + "}"
             return base + "^{" + self._brace(exponent) + "}", PREC_POW
-        return (f"{base}^{exponent}" if len(exponent) == 1 else f"{base}^({exponent})"), PREC_POW
+        return (f"{base}^{exponent}" if len(exponent) == 1 else f"{base}^({deepen(exponent, 4)})"), PREC_POW
 
 
 # -- width of LaTeX math, in em (for line breaking; a deliberate overestimate) ----------------

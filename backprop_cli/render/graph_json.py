@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..trace import GraphTrace
-from .json_out import equation_json as equation_to_json, json_float as _float
+from .json_out import dumps, equation_json as equation_to_json, json_float as _float
 
 
 def graph_to_json(trace: GraphTrace) -> dict:
@@ -71,3 +71,7 @@ def exact_text(value: Any) -> str:
     if hasattr(value, "to_sympy"):  # arithmetic.ExactValue: Fraction or closed-form tree
         value = value.to_sympy()
     return _Section4Printer().doprint(value)
+
+
+def render_graph_json(trace: GraphTrace) -> str:
+    return dumps(graph_to_json(trace))

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..expr import refs
+from ..calc.expr import refs
 from ..frozen import frozen
-from ..notation import Notation
+from .notation import Notation
 from ..trace import Equation, GraphTrace
 from .common import Look
 from .formula import format_number, latex_math_name, latex_text, tex_width
 from .labels import labels
-from .latex import FIT_CLOSE, FIT_OPEN, DocWriter, Options, preamble
+from .latex import FIT_CLOSE, FIT_OPEN, DocWriter, MathOnlySyntax, Options, preamble
 
 _FIRST = re.compile(r"^d(\w+)/d(\w+)$")
 _LOCAL = re.compile(r"^d(\w+)/d(\w+)\.local$")
@@ -32,19 +32,24 @@ _FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "t
               "sigmoid": r"\sigma", "relu": r"\operatorname{relu}"}
 
 
+def local(fraction: str) -> str:
+    """A local gradient, marked as the terminal marks it (∂q/∂x|local)."""
+    return r"\left." + fraction + r"\right|_{\mathrm{local}}"
+
+
 def graph_symbol_latex(name: str, output: str) -> str:
-    """A canonical graph name as LaTeX: ∂f/∂q through the whole graph, ∂q/∂x for one node
-    (local), d for the forward tangents of intermediate nodes (order 2)."""
+    """A canonical graph name as LaTeX: ∂f/∂q through the whole graph, ∂q/∂x|local for
+    one node (a local gradient), d for the forward tangents of intermediate nodes (order 2)."""
     def frac(top: str, bottom: str, partial: bool, power: str = "") -> str:
         d = r"\partial" if partial else r"\mathrm{d}"
         return (r"\frac{" + d + power + " " + top + "}{" + d + " " + bottom
                 + ("^" + power.strip("^") if power else "") + "}")
 
     if m := _LOCAL.match(name):
-        return frac(latex_math_name(m[1]), latex_math_name(m[2]), True)
+        return local(frac(latex_math_name(m[1]), latex_math_name(m[2]), True))
     if m := _LOCAL_TANGENT.match(name):
         return (r"\frac{\mathrm{d}}{\mathrm{d} " + latex_math_name(m[3]) + "}"
-                + frac(latex_math_name(m[1]), latex_math_name(m[2]), True))
+                + local(frac(latex_math_name(m[1]), latex_math_name(m[2]), True)))
     if m := _SECOND.match(name):
         return frac(latex_math_name(m[1]), latex_math_name(m[2]), m[1] == output, "^2")
     if m := _FIRST.match(name):
@@ -213,13 +218,14 @@ class GraphWriter(DocWriter):
                 self.table(head, rows, "l" + "r" * (len(head) - 1))]
 
 
-def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone: bool = False) -> str:
+def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone: bool = False,
+                options: Optional[Options] = None) -> str:
     """A graph's derivation as a LaTeX fragment, or (standalone) a document with the circuit."""
-    from .latex import _has_hangul, fragment_header
+    from .latex import has_hangul, fragment_header
 
-    writer = GraphWriter(trace, Options(digits, lang, standalone))
+    writer = GraphWriter(trace, options or Options(digits, lang, standalone))
     body = writer.body()
-    korean = lang == "ko" or _has_hangul(body)
+    korean = lang == "ko" or has_hangul(body)
     if standalone:
         return preamble(lang, tikz=True, plot=False, korean=korean) + body + "\n\n\\end{document}\n"
     return fragment_header(lang, korean=korean) + body + "\n"
@@ -327,3 +333,12 @@ def _gate_text(node, look: GraphLook) -> str:
 
     text = FormulaPrinter(latex_math_name, "latex").show(node.expr)
     return text if tex_width(text) <= 9 else ""
+
+
+def graph_latex_math(trace: GraphTrace, digits: int = 4, lang: str = "en") -> str:
+    """The graph derivation as display math only, for Jupyter's `_repr_latex_`."""
+
+    class GraphMath(MathOnlySyntax, GraphWriter):
+        pass
+
+    return GraphMath(trace, Options(digits, lang, standalone=False)).body()

@@ -5,8 +5,8 @@ the backward pass as chain-rule lines, second derivatives, and a summary.
 
 Formulas are printed from the equations' own expression trees (render/formula.py, the
 printer the network tables use), so what is shown is what was computed. Canonical
-names map to symbols here: df/dq → ∂f/∂q (through the whole graph), dq/dx.local → ∂q/∂x
-(one node), d2f/dx2 → ∂²f/∂x²; the order-2 tangents of intermediate nodes are total
+names map to symbols here: df/dq → ∂f/∂q (through the whole graph), dq/dx.local →
+∂q/∂x|local (one node on its own, marked as CS231n's "local gradient"), d2f/dx2 → ∂²f/∂x²; the order-2 tangents of intermediate nodes are total
 derivatives along one leaf and keep an upright d (dq/dx, d²q/dx², d(∂q/∂p)/dx).
 """
 from __future__ import annotations
@@ -19,13 +19,13 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ..expr import Num, Ref
-from ..graph import expression_size
-from ..names import at
+from ..calc.expr import Num, Ref
+from ..graph.solve import expression_size
+from ..network.names import at
 from .common import optimizer_text
 from ..trace import Equation, GraphTrace
-from .formula import SUP, FormulaPrinter, format_number
-from .table import equation_line
+from .formula import SUP, FormulaPrinter, format_number, strip_marks
+from .wrap import BrokenEquation, FitOrElse, Hanging
 
 LABELS = {
     "en": {
@@ -81,6 +81,9 @@ LABELS = {
 MAX_SHOWN_OPERATIONS = 400
 MAX_SHOWN_DEPTH = 60
 
+# A local gradient (one node on its own) is marked, so that it never reads as the total
+# derivative of the same letters: ∂f/∂q = ∂f/∂f × ∂f/∂q|local, not ∂f/∂f × ∂f/∂q.
+LOCAL_MARK = "|local"
 _FIRST = re.compile(r"^d(\w+)/d(\w+)$")
 _LOCAL = re.compile(r"^d(\w+)/d(\w+)\.local$")
 _SECOND = re.compile(r"^d2(\w+)/d(\w+)2$")
@@ -90,9 +93,9 @@ _LOCAL_TANGENT = re.compile(r"^d\(d(\w+)/d(\w+)\.local\)/d(\w+)$")
 def graph_symbol(name: str, output: str) -> str:
     """The Unicode symbol of a canonical graph name (see the module docstring)."""
     if m := _LOCAL.match(name):
-        return f"∂{m[1]}/∂{m[2]}"
+        return f"∂{m[1]}/∂{m[2]}{LOCAL_MARK}"
     if m := _LOCAL_TANGENT.match(name):
-        return f"d(∂{m[1]}/∂{m[2]})/d{m[3]}"
+        return f"d(∂{m[1]}/∂{m[2]}{LOCAL_MARK})/d{m[3]}"
     if m := _SECOND.match(name):
         mark = "∂" if m[1] == output else "d"
         return f"{mark}²{m[1]}/{mark}{m[2]}²"
@@ -105,7 +108,7 @@ def graph_symbol(name: str, output: str) -> str:
 def descent_symbol(name: str, output: str, parameters, style: str = "unicode", plain=graph_symbol) -> str:
     """A name of gradient descent on a graph (`minimize:`), as the network derivation
     writes time: w (step 1), w(2) = w_new, buf[w](1), ∂f/∂w(2); hyperparameters α, μ, ρ …"""
-    from ..notation import hyper_symbol
+    from .notation import hyper_symbol
 
     base, _, step_text = name.partition("@")
     s = int(step_text) if step_text else 1
@@ -129,7 +132,7 @@ _STATE_SYMBOL = {"buf": ("buf", r"\mathrm{buf}"), "m": ("m", "m"), "v": ("v", "v
                  "gavg": ("ḡ", r"\bar{g}"), "sum": ("G", "G")}
 
 
-class _Look:
+class TableLook:
     """Symbols and numbers for one trace: leaves print as the user wrote them."""
 
     def __init__(self, trace: GraphTrace, digits: int) -> None:
@@ -156,25 +159,30 @@ class _Look:
             return f"⟨{size:,} operations: see the JSON⟩"
         return None
 
-    def formula(self, eq: Equation) -> str:
-        return self.too_long(eq) or FormulaPrinter(self.symbol, "unicode", self.digits).show(eq.expr)
+    def formula(self, eq: Equation, marked: bool = False) -> str:
+        if self.too_long(eq):
+            return self.too_long(eq)
+        printer = FormulaPrinter(self.symbol, "unicode", self.digits)
+        return printer.marked(eq.expr) if marked else printer.show(eq.expr)
 
-    def numbers(self, eq: Equation) -> str:
+    def numbers(self, eq: Equation, marked: bool = False) -> str:
         """The formula with numbers substituted ('' when the formula is elided)."""
         if self.too_long(eq):
             return ""
-        return FormulaPrinter(self.symbol, "unicode", self.digits, dict(eq.operands), self.number).show(eq.expr)
+        printer = FormulaPrinter(self.symbol, "unicode", self.digits, dict(eq.operands), self.number)
+        return printer.marked(eq.expr) if marked else printer.show(eq.expr)
 
     def value(self, eq: Equation) -> str:
         return format_number(eq.value, self.digits)
 
-    def chain(self, eq: Equation) -> list[str]:
-        """name = formula = numbers = value, dropping a part that repeats the previous one."""
+    def chain(self, eq: Equation, marked: bool = False) -> list[str]:
+        """name = formula = numbers = value, dropping a part that repeats the previous one;
+        `marked`: with the break marks of wrap.py's line breaker."""
         parts = [self.symbol(eq.name)]
         trivial = isinstance(eq.expr, (Num, Ref)) or self.too_long(eq) is not None
-        for part in (self.formula(eq), self.value(eq)) if trivial else (
-                self.formula(eq), self.numbers(eq), self.value(eq)):
-            if part != parts[-1]:
+        for part in (self.formula(eq, marked), self.value(eq)) if trivial else (
+                self.formula(eq, marked), self.numbers(eq, marked), self.value(eq)):
+            if strip_marks(part) != strip_marks(parts[-1]):
                 parts.append(part)
         return parts
 
@@ -183,8 +191,9 @@ def _condition(text: str) -> str:
     return text.replace(" <= ", " ≤ ").replace(" >= ", " ≥ ").replace(" == ", " = ").replace(" - ", " − ")
 
 
-def _line(look: _Look, eq: Equation, note: str | None = None) -> Text:
-    return equation_line(look.chain(eq), note or (_condition(eq.condition) if eq.condition else None))
+def _line(look: TableLook, eq: Equation, note: str | None = None) -> BrokenEquation:
+    parts = look.chain(eq, marked=True)
+    return BrokenEquation(parts[0], parts[1:], note or (_condition(eq.condition) if eq.condition else None))
 
 
 def _table(*columns: str) -> Table:
@@ -194,8 +203,11 @@ def _table(*columns: str) -> Table:
     return table
 
 
-def _forward(look: _Look, trace: GraphTrace, words: dict, equations=None, s: int = 1) -> Table:
+def _forward(look: TableLook, trace: GraphTrace, words: dict, equations=None, s: int = 1) -> FitOrElse:
+    """A table; as equation lines when the table is wider than the terminal. `equations`
+    and `s`: one step of gradient descent (`minimize:`)."""
     table = _table(words["node"], words["definition"], words["numbers"], words["value"])
+    lines: list[RenderableType] = []
     by_name = {eq.name: eq for eq in (trace.equations if equations is None else equations) if eq.section == "forward"}
     for node in getattr(trace.spec, "nodes", ()):
         eq = by_name.get(at(node.name, s))
@@ -203,28 +215,34 @@ def _forward(look: _Look, trace: GraphTrace, words: dict, equations=None, s: int
         if eq is None and s > 1 and node.name in trace.spec.wrt:  # a parameter, as the last update left it
             value = trace.steps[s - 2].updates.get(node.name, trace.steps[s - 2].values[node.name])
             table.add_row(name, Text(words["carried"].format(p=s - 1), style="dim"), "", format_number(value, look.digits))
+            lines.append(BrokenEquation(look.symbol(at(node.name, s)), [format_number(value, look.digits)],
+                                        words["carried"].format(p=s - 1)))
         elif eq is None:  # a leaf: given data, printed as written (a constant of the descent)
             table.add_row(name, Text(words["given"], style="dim"), "", look.number(None, node.name))
+            lines.append(BrokenEquation(node.name, [look.number(None, node.name)], words["given"]))
         else:
             numbers = look.numbers(eq) if eq.operands else ""
             table.add_row(name, look.formula(eq), numbers, Text(look.value(eq), style="bold cyan"))
-    return table
+            lines.append(_line(look, eq))
+    return FitOrElse(table, lines)
 
 
-def _locals(look: _Look, trace: GraphTrace, words: dict, equations=None) -> Table:
+def _locals(look: TableLook, trace: GraphTrace, words: dict, equations=None) -> FitOrElse:
     table = _table(words["gradient"], words["rule"], words["numbers"], words["value"])
+    lines = []
     for eq in trace.equations if equations is None else equations:
         if eq.section != "local":
             continue
+        lines.append(_line(look, eq))
         rule = look.formula(eq)
         if eq.condition:
             rule += f"  ({_condition(eq.condition)})"
         numbers = look.numbers(eq) if eq.operands and not isinstance(eq.expr, Ref) else ""
         table.add_row(look.symbol(eq.name), rule, numbers, Text(look.value(eq), style="bold cyan"))
-    return table
+    return FitOrElse(table, lines)
 
 
-def _summary(look: _Look, trace: GraphTrace, words: dict) -> Table:
+def _summary(look: TableLook, trace: GraphTrace, words: dict) -> Table:
     f = trace.output
     columns = [words["node"], words["value"], f"∂{f}/∂·"]
     if trace.second:
@@ -241,7 +259,7 @@ def _summary(look: _Look, trace: GraphTrace, words: dict) -> Table:
     return table
 
 
-def _descent(look: _Look, trace: GraphTrace, words: dict) -> list[RenderableType]:
+def _descent(look: TableLook, trace: GraphTrace, words: dict) -> list[RenderableType]:
     """Gradient descent (`minimize:`): each step's derivation and update, then the run."""
     parts: list[RenderableType] = []
     for record in trace.steps:
@@ -270,17 +288,18 @@ def _descent(look: _Look, trace: GraphTrace, words: dict) -> list[RenderableType
 def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> RenderableType:
     """A rich renderable of the whole derivation; it reads well at 80 columns."""
     words = LABELS.get(lang, LABELS["en"])
-    look = _Look(trace, digits)
+    look = TableLook(trace, digits)
     title = f"{words['title']}: {trace.name}  ({words['output']} {trace.output})"
     if trace.policy == "round" and trace.digits is not None:
         title += "  — " + words["rounded"].format(d=trace.digits)
-    parts: list[RenderableType] = [Rule(Text(title, style="bold"))]
+    # a title on its own lines (a rule's title is cut at the width), then the rule
+    parts: list[RenderableType] = [Hanging(Text(title, style="bold")), Rule()]
     if trace.steps:
         return Group(*parts, *_descent(look, trace, words))
     parts += [Text(words["forward"], style="bold underline"), _forward(look, trace, words)]
     if any(eq.section == "local" for eq in trace.equations):
         parts += [Text(words["local"], style="bold underline"), _locals(look, trace, words)]
-    parts.append(Text(words["backward"], style="bold underline"))
+    parts.append(Hanging(Text(words["backward"], style="bold underline")))
     for eq in trace.equations:
         if eq.section == "backward":
             off_path = isinstance(eq.expr, Num) and eq.condition and "does not lead to" in eq.condition

@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from ..errors import ComputeError
-from ..expr import to_text
+from ..calc.expr import to_text
 from ..grid import as_written, is_array
 from ..trace import Equation, Trace
 
@@ -129,10 +129,6 @@ def dumps(doc: dict, compact: bool = False) -> str:
 
 
 def render_json(trace) -> str:
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_json import graph_to_json
-
-        return dumps(graph_to_json(trace))
     compact = trace.spec.parameter_count > 300 or trace.spec.samples > 64
     return dumps(network_document(trace), compact=compact) + "\n"
 

@@ -21,15 +21,16 @@ import math
 import re
 from typing import Optional
 
-from ..expr import Num, Ref
+from ..calc.expr import Num, Ref
 from ..frozen import frozen
 from ..grid import as_rows, as_written
-from ..names import NetworkNames, at
-from ..notation import Sym
+from ..network.names import NetworkNames, at
+from .notation import Sym
 from ..trace import Equation, Trace
-from .common import (OPTIMIZER_TITLES, Look, architecture, detailed_steps, equation_values, parameter_rows, sections,
+from .common import (OPTIMIZER_TITLES, Look, architecture, chosen_steps, equation_values, parameter_rows, sections,
                      thin)
 from .formula import MARK, format_number, latex_text, resolve, resolve_line, tex_width
+from . import softmax_story
 from .labels import labels
 
 # Width budgets (em of the body font) for one display line. The fragment must fit the
@@ -126,9 +127,17 @@ def bmatrix(values, fmt, max_rows: int = MATRIX_MAX, max_cols: int = MATRIX_MAX)
 
 @frozen
 class Options:
+    """How a document is written. `heading_level` is the level of its top headings
+    (1 = \\section*, 2 = \\subsection*, …; Markdown: 1 = ##); `title` off leaves out the
+    title block, for a fragment inside the user's own document; `show_steps` as
+    common.parse_show_steps returns it."""
+
     digits: int
     lang: str
     standalone: bool
+    show_steps: Optional[tuple] = None
+    heading_level: int = 1
+    title: bool = True
 
     @property
     def width(self) -> float:
@@ -136,21 +145,19 @@ class Options:
 
 
 def render_latex(trace, digits: int = 4, lang: str = "en", notation: Optional[str] = None,
-                 standalone: bool = False) -> str:
+                 standalone: bool = False, show_steps: Optional[tuple] = None, heading_level: int = 1,
+                 title: bool = True) -> str:
     """The worked example as LaTeX: a fragment to \\input, or a complete document."""
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_latex import graph_latex
-
-        return graph_latex(trace, digits=digits, lang=lang, standalone=standalone)
-    writer = LatexWriter(trace, Look.of(trace, "latex", digits, notation), Options(digits, lang, standalone))
+    options = Options(digits, lang, standalone, show_steps, heading_level, title)
+    writer = LatexWriter(trace, Look.of(trace, "latex", digits, notation), options)
     body = writer.body()
     if standalone:
-        return preamble(lang, tikz=True, plot=writer.plots, korean=lang == "ko" or _has_hangul(body)) + body + \
+        return preamble(lang, tikz=True, plot=writer.plots, korean=lang == "ko" or has_hangul(body)) + body + \
             "\n\\end{document}\n"
-    return fragment_header(lang, korean=lang == "ko" or _has_hangul(body)) + body + "\n"
+    return fragment_header(lang, korean=lang == "ko" or has_hangul(body)) + body + "\n"
 
 
-def _has_hangul(text: str) -> bool:
+def has_hangul(text: str) -> bool:
     return any(0xAC00 <= ord(c) <= 0xD7A3 or 0x1100 <= ord(c) <= 0x11FF or 0x3130 <= ord(c) <= 0x318F
                for c in text)
 
@@ -210,9 +217,11 @@ class DocWriter:
     # -- syntax primitives (MarkdownSyntax overrides these) -----------------------------------
 
     def heading(self, level: int, text: str) -> str:
-        return self.HEADINGS[min(level, 3)] + "{" + text + "}"
+        return self.HEADINGS[min(level + self.opt.heading_level - 1, 3)] + "{" + text + "}"
 
     def title_block(self, text: str) -> str:
+        if not self.opt.title:
+            return ""
         return "\\begin{center}\n{\\Large\\bfseries " + text + "}\n\\end{center}"
 
     def text(self, s: str) -> str:
@@ -354,13 +363,13 @@ class LatexWriter(DocWriter):
         parts += self.title()
         parts += self.network()
         parts += self.given()
-        records = detailed_steps(self.trace)
-        for index, record in enumerate(records):
+        records = chosen_steps(self.trace, self.opt.show_steps)
+        previous = 0
+        for record in records:
             level = 0
             if self.multi:
-                if index and record.step - records[index - 1].step > 1:
-                    parts.append(self.prose("omitted_steps", a=str(records[index - 1].step + 1),
-                                            b=str(record.step - 1)))
+                parts.append(self.omitted(previous + 1, record.step - 1))
+                previous = record.step
                 parts.append(self.heading(0, self.text(f"{self.L['step']} {record.step}")))
                 level = 1
             if self.trace.detail == "scalar" and record.equations:
@@ -369,11 +378,19 @@ class LatexWriter(DocWriter):
                 parts += self.matrix_step(record, level)
             if record.step == 1 and getattr(self.trace, "symbolic", ()):
                 parts += self.symbolic(level)
+        if self.multi:
+            parts.append(self.omitted(previous + 1, len(self.trace.steps)))
         parts += self.summary()
         parts += self.after()
         if self.multi:
             parts += self.losses()
         return "\n\n".join(p for p in parts if p)
+
+    def omitted(self, a: int, b: int) -> str:
+        """The note for steps a…b not written out ('' when there are none)."""
+        if b < a:
+            return ""
+        return self.prose("omitted_steps", a=str(a), b=str(b)) if b > a else self.prose("omitted_step", a=str(a))
 
     def title(self) -> list[str]:
         spec, L = self.spec, self.L
@@ -500,7 +517,7 @@ class LatexWriter(DocWriter):
             n = self.look.notation
             z, w, x, b = (n.latex_sym(Sym(n.letters[k], sub)) for k, sub in
                           (("z", "j"), ("W", "jk"), ("x", "k"), ("b", "j")))
-            a, f = n.latex_sym(Sym(n.letters["a"], "j")), ACT_FN
+            a, f = n.latex_sym(Sym(n.generic_activation_letter, "j")), ACT_FN
             out.append(self.prose("p_forward"))
             out.append(self.display(f"{z} = \\sum_k {w} {x} + {b}, \\qquad {a} = {f}({z})"))
             for layer, eqs in self.by_layer(groups["forward"]):
@@ -511,7 +528,13 @@ class LatexWriter(DocWriter):
             out.append(self.heading(level, self.text(L["loss"])))
             out.append(self.prose("p_loss"))
             out += self.equations(groups["loss"])
+            textbook = softmax_story.textbook_loss(self.look, self.trace, record)
+            if textbook:
+                out.append(self.prose("p_textbook_loss"))
+                out.append(self.aligned(aligned_lines(textbook[0], textbook[1:], self.opt.width)))
         if groups["backward"]:
+            outs = [i for i, (_, _, is_out) in self.look.notation.neurons.items() if is_out]
+            first_delta = f"delta{min(outs)}" if outs else ""
             out.append(self.heading(level, self.text(L["backward"])))
             out.append(self.prose("p_backward"))
             hidden_said = False
@@ -522,6 +545,13 @@ class LatexWriter(DocWriter):
                     out.append(self.prose("p_hidden"))
                     out.append(self.display(self.hidden_rule()))
                     hidden_said = True
+                first = next((k for k, e in enumerate(eqs) if e.name.split("#")[0].split("@")[0] == first_delta), None)
+                if first is not None and softmax_story.applies(self.trace):
+                    out += self.equations(eqs[:first])
+                    out.append(self.prose("p_softmax"))
+                    rule = softmax_story.delta_rule(self.look)
+                    out.append(self.aligned(aligned_lines(rule[0], rule[1:], self.opt.width)))
+                    eqs = eqs[first:]
                 out += self.equations(eqs)
         if groups["update"]:
             out.append(self.heading(level, self.text(L["update"])))
@@ -546,7 +576,7 @@ class LatexWriter(DocWriter):
         def d(top, bottom):
             return r"\frac{\partial " + top + r"}{\partial " + bottom + "}"
 
-        a, z = n.letters["a"], n.letters["z"]
+        a, z = n.generic_activation_letter, n.letters["z"]
         return (d(Lsym, s(a, "j")) + r" = \sum_k " + d(Lsym, s(a, "k")) + " " + d(s(a, "k"), s(z, "k"))
                 + " " + d(s(z, "k"), s(a, "j")) + r" = \sum_k " + s(n.letters["delta"], "k") + " "
                 + s(n.letters["W"], "kj"))
@@ -700,7 +730,10 @@ class LatexWriter(DocWriter):
         losses = list(self.trace.losses)
         out = [self.heading(0, self.text(L["losses"])), self.prose("p_losses")]
         rows = []
-        for i in thin(losses, 21):
+        shown = thin(losses, 21)
+        if len(shown) < len(losses):
+            out[-1] += " (" + self.text(L["showing"].format(shown=len(shown), total=len(losses))) + ")"
+        for i in shown:
             label = str(i + 1) if i < len(losses) - 1 else self.text(L["after_last"].format(n=i))
             rows.append([label, self.inline(self.num(losses[i]))])
         out.append(self.table([self.text(L["step"]), self.text(L["loss"])], rows, "rr"))
@@ -920,13 +953,6 @@ class MathOnlySyntax:
 def render_latex_math(trace, digits: int = 4, lang: str = "en") -> str:
     """The derivation as display math only, for Jupyter's `_repr_latex_`."""
     options = Options(digits, lang, standalone=False)
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_latex import GraphWriter
-
-        class GraphMath(MathOnlySyntax, GraphWriter):
-            pass
-
-        return GraphMath(trace, options).body()
 
     class NetworkMath(MathOnlySyntax, LatexWriter):
         pass

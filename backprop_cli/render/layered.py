@@ -129,18 +129,18 @@ def layered_table(trace, digits: int = 4, lang: str = "en"):
     from rich.rule import Rule
     from rich.text import Text
 
-    parts = []
+    from .wrap import Hanging
+
+    parts = []  # headings on their own lines (a rule's title is cut at the width); lines wrap indented
     for kind, heading, lines in _blocks(trace, digits, lang):
-        if kind == "title":
-            parts.append(Rule(Text(heading, style="bold")))
-        elif kind == "h1":
-            parts.append(Rule(Text(heading, style="bold"), align="left"))
+        if kind in ("title", "h1"):
+            parts += [Hanging(Text(heading, style="bold")), Rule()]
         elif kind == "h2":
-            parts.append(Text(heading, style="bold underline"))
+            parts.append(Hanging(Text(heading, style="bold underline")))
         else:
             if heading:
-                parts.append(Text(heading, style="bold"))
-            parts += [Text("  " + line) for line in lines]
+                parts.append(Hanging(Text(heading, style="bold")))
+            parts += [Hanging(Text("  " + line), indent=6) for line in lines]
     return Group(*parts)
 
 
@@ -185,7 +185,7 @@ def latex_line(line: str) -> str:
 
 
 def layered_latex(trace, digits: int = 4, lang: str = "en", standalone: bool = False) -> str:
-    from .latex import _has_hangul, fragment_header, preamble
+    from .latex import fragment_header, has_hangul, preamble
 
     body = []
     for kind, heading, lines in _blocks(trace, digits, lang):
@@ -202,7 +202,7 @@ def layered_latex(trace, digits: int = 4, lang: str = "en", standalone: bool = F
                          + "\n".join(r"\noindent\hspace*{1em}" + latex_line(line) + r"\par" for line in lines) + "\n}")
             body.append(text)
     text = "\n\n".join(p for p in body if p)
-    korean = lang == "ko" or _has_hangul(text)
+    korean = lang == "ko" or has_hangul(text)
     if standalone:
         return preamble(lang, tikz=False, plot=False, korean=korean) + text + "\n\n\\end{document}\n"
     return fragment_header(lang, korean=korean) + text + "\n"

@@ -19,10 +19,12 @@ class MarkdownSyntax:
     """The DocWriter primitives in Markdown (mixed in before a LaTeX writer)."""
 
     def heading(self, level: int, text: str) -> str:
-        return "#" * min(level + 2, 6) + " " + text
+        return "#" * min(level + self.opt.heading_level + 1, 6) + " " + text
 
     def title_block(self, text: str) -> str:
-        return "# " + text
+        if not self.opt.title:
+            return ""
+        return "#" * min(self.opt.heading_level, 6) + " " + text
 
     def text(self, s: str) -> str:
         return markdown_text(s)
@@ -58,14 +60,12 @@ class MarkdownWriter(MarkdownSyntax, LatexWriter):
         return "`" + sparkline([losses[i] for i in thin(losses, 60)]) + "`"
 
 
-def render_markdown(trace, digits: int = 4, lang: str = "en", notation: Optional[str] = None) -> str:
+def render_markdown(trace, digits: int = 4, lang: str = "en", notation: Optional[str] = None,
+                    show_steps: Optional[tuple] = None, heading_level: int = 1, title: bool = True) -> str:
     """The worked example as Markdown with KaTeX-compatible math."""
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_markdown import graph_markdown
-
-        return graph_markdown(trace, digits=digits, lang=lang)
+    options = Options(digits, lang, False, show_steps, heading_level, title)
     look = Look.of(trace, "latex", digits, notation)
-    writer = MarkdownWriter(trace, look, Options(digits, lang, standalone=False))
+    writer = MarkdownWriter(trace, look, options)
     return writer.body() + "\n"
 
 

@@ -7,38 +7,29 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.measure import Measurement
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
 from ..grid import as_rows, as_written
-from ..names import parameter_value
-from ..notation import Sym
+from ..network.names import parameter_value
+from .notation import Sym
 from ..trace import Equation, Trace
-from .common import Look, architecture, optimizer_text, sections, sparkline, thin
+from .common import Look, architecture, chosen_steps, optimizer_text, sections, sparkline, thin
 from .formula import SUP, format_number
+from . import softmax_story
 from .labels import labels
+from .wrap import BrokenEquation, Hanging
 
 MATRIX_ROWS = 8
 MATRIX_COLS = 8
+LOSS_ROWS = 12  # rows of the loss-per-step table (evenly spread, first and last always)
 
 
-def equation_line(parts: list[str], note: str | None = None) -> Text:
-    """`name = formula = numbers = value` as one wrapped line, the result highlighted;
-    `note` (a branch taken, a node off the path) follows, dimmed. Graphs use it too."""
-    line = Text("  ")
-    line.append(parts[0], style="bold")
-    for i, part in enumerate(parts[1:], 1):
-        line.append(" = ")
-        line.append(part, style="bold cyan" if i == len(parts) - 1 else "")
-    if note:
-        line.append(f"   ({note})", style="dim")
-    return line
-
-
-def _equation_line(look: Look, eq: Equation) -> Text:
+def _equation_line(look: Look, eq: Equation) -> BrokenEquation:
     shown = eq.condition and eq.condition != "frozen"
-    return equation_line(look.chain(eq), look.condition(eq) if shown else None)
+    return BrokenEquation(look.symbol(eq.name), look.chain_marked(eq), look.condition(eq) if shown else None)
 
 
 def _sup(layer: int) -> str:
@@ -51,48 +42,66 @@ def _layout_note(layout: str) -> str:
 
 
 def _matrix(values, digits: int, title: str = "") -> RenderableType:
-    """A matrix as a borderless table, truncated with ⋯/⋮ past MATRIX_ROWS × MATRIX_COLS."""
+    """A matrix under its title (with its shape), elided to fit the width (Matrix)."""
     arr = as_rows(values)
     rows, cols = len(arr), len(arr[0])
-    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
-    col_idx = thin(list(range(cols)), MATRIX_COLS)
-    row_idx = thin(list(range(rows)), MATRIX_ROWS)
-    for _ in range(len(col_idx) + (1 if len(col_idx) < cols else 0)):
-        table.add_column(justify="right")
-    previous = -1
-    for r in row_idx:
-        if r != previous + 1:
-            table.add_row(*["⋮"] * len(table.columns))
-        cells, last_c = [], -1
-        for c in col_idx:
-            if c != last_c + 1 and len(cells) < len(table.columns) - 1:
-                cells.append("⋯")
-            cells.append(format_number(arr[r][c], digits))
-            last_c = c
-        while len(cells) < len(table.columns):
-            cells.append("")
-        table.add_row(*cells)
-        previous = r
+    table = Matrix(arr, digits)
     if not title:
         return table
-    return Group(Text(f"  {title}" + (f"   ({rows}×{cols})" if rows * cols > 1 else ""), style="bold"), table)
+    return Group(Hanging(Text(f"  {title}" + (f"   ({rows}×{cols})" if rows * cols > 1 else ""), style="bold")), table)
 
 
-def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str | None = None) -> RenderableType:
-    if getattr(trace, "kind", "network") == "graph":
-        from .graph_table import graph_table
+def _kept(n: int, limit: int) -> list:
+    """Indices shown of n, as the LaTeX bmatrix elides: the first ones, None (⋯), the last."""
+    if n <= limit:
+        return list(range(n))
+    return list(range(limit - 2)) + [None, n - 1]
 
-        return graph_table(trace, digits=digits, lang=lang)
-    if getattr(trace, "kind", "network") == "layered":
-        from .layered import layered_table
 
-        return layered_table(trace, digits=digits, lang=lang)
+class Matrix:
+    """A matrix as a borderless table: at most MATRIX_ROWS × MATRIX_COLS, and no more
+    columns than fit the width (the middle elided with ⋯ / ⋮, never a number cut)."""
+
+    def __init__(self, arr, digits: int) -> None:
+        self.arr, self.digits = arr, digits
+
+    def table(self, max_cols: int) -> Table:
+        arr = self.arr
+        keep_r, keep_c = _kept(len(arr), MATRIX_ROWS), _kept(len(arr[0]), max_cols)
+        table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+        for _ in keep_c:
+            table.add_column(justify="right", no_wrap=True)
+        for r in keep_r:
+            if r is None:
+                table.add_row(*["⋮" if c is not None else "⋱" for c in keep_c])
+                continue
+            table.add_row(*["⋯" if c is None else format_number(arr[r][c], self.digits) for c in keep_c])
+        return table
+
+    def __rich_console__(self, console, options):
+        cols = len(self.arr[0])
+        limit = min(cols, MATRIX_COLS)
+        while True:
+            table = self.table(limit)
+            if limit <= 3 or Measurement.get(console, options.update(width=10_000), table).maximum <= options.max_width:
+                yield table
+                return
+            limit -= 1
+
+    def __rich_measure__(self, console, options):
+        return Measurement.get(console, options, self.table(min(len(self.arr[0]), MATRIX_COLS)))
+
+
+def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str | None = None,
+                 show_steps: tuple | None = None) -> RenderableType:
+    """The worked example for the terminal; `show_steps` (common.parse_show_steps) picks
+    the steps written out (default: all of a short run, else 1, 2 and the last)."""
     L = labels(lang)
     look = Look.of(trace, "unicode", digits, notation)
     spec = trace.spec
     parts: list[RenderableType] = []
 
-    parts.append(Text(trace.name, style="bold"))  # a title above, not a table title wrapped to its width
+    parts.append(Hanging(Text(trace.name, style="bold")))  # a title above, not a table title wrapped to its width
     head = Table(box=box.ROUNDED, show_header=False)
     head.add_column(style="bold")
     head.add_column()
@@ -103,27 +112,39 @@ def render_table(trace: Trace, digits: int = 4, lang: str = "en", notation: str 
     if trace.policy == "round":
         head.add_row("", L["rounded"].format(d=trace.digits))
     parts.append(head)
-    parts.append(_given(trace, look, L))
+    parts.append(given_table(trace, look, L))
 
-    for record in trace.steps:
+    records = chosen_steps(trace, show_steps)
+    previous = 0
+    for record in records:
+        if record.step - previous > 1:
+            a, b = previous + 1, record.step - 1
+            parts.append(Hanging(Text(L["omitted_steps"].format(a=a, b=b) if b > a else
+                                      L["omitted_step"].format(a=a), style="dim italic")))
+        previous = record.step
         if len(trace.steps) > 1:
             parts.append(Rule(f"{L['step']} {record.step}", style="bold"))
         if trace.detail == "scalar" and record.equations:
-            parts.extend(_scalar_step(look, record, L))
+            parts.extend(_scalar_step(look, trace, record, L))
         else:
             parts.extend(_matrix_step(trace, record, L, digits))
         parts.append(_update_table(trace, record, look, L))
         if record.step == 1 and trace.symbolic:
             parts.extend(_symbolic(trace, look, L))
+    if previous < len(trace.steps):
+        a, b = previous + 1, len(trace.steps)
+        parts.append(Hanging(Text(L["omitted_steps"].format(a=a, b=b) if b > a else
+                                  L["omitted_step"].format(a=a), style="dim italic")))
     parts.append(_after(trace, look, L))
     if len(trace.losses) > 2:
         parts.append(_loss_table(trace, L, digits))
     return Group(*parts)
 
 
-def _given(trace: Trace, look: Look, L) -> RenderableType:
+def given_table(trace: Trace, look: Look, L) -> RenderableType:
+    """The given values (inputs, targets, starting parameters): shared with question sheets."""
     spec = trace.spec
-    table = Table(title=L["given"], box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column(L["name"])
     table.add_column(L["value"], justify="right")
     if spec.samples == 1:
@@ -133,7 +154,7 @@ def _given(trace: Trace, look: Look, L) -> RenderableType:
             table.add_row(look.symbol(f"t{k + 1}"), look.number(spec.target[0, k], f"t{k + 1}"))
     for name, value in _parameters_before(trace):
         table.add_row(look.symbol(name), look.number(value, name))
-    items = [table]
+    items: list[RenderableType] = [table]
     if spec.samples > 1:
         items.insert(0, _matrix(spec.input, look.digits, f"{L['inputs']} X"))
         items.insert(1, _matrix(spec.target, look.digits, f"{L['targets']}"))
@@ -142,11 +163,16 @@ def _given(trace: Trace, look: Look, L) -> RenderableType:
             _matrix(as_written(layer.weights, layer.layout), look.digits, f"W{_sup(l + 1)}{_layout_note(layer.layout)}")
             for l, layer in enumerate(spec.layers)
         ]
-    return Group(*items)
+    return Group(_title(L["given"]), *items)
+
+
+def _title(text: str) -> RenderableType:
+    """A table's title on its own line: a rich table title wraps to the table's width."""
+    return Hanging(Text(text, style="bold"))
 
 
 def _parameters_before(trace: Trace):
-    from ..names import NetworkNames
+    from ..network.names import NetworkNames
 
     spec = trace.spec
     names = NetworkNames.of(spec)
@@ -174,8 +200,23 @@ def _by_layer(look: Look, eqs) -> list:
     return groups
 
 
-def _scalar_step(look: Look, record, L) -> list[RenderableType]:
+def _softmax_rule(look: Look, trace: Trace, L) -> list[RenderableType]:
+    """How ∂L/∂y becomes δ = y − t through the softmax (once, before the first δ)."""
+    if not softmax_story.applies(trace):
+        return []
+    parts = softmax_story.delta_rule(look)
+    return [BrokenEquation(parts[0], parts[1:], L["softmax_rule"], highlight_last=False)]
+
+
+def _base(name: str) -> str:
+    """A canonical name without its sample and step marks: delta3#2@5 → delta3."""
+    return name.split("#")[0].split("@")[0]
+
+
+def _scalar_step(look: Look, trace: Trace, record, L) -> list[RenderableType]:
     groups = sections(record.equations)
+    outs = [i for i, (_, _, is_out) in look.notation.neurons.items() if is_out]
+    first_out = min(outs) if outs else 0
     out: list[RenderableType] = []
     deep = len({n[0] for n in look.notation.neurons.values()}) > 1
     for key in ("forward", "loss", "backward"):
@@ -183,7 +224,14 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
             continue
         out.append(Text(L[key], style="bold underline"))
         if key == "loss" or not deep:
-            out.extend(_equation_line(look, eq) for eq in groups[key])
+            for eq in groups[key]:
+                if key == "backward" and _base(eq.name) == f"delta{first_out}":
+                    out.extend(_softmax_rule(look, trace, L))
+                out.append(_equation_line(look, eq))
+            if key == "loss":
+                textbook = softmax_story.textbook_loss(look, trace, record)
+                if textbook:
+                    out.append(BrokenEquation(textbook[0], textbook[1:], L["textbook_loss"]))
             continue
         hidden_said = False
         for layer, eqs in _by_layer(look, groups[key]):
@@ -191,13 +239,16 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
                 out.append(_layer_title(look, layer, L))
             if key == "backward" and layer and not hidden_said and layer < max(n[0] for n in look.notation.neurons.values()):
                 n = look.notation
-                a, ak, zk = (n.unicode_sym(Sym(n.letters["a"], "j")), n.unicode_sym(Sym(n.letters["a"], "k")),
+                a, ak, zk = (n.unicode_sym(Sym(n.generic_activation_letter, "j")), n.unicode_sym(Sym(n.generic_activation_letter, "k")),
                              n.unicode_sym(Sym(n.letters["z"], "k")))
                 Lsym = n.unicode("loss")
-                out.append(Text(f"  ∂{Lsym}/∂{a} = Σₖ ∂{Lsym}/∂{ak} × ∂{ak}/∂{zk} × ∂{zk}/∂{a}   ({L['sum_over']})",
-                                style="dim"))
+                out.append(Hanging(Text(f"  ∂{Lsym}/∂{a} = Σₖ ∂{Lsym}/∂{ak} × ∂{ak}/∂{zk} × ∂{zk}/∂{a}"
+                                        f"   ({L['sum_over']})", style="dim"), indent=6))
                 hidden_said = True
-            out.extend(_equation_line(look, eq) for eq in eqs)
+            for eq in eqs:
+                if key == "backward" and _base(eq.name) == f"delta{first_out}":
+                    out.extend(_softmax_rule(look, trace, L))
+                out.append(_equation_line(look, eq))
     if groups.get("update"):
         out.append(Text(L["update"], style="bold underline"))
         out.extend(_equation_line(look, eq) for eq in groups["update"])
@@ -205,17 +256,21 @@ def _scalar_step(look: Look, record, L) -> list[RenderableType]:
 
 
 def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
-    out: list[RenderableType] = [Text(L["matrix_note"], style="dim")]
+    out: list[RenderableType] = [Hanging(Text(L["matrix_note"], style="dim"))]
     out.append(Text(L["forward"], style="bold underline"))
     in_out = all(layer.layout == "in_out" for layer in trace.spec.layers)  # h = xW, as the book writes it
-    out.append(Text(f"  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾{'' if in_out else 'ᵀ'} + b⁽ˡ⁾,   A⁽ˡ⁾ = σ(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
+    out.append(Text(f"  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾{'' if in_out else 'ᵀ'} + b⁽ˡ⁾,   A⁽ˡ⁾ = f(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
     for layer in record.layers:
         out.append(_matrix(layer.z, digits, f"Z{_sup(layer.layer)}"))
         out.append(_matrix(layer.a, digits, f"A{_sup(layer.layer)} = {layer.activation}(Z{_sup(layer.layer)})"))
     out.append(Text(f"{L['loss']}: {format_number(record.loss, digits)}", style="bold"))
     out.append(Text(L["backward"], style="bold underline"))
-    out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾ᵀ) ⊙ σ′(Z⁽ˡ⁾),   ∂L/∂W⁽ˡ⁾ = A⁽ˡ⁻¹⁾ᵀ δ⁽ˡ⁾" if in_out
-                    else "  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ σ′(Z⁽ˡ⁾),   ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾"))
+    if in_out:
+        out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾ᵀ) ⊙ f′(Z⁽ˡ⁾)"))
+        out.append(Text("  ∂L/∂W⁽ˡ⁾ = A⁽ˡ⁻¹⁾ᵀ δ⁽ˡ⁾,   ∂L/∂b⁽ˡ⁾ = Σₙ δ⁽ˡ⁾ₙ"))
+    else:
+        out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ f′(Z⁽ˡ⁾)"))
+        out.append(Text("  ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾,   ∂L/∂b⁽ˡ⁾ = Σₙ δ⁽ˡ⁾ₙ"))
     for layer in reversed(record.layers):
         out.append(_matrix(layer.delta, digits, f"δ{_sup(layer.layer)}"))
         layout = trace.spec.layers[layer.layer - 1].layout
@@ -226,19 +281,22 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
 
 
 def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
-    from ..names import NetworkNames, at
+    from ..network.names import NetworkNames, at
 
     spec = trace.spec
     names = NetworkNames.of(spec)
-    title = f"{L['update']} — {optimizer_text(spec)}"
     if spec.parameter_count > 40:
-        items: list[RenderableType] = [Text(title, style="bold underline")]
+        said = trace.detail == "scalar" and record.equations  # the derivation had the heading
+        title = f"{L['summary'] if said else L['update']} — {optimizer_text(spec)}"
+        items: list[RenderableType] = [Hanging(Text(title, style="bold underline"))]
         for layer in record.layers:
             layout = spec.layers[layer.layer - 1].layout
             items.append(_matrix(as_written(layer.weights, layout), look.digits,
                                  f"W{_sup(layer.layer)} ← W{_sup(layer.layer)} − α ∂L/∂W{_sup(layer.layer)}{_layout_note(layout)}"))
         return Group(*items)
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    # the derivation above already has the "Updating the parameters" heading
+    title = f"{L['summary']} — {optimizer_text(spec)}"
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column(L["parameter"])
     table.add_column(L["before"], justify="right")
     table.add_column(L["gradient"], justify="right")
@@ -258,8 +316,8 @@ def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
                 format_number(grad, look.digits),
                 new_text + ("  (" + L["frozen"] + ")" if frozen else ""),
             )
-    rule = Text("  " + _update_rule(trace, look), style="dim")
-    return Group(table, rule)
+    rule = Hanging(Text("  " + _update_rule(trace, look), style="dim"))
+    return Group(_title(title), table, rule)
 
 
 def _update_rule(trace: Trace, look: Look) -> str:
@@ -294,16 +352,22 @@ def _after(trace: Trace, look: Look, L) -> RenderableType:
     line.append(format_number(trace.loss_after, look.digits), style="bold green")
     line.append(f"   ({look.symbol('loss')} = {format_number(trace.losses[0], look.digits)} → "
                 f"{format_number(trace.loss_after, look.digits)})", style="dim")
-    return line
+    return Hanging(line)
 
 
 def _loss_table(trace: Trace, L, digits: int) -> RenderableType:
     losses = list(trace.losses)
-    table = Table(title=L["losses"], box=box.SIMPLE_HEAD, title_justify="left")
+    """losses[s − 1] is the loss of step s's forward pass (before its update); the last
+    entry is the loss after the last step. Rows say which, and how many are shown."""
+    shown = thin(losses, LOSS_ROWS)
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column(L["step"], justify="right")
     table.add_column(L["loss"], justify="right")
-    for i in thin(losses, 12):
-        label = str(i + 1) if i < len(losses) - 1 else f"{i} ✓"
+    for i in shown:
+        label = str(i + 1) if i < len(losses) - 1 else L["after_last"].format(n=i)
         table.add_row(label, format_number(losses[i], digits))
+    note = L["p_losses"]
+    if len(shown) < len(losses):
+        note += " (" + L["showing"].format(shown=len(shown), total=len(losses)) + ")"
     chart = Text("  " + sparkline([losses[i] for i in thin(losses, 60)]), style="green")
-    return Group(table, chart)
+    return Group(_title(L["losses"]), Hanging(Text(note, style="dim")), table, chart)

@@ -1,0 +1,1 @@
+"""The calculus both pipelines share: expression trees, number policies, activations."""

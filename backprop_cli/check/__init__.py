@@ -1,0 +1,1 @@
+"""Answer keys against a Trace: reading keys, tolerance, diagnosis, JUnit."""

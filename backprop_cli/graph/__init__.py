@@ -1,0 +1,1 @@
+"""Computational-graph specs → GraphTrace: parser, symbolic calculus, solver."""

@@ -1,0 +1,581 @@
+"""Computational-graph specs (SPEC §4): a whitelisting expression parser and scalar
+reverse-mode differentiation that writes every step down as an equation.
+
+    graph:                      forward   q = {x} + {y}
+      x: -2                     local     dq/dx.local = 1
+      y: 5                      backward  df/dx = {df/dq} * {dq/dx.local}
+      z: -4                     second    d2f/dx2 = … (order: 2)
+      q: x + y
+      f: q * z
+
+Three parts, in three modules:
+
+1. Reading the spec (here): the YAML node tree (yamlsafe) → a frozen `GraphSpec`. Every
+   expression goes through our own tokenizer and recursive-descent parser
+   (graph_parse.py). User text
+   never reaches eval/exec/sympify: a name is either an earlier node or one of the
+   whitelisted functions, and everything else is an error with a caret under it.
+2. Symbolic differentiation on `expr` trees (graph_calculus.py), one rule per operation beside the
+   operation (micrograd style). A local gradient is the derivative of ONE node's
+   expression with respect to ONE input, specialised at the current point — kinks
+   (relu, abs, max, min) take the branch PyTorch takes and record it as a condition.
+3. `solve_graph` (here): forward values, local gradients, reverse accumulation over fan-out,
+   and for `order: 2` the second derivative d²f/dx² of every `wrt` leaf by forward
+   (Taylor) propagation of first and second tangents:
+
+       dq/dx   = Σ_p ∂q/∂p · dp/dx
+       d²q/dx² = Σ_p ∂q/∂p · d²p/dx² + d(∂q/∂p)/dx · dp/dx
+
+   where d(∂q/∂p)/dx is the local gradient's own expression differentiated along x.
+   Each of these is an `Equation` evaluated under the number policy, so the hand-
+   rounded derivation stays arithmetically true as printed.
+"""
+from __future__ import annotations
+
+import keyword
+import math
+from pathlib import PurePath
+from typing import Any, Mapping
+
+import yaml
+
+from ..calc.arithmetic import FloatArithmetic
+from ..errors import ComputeError, SpecError
+from ..calc.expr import FUNCTIONS, Bin, Expr, Ref, evaluate, refs
+from ..frozen import frozen
+from .calculus import ONE, ZERO, is_zero, differentiate, s_mul, s_sum
+from ..read.suggest import suggest
+from .parse import IDENTIFIER, NameTable, Scope, children, parse_expression
+from ..read.numbers import Number, describe, number, parse_text
+from ..trace import Equation, GraphTrace, LocalGradient
+from ..read.yamlsafe import is_plain, where
+
+MAX_MAGNITUDE = 1e300  # beyond this a value is refused (SPEC §4)
+# A derived expression (a derivative, a fan-out sum) is written out in full; beyond
+# these bounds it is unreadable and evaluating or printing it would recurse too deep.
+MAX_DERIVED_NODES = 100_000
+MAX_DERIVED_DEPTH = 450
+
+TOP_LEVEL_KEYS = ("name", "graph", "output", "wrt", "order", "minimize", "optimizer", "lr", "steps")
+MAX_MINIMIZE_STEPS = 1000  # every step writes the whole derivation out
+# Words of the JSON/answer-key structure (SPEC §6): a node with one of these names would
+# make `named:` keys ambiguous.
+STRUCTURE_WORDS = frozenset({
+    "steps", "named", "tolerance", "values", "gradients", "local_gradients", "second",
+    "equations", "layers", "kind", "format", "name", "output", "wrt", "order", "graph", "exact",
+})
+# YAML 1.1 booleans and nulls: a node written `x: true` or `x:` is an error, not a name
+# (unless a node of that name exists: `q: y` refers to node y).
+_PLAIN_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "", "~", "null"}
+
+
+# ======================================================================================
+# 1. The spec
+# ======================================================================================
+
+@frozen
+class GraphNode:
+    """One line of `graph:` — a leaf (given number) or an expression over earlier nodes."""
+
+    name: str
+    expr: Expr | None  # None for a leaf
+    given: Number | None  # the number of a leaf, as written
+    text: str
+    line: int | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.expr is None
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Distinct operand names in first-use order: one local gradient each."""
+        return tuple(refs(self.expr)) if self.expr is not None else ()
+
+
+@frozen
+class GraphSpec:
+    name: str
+    nodes: tuple[GraphNode, ...]
+    output: str
+    wrt: tuple[str, ...]
+    order: int
+    file: str
+    # gradient descent on the output (`minimize: f`): the wrt leaves are the parameters,
+    # updated by `optimizer` (a spec.Optimizer, read by spec.py) for `steps` steps
+    minimize: str | None = None
+    optimizer: Any = None
+    steps: int = 1
+
+    def node(self, name: str) -> GraphNode:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    @property
+    def leaves(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes if n.is_leaf)
+
+
+def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
+    """Validate a composed graph spec into a frozen GraphSpec; every problem is a
+    SpecError naming the line, column and field path."""
+    if not isinstance(root, yaml.MappingNode):
+        raise SpecError(
+            "a graph spec is a mapping", file=file, **where(root),
+            expected="a mapping with a `graph:` key", found=describe(root),
+        )
+    fields = _top_level(root, file)
+    if "graph" not in fields:
+        raise SpecError("missing key 'graph'", file=file, **where(root),
+                        expected="`graph:` with the nodes, one per line")
+    nodes = _read_nodes(fields["graph"][1], file)
+    minimize = _read_minimize(fields, nodes, file)
+    output = minimize or _read_output(fields.get("output"), nodes, file)
+    wrt = _read_wrt(fields.get("wrt"), nodes, file)
+    order = _read_order(fields.get("order"), file)
+    title = _read_name(fields.get("name"), file)
+    if title is None:
+        title = PurePath(file).stem if file else "graph"
+    steps = 1
+    if minimize and "steps" in fields:
+        steps = _read_steps(fields["steps"][1], file)
+    return GraphSpec(title, tuple(nodes), output, wrt, order, file, minimize, None, steps)
+
+
+def _read_minimize(fields, nodes: list[GraphNode], file: str) -> str | None:
+    """`minimize: f` names the node gradient descent lowers; `optimizer`/`lr` and
+    `steps` belong to it (the optimizer itself is read by spec.py, as for networks)."""
+    if "minimize" not in fields:
+        for key in ("optimizer", "lr", "steps"):
+            if key in fields:
+                k, _ = fields[key]
+                raise SpecError(f"{key!r} applies to gradient descent on the graph", file=file, path=key,
+                                **where(k), hint="add `minimize: <node>` to run an optimizer on the graph's leaves")
+        return None
+    k, v = fields["minimize"]
+    names = [n.name for n in nodes]
+    if not isinstance(v, yaml.ScalarNode) or v.value not in names:
+        found = repr(v.value) if isinstance(v, yaml.ScalarNode) else describe(v)
+        raise SpecError(file=file, path="minimize", **where(v), expected="the name of a computed node",
+                        found=found, hint=suggest(v.value, names) if isinstance(v, yaml.ScalarNode) else None)
+    node = next(n for n in nodes if n.name == v.value)
+    if node.is_leaf:
+        raise SpecError(f"{node.name!r} is a given number: there is nothing to minimize", file=file,
+                        path="minimize", **where(v), expected="a computed node (an expression of the leaves)")
+    if "output" in fields and fields["output"][1].value != v.value:
+        raise SpecError("`output` and `minimize` name different nodes", file=file, path="output",
+                        **where(fields["output"][1]), hint="drop `output`: the minimized node is the output")
+    if "optimizer" not in fields and "lr" not in fields:
+        raise SpecError("missing required field 'optimizer' (or the shorthand 'lr')", file=file, path="optimizer",
+                        **where(k), hint="add e.g. `optimizer: {name: sgd, lr: 0.1}` or `lr: 0.1`")
+    return v.value
+
+
+def _read_steps(node: yaml.Node, file: str) -> int:
+    n = number(node, "steps", file, what=f"a whole number of steps from 1 to {MAX_MINIMIZE_STEPS}")
+    if n.value != int(n.value) or not n.text.lstrip("+").isdigit() or not 1 <= n.value <= MAX_MINIMIZE_STEPS:
+        raise SpecError(file=file, path="steps", **where(node),
+                        expected=f"a whole number of steps from 1 to {MAX_MINIMIZE_STEPS}", found=n.text)
+    return int(n.value)
+
+
+def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    fields: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    keys = [k.value for k, _ in root.value if isinstance(k, yaml.ScalarNode)]
+    for k, v in root.value:
+        if not isinstance(k, yaml.ScalarNode):
+            raise SpecError("keys must be plain words", file=file, **where(k), found=describe(k))
+        key = k.value
+        if key == "layers" and "graph" in keys:
+            raise SpecError(
+                "a spec has either `graph:` (a computational graph) or `layers:` (a network), "
+                "not both", file=file, path="layers", **where(k),
+                hint="split it into two files",
+            )
+        if key not in TOP_LEVEL_KEYS:
+            raise SpecError(
+                f"unknown key {key!r}", file=file, path=key, **where(k),
+                expected="one of " + ", ".join(TOP_LEVEL_KEYS),
+                hint=suggest(key, TOP_LEVEL_KEYS),
+            )
+        fields[key] = (k, v)
+    return fields
+
+
+def _read_name(field, file: str) -> str | None:
+    if field is None:
+        return None
+    _, v = field
+    if not isinstance(v, yaml.ScalarNode) or (is_plain(v) and v.value.lower() in ("", "~", "null")):
+        raise SpecError(file=file, path="name", **where(v), expected="a title (text)", found=describe(v))
+    return v.value
+
+
+def _read_order(field, file: str) -> int:
+    if field is None:
+        return 1
+    _, v = field
+    n = number(v, "order", file, what="1 or 2")
+    if n.value not in (1.0, 2.0):
+        raise SpecError(file=file, path="order", **where(v), expected="1 or 2", found=n.text,
+                        hint="2 adds the second derivatives d²f/dx² (diagonal only)")
+    return int(n.value)
+
+
+def _read_output(field, nodes: list[GraphNode], file: str) -> str:
+    names = [n.name for n in nodes]
+    if field is None:
+        return names[-1]
+    _, v = field
+    if not isinstance(v, yaml.ScalarNode) or (is_plain(v) and v.value.lower() in ("", "~")):
+        raise SpecError(file=file, path="output", **where(v), expected="the name of a node", found=describe(v))
+    if v.value not in names:
+        raise SpecError(
+            f"unknown node {v.value!r}", file=file, path="output", **where(v),
+            expected="one of " + ", ".join(names[-10:]), hint=suggest(v.value, names),
+        )
+    return v.value
+
+
+def _read_wrt(field, nodes: list[GraphNode], file: str) -> tuple[str, ...]:
+    """`wrt` names leaves (a list, or one name); default: every leaf."""
+    leaves = [n.name for n in nodes if n.is_leaf]
+    if field is None:
+        return tuple(leaves)
+    _, v = field
+    items = [v] if isinstance(v, yaml.ScalarNode) else v.value if isinstance(v, yaml.SequenceNode) else None
+    if items is None:
+        raise SpecError(file=file, path="wrt", **where(v), expected="a list of leaf names", found=describe(v))
+    if not items:
+        raise SpecError(file=file, path="wrt", **where(v), expected="at least one leaf name", found="an empty list")
+    names = {n.name: n for n in nodes}
+    chosen: list[str] = []
+    for i, item in enumerate(items):
+        path = f"wrt[{i}]" if isinstance(v, yaml.SequenceNode) else "wrt"
+        if not isinstance(item, yaml.ScalarNode):
+            raise SpecError(file=file, path=path, **where(item), expected="a leaf name", found=describe(item))
+        name = item.value
+        if name not in names:
+            raise SpecError(f"unknown node {name!r}", file=file, path=path, **where(item),
+                            expected="a leaf: " + ", ".join(leaves[:10]), hint=suggest(name, names))
+        if not names[name].is_leaf:
+            raise SpecError(
+                f"{name!r} is computed ({name}: {names[name].text.strip()}), not a leaf", file=file,
+                path=path, **where(item), expected="a leaf (a node given as a number)",
+                hint="derivatives are taken with respect to given numbers; df/d" + name
+                + " is in the gradients anyway",
+            )
+        if name in chosen:
+            raise SpecError(f"{name!r} is listed twice", file=file, path=path, **where(item))
+        chosen.append(name)
+    return tuple(chosen)
+
+
+def _check_node_name(key: yaml.Node, file: str) -> str:
+    """Node names become canonical names (`df/dq`) and JSON keys: plain identifiers only."""
+    if not isinstance(key, yaml.ScalarNode):
+        raise SpecError("a node name must be a plain word", file=file, path="graph", **where(key),
+                        found=describe(key))
+    name = key.value
+    path = f"graph.{name}"
+    if not IDENTIFIER.fullmatch(name):
+        raise SpecError(
+            f"{name!r} is not a valid node name", file=file, path=path, **where(key),
+            expected="a plain identifier (letters, digits and _, not starting with a digit)",
+        )
+    reason = None
+    if name.startswith("__") and name.endswith("__"):
+        reason = "a __dunder__ name"
+    elif keyword.iskeyword(name):
+        reason = "a Python keyword"
+    elif name in FUNCTIONS:
+        reason = "a function name"
+    elif name in STRUCTURE_WORDS:
+        reason = "a word of the output's structure (SPEC §6)"
+    if reason:
+        raise SpecError(f"{name!r} cannot be a node name: it is {reason}", file=file, path=path,
+                        **where(key), hint=f"rename it, e.g. {name.strip('_')}_1")
+    return name
+
+
+def _read_nodes(graph: yaml.Node, file: str) -> list[GraphNode]:
+    if not isinstance(graph, yaml.MappingNode):
+        raise SpecError(file=file, path="graph", **where(graph),
+                        expected="a mapping of node names to numbers or expressions", found=describe(graph))
+    if not graph.value:
+        raise SpecError("the graph has no nodes", file=file, path="graph", **where(graph),
+                        expected="at least one node")
+    entries = [(_check_node_name(k, file), v) for k, v in graph.value]
+    table = NameTable(
+        tuple(name for name, _ in entries),
+        {name: i for i, (name, _) in enumerate(entries)},
+        {name: v.value if isinstance(v, yaml.ScalarNode) else "" for name, v in entries},
+        {name: v.start_mark.line + 1 for name, v in entries},
+    )
+    return [_read_node(name, value, Scope(table, i), file) for i, (name, value) in enumerate(entries)]
+
+
+def _read_node(name: str, value: yaml.Node, scope: "Scope", file: str) -> GraphNode:
+    path = f"graph.{name}"
+    loc = where(value)
+    if not isinstance(value, yaml.ScalarNode):
+        raise SpecError(file=file, path=path, **loc, expected="a number or an expression", found=describe(value))
+    word = value.value.lower()
+    if is_plain(value) and word in _PLAIN_WORDS and not scope.is_defined(value.value):
+        found = "nothing (null)" if word in ("", "~", "null") else f"the boolean {value.value}"
+        raise SpecError(file=file, path=path, **loc, expected="a number or an expression", found=found)
+    text = value.value
+    given = parse_text(text)
+    if isinstance(given, Number):
+        return GraphNode(name, None, given, text, loc["line"])
+    expr = parse_expression(text, scope, file=file, line=loc["line"], path=path)
+    return GraphNode(name, expr, None, text, loc["line"])
+
+
+# ======================================================================================
+# 3. Solving
+# ======================================================================================
+
+class _Bounded:
+    """A number policy that refuses a power whose result would pass ±1e300 *before*
+    computing it — exact arithmetic would otherwise build 2**(10**9) digit by digit."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def binary(self, op: str, a, b):
+        if op == "**":
+            self._check_power(a, b)
+        return self.inner.binary(op, a, b)
+
+    def _check_power(self, a, b) -> None:
+        fa, fb = abs(self.inner.to_float(a)), self.inner.to_float(b)
+        if fa in (0.0, 1.0) or not math.isfinite(fa) or not math.isfinite(fb):
+            return
+        if fb * math.log10(fa) > 300.01:
+            raise ComputeError(f"{a} ** {b} is beyond ±1e300")
+
+
+def local_name(node: str, input_: str) -> str:
+    return f"d{node}/d{input_}.local"
+
+
+def gradient_name(output: str, node: str) -> str:
+    return f"d{output}/d{node}"
+
+
+def second_name(node: str, leaf: str) -> str:
+    return f"d2{node}/d{leaf}2"
+
+
+def local_tangent_name(node: str, input_: str, leaf: str) -> str:
+    return f"d({local_name(node, input_)})/d{leaf}"
+
+
+def expression_size(e: Expr) -> tuple[int, int]:
+    """(operations written out, depth) of an expression, without recursion — derived
+    expressions share subtrees, so the written size can far exceed the object count.
+    Renderers use it to elide formulas too long to read (or to print recursively)."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[Expr, bool]] = [(e, False)]
+    while stack:
+        n, done = stack.pop()
+        key = id(n)
+        if key in size:
+            continue
+        kids = children(n)
+        if done or not kids:
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+        else:
+            stack.append((n, True))
+            stack += [(k, False) for k in kids if id(k) not in size]
+    return size[id(e)], depth[id(e)]
+
+
+class GraphSolver:
+    """The state of one solve: the environment of computed values and the equations
+    in the order a derivation shows them. Used once, by `solve_graph`."""
+
+    def __init__(self, spec: GraphSpec, arith) -> None:
+        self.spec = spec
+        self.arith = arith
+        self.policy = _Bounded(arith)
+        self.env: dict[str, Any] = {}
+        self.equations: list[Equation] = []
+
+    def point(self, e: Expr):
+        return evaluate(e, self.env, self.policy)
+
+    def equation(self, node: str, name: str, e: Expr, section: str, condition: str | None = None) -> Equation:
+        """Evaluate name = e under the policy, round it (finish), record it."""
+        where_ = f"node {node}" if name == node else f"node {node}, {name}"
+        size, depth = expression_size(e)
+        if size > MAX_DERIVED_NODES or depth > MAX_DERIVED_DEPTH:
+            raise ComputeError(f"{where_}: the equation is too large to write out ({size:,} operations, "
+                               f"{depth} deep); split the expression into smaller nodes")
+        try:
+            value = self.arith.finish(evaluate(e, self.env, self.policy))
+            self.check_magnitude(value)
+        except ComputeError as exc:
+            raise ComputeError(f"{where_}: {exc}") from None
+        except (ArithmeticError, ValueError, OverflowError) as exc:
+            raise ComputeError(f"{where_}: not a finite number ({type(exc).__name__})") from None
+        eq = Equation(name, e, tuple((r, self.env[r]) for r in refs(e)), value, section, condition or None)
+        self.env[name] = value
+        self.equations.append(eq)
+        return eq
+
+    def check_magnitude(self, value) -> None:
+        f = self.arith.to_float(value)
+        if not math.isfinite(f):
+            raise ComputeError("the result is not a finite number")
+        if abs(f) > MAX_MAGNITUDE:
+            raise ComputeError(f"{f:.6g} is beyond ±1e300")
+
+    # -- passes ------------------------------------------------------------------------
+    def forward(self, leaves: Mapping[str, Any] | None = None) -> None:
+        """Node values in order; `leaves` replaces given leaf values (a later step of
+        gradient descent starts from the updated parameters)."""
+        for node in self.spec.nodes:
+            if node.is_leaf and leaves and node.name in leaves:
+                self.env[node.name] = leaves[node.name]
+            elif node.is_leaf:
+                self.env[node.name] = self.arith.given(node.given.fraction())
+                try:
+                    self.check_magnitude(self.env[node.name])
+                except ComputeError as exc:
+                    raise ComputeError(f"node {node.name}: {exc}") from None
+            else:
+                self.equation(node.name, node.name, node.expr, "forward")
+
+    def on_path(self) -> list[GraphNode]:
+        """The output and every node it depends on, in graph order."""
+        by_name = {n.name: n for n in self.spec.nodes}
+        keep = {self.spec.output}
+        stack = [self.spec.output]
+        while stack:
+            for p in by_name[stack.pop()].inputs:
+                if p not in keep:
+                    keep.add(p)
+                    stack.append(p)
+        return [n for n in self.spec.nodes if n.name in keep]
+
+    def local_gradients(self, path: list[GraphNode]) -> dict[tuple[str, str], Expr]:
+        exprs: dict[tuple[str, str], Expr] = {}
+        for node in path:
+            for p in node.inputs:
+                name = local_name(node.name, p)
+                try:
+                    g, conditions = differentiate(node.expr, {p: ONE}, self.point, (node.expr, Ref(node.name)))
+                except ComputeError as exc:
+                    raise ComputeError(f"node {node.name}, {name}: {exc}") from None
+                self.equation(node.name, name, g, "local", ", ".join(conditions))
+                exprs[(node.name, p)] = g
+        return exprs
+
+    def backward(self, path: list[GraphNode]) -> None:
+        """df/dp = Σ over p's consumers q of df/dq · dq/dp.local, output first."""
+        f = self.spec.output
+        self.equation(f, gradient_name(f, f), ONE, "backward")
+        on = {n.name for n in path}
+        consumers: dict[str, list[str]] = {n.name: [] for n in self.spec.nodes}
+        for q in path:
+            for p in q.inputs:
+                consumers[p].append(q.name)
+        for node in reversed(path):
+            if node.name != f:
+                terms = [s_mul(Ref(gradient_name(f, q)), Ref(local_name(q, node.name))) for q in consumers[node.name]]
+                e = terms[0]
+                for t in terms[1:]:
+                    e = Bin("+", e, t)  # never merged: the fan-out sum is shown term by term
+                self.equation(node.name, gradient_name(f, node.name), e, "backward")
+        for node in self.spec.nodes:
+            if node.name not in on:
+                self.equation(node.name, gradient_name(f, node.name), ZERO, "backward",
+                              f"{node.name} does not lead to {f}")
+
+    def second(self, path: list[GraphNode], local: Mapping[tuple[str, str], Expr]) -> None:
+        """d²f/dx² for each wrt leaf by forward propagation of tangents (see module doc)."""
+        f = self.spec.output
+        on = {n.name for n in path}
+        for x in self.spec.wrt:
+            if x == f or x not in on:
+                why = None if x == f else f"{x} does not lead to {f}"
+                self.equation(f, second_name(f, x), ZERO, "second", why)
+                continue
+            self.second_for(x, path, local)
+
+    def second_for(self, x: str, path: list[GraphNode], local: Mapping[tuple[str, str], Expr]) -> None:
+        f = self.spec.output
+        tangent: dict[str, Expr] = {x: ONE}  # dp/dx as an expression (1 for x itself)
+        curvature: dict[str, Expr] = {x: ZERO}  # d²p/dx²
+        for node in path:
+            q = node.name
+            inputs = [p for p in node.inputs if p in tangent]
+            if node.is_leaf or not inputs:
+                continue
+            if q != f:  # the output's tangent is df/dx, already computed in reverse
+                e = s_sum(s_mul(Ref(local_name(q, p)), tangent[p]) for p in inputs)
+                self.equation(q, gradient_name(q, x), e, "second")
+            tangent[q] = Ref(gradient_name(q, x))
+            along = {p: tangent[p] for p in inputs}
+            along[q] = tangent[q]
+            terms: list[Expr] = []
+            for p in inputs:
+                terms.append(s_mul(Ref(local_name(q, p)), curvature[p]))
+                name = local_tangent_name(q, p, x)
+                try:
+                    g, conditions = differentiate(local[(q, p)], along, self.point)
+                except ComputeError as exc:
+                    raise ComputeError(f"node {q}, {name}: {exc}") from None
+                if not is_zero(g):
+                    self.equation(q, name, g, "second", ", ".join(conditions))
+                    terms.append(s_mul(Ref(name), tangent[p]))
+            e = s_sum(terms)
+            if q == f or not is_zero(e):
+                self.equation(q, second_name(q, x), e, "second")
+                curvature[q] = Ref(second_name(q, x))
+            else:
+                curvature[q] = ZERO
+
+
+def solve_graph(spec: GraphSpec, arith=None) -> GraphTrace:
+    """Forward values, local gradients, reverse-mode gradients of the output with
+    respect to every node and, for `order: 2`, d²f/dx² for each `wrt` leaf — all as
+    equations under the number policy `arith` (float64 when None)."""
+    arith = arith if arith is not None else FloatArithmetic()
+    solver = GraphSolver(spec, arith)
+    try:
+        solver.forward()
+        path = solver.on_path()
+        local = solver.local_gradients(path)
+        solver.backward(path)
+        if spec.order == 2:
+            solver.second(path, local)
+    except ComputeError as exc:  # every message to a user names the file
+        raise exc.located(file=spec.file) from None
+
+    env, f = solver.env, spec.output
+    as_float = lambda v: float(arith.to_float(v)) + 0.0  # noqa: E731  (+0.0: no -0.0 in JSON)
+    values = {n.name: as_float(env[n.name]) for n in spec.nodes}
+    local_gradients = tuple(
+        LocalGradient(q, p, as_float(env[local_name(q, p)])) for (q, p) in local
+    )
+    gradients = {n.name: as_float(env[gradient_name(f, n.name)]) for n in spec.nodes}
+    second = {x: as_float(env[second_name(f, x)]) for x in spec.wrt} if spec.order == 2 else {}
+    named = dict(values)
+    named.update((eq.name, as_float(eq.value)) for eq in solver.equations)
+    exact = dict(env) if getattr(arith, "name", "") == "exact" else {}
+    return GraphTrace(
+        name=spec.name, spec=spec, output=f, values=values, local_gradients=local_gradients,
+        gradients=gradients, second=second, named=named, equations=tuple(solver.equations),
+        policy=getattr(arith, "name", "float"), digits=getattr(arith, "digits", None), exact=exact,
+    )
+

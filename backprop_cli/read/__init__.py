@@ -1,0 +1,1 @@
+"""Reading user files safely: YAML with marks, the number grammar, shipped examples."""
