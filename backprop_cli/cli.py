@@ -226,6 +226,8 @@ def _enforce_budget(loaded, *, steps, round_digits, exact, detail, fmt) -> None:
     from .budget import enforce, estimate_graph, estimate_network, graph_advice, network_advice
 
     policy = "exact" if exact else "round" if round_digits is not None else "float"
+    if getattr(loaded, "kind", "network") == "layered":
+        return  # typed layers: numpy arrays only, bounded by the spec's own array sizes
     if _is_graph_spec(loaded):
         enforce(estimate_graph(loaded, policy=policy, fmt=fmt), graph_advice(loaded))
         return
@@ -248,13 +250,21 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail, show_steps=N
     if _is_graph_spec(loaded):
         from .graph.solve import solve_graph
 
+        if getattr(loaded, "minimize", None):
+            return _minimize(loaded, steps, round_digits, exact)
         if steps is not None:
-            raise BackpropError("--steps applies to network specs, not graphs")
+            raise BackpropError("--steps applies to network specs and to graphs with `minimize:`")
         if show_steps is not None:
             raise BackpropError("--show-steps applies to network specs, not graphs (a graph has no steps)")
         if symbolic:
             raise BackpropError("--symbolic applies to network specs (a graph already shows its local formulas)")
         return solve_graph(loaded, **_graph_policy(round_digits, exact))
+    if getattr(loaded, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
+        from .network.typed_solve import solve_layered
+
+        if symbolic:
+            raise BackpropError("--symbolic applies to dense networks")
+        return solve_layered(loaded, steps=steps, round_digits=round_digits, exact=exact)
     from .network.solve import solve as solve_network
 
     progress, advance = _progress(steps or loaded.steps, "solving")
@@ -266,6 +276,20 @@ def _solve(loaded, *, steps, round_digits, exact, symbolic, detail, show_steps=N
     finally:
         if progress is not None:
             progress.stop()
+
+
+def _minimize(loaded, steps, round_digits, exact):
+    """Gradient descent on a graph (`minimize:`), `--steps` overriding the spec's."""
+    from .calc.arithmetic import FloatArithmetic
+    from .frozen import replace
+    from .graph.solve import MAX_MINIMIZE_STEPS
+    from .graph.minimize import solve_minimize
+
+    if steps is not None:
+        if not 1 <= steps <= MAX_MINIMIZE_STEPS:
+            raise BackpropError(f"--steps: a graph's gradient descent takes 1…{MAX_MINIMIZE_STEPS} steps, got {steps}")
+        loaded = replace(loaded, steps=steps)
+    return solve_minimize(loaded, _graph_policy(round_digits, exact).get("arith") or FloatArithmetic())
 
 
 def _graph_policy(round_digits, exact) -> dict:

@@ -122,3 +122,12 @@ def as_rows(values) -> list[list[float]]:
     if values.ndim == 1:
         return [[float(v) for v in listed]]
     return [[float(v) for v in row] for row in listed]
+
+
+def as_written(weights, layout: str):
+    """A weight matrix (kept (out, in) inside) the way the student wrote it: transposed
+    for `layout: in_out` (h = xW), so renderers and structured keys show the book's
+    matrix. None and vectors pass through."""
+    if layout != "in_out" or not is_array(weights) or weights.ndim != 2:
+        return weights
+    return Grid.matrix(zip(*as_rows(weights)))

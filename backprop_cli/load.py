@@ -12,8 +12,9 @@ from typing import Any, Optional
 import yaml
 
 from .errors import SpecError
+from .graph.minimize import check_names
 from .graph.solve import read_graph_spec
-from .network.spec import Spec, read_network
+from .network.spec import Reader, Spec, read_minimize_optimizer, read_network
 from .read.numbers import describe
 from .read.yamlsafe import MAX_SIZE, load_nodes, load_text, where
 
@@ -48,5 +49,27 @@ def read_spec(root: yaml.Node, file: str) -> "Spec | Any":
             node = next(k for k, _ in root.value if getattr(k, "value", None) == "layers")
             raise SpecError("a file is either a network (layers) or a graph (graph), not both",
                             file=file, path="layers", **where(node))
-        return read_graph_spec(root, file)
+        graph = read_graph_spec(root, file)
+        if graph.minimize:  # gradient descent on the graph: the network's optimizer field
+            graph = read_minimize_optimizer(root, graph)
+            check_names(graph)
+        return graph
+    if has_typed_layers(root):  # conv, pooling, norm, dropout, rnn, lstm: NumPy, imported only for them
+        from .network.typed_spec import read_layered
+
+        return read_layered(Reader(file), root)
     return read_network(root, file)
+
+
+def has_typed_layers(root: yaml.MappingNode) -> bool:
+    """Does a layer say `type:` other than dense?
+    Dense-only specs keep network/spec.py and its numpy-free scalar derivation."""
+    layers = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "layers"), None)
+    if not isinstance(layers, yaml.SequenceNode):
+        return False
+    for layer in layers.value:
+        if isinstance(layer, yaml.MappingNode):
+            for k, v in layer.value:
+                if getattr(k, "value", None) == "type" and not (isinstance(v, yaml.ScalarNode) and v.value == "dense"):
+                    return True
+    return False

@@ -107,6 +107,19 @@ class LocalGradient:
 
 
 @frozen
+class GraphStep:
+    """One step of gradient descent on a graph: the derivation at the step's parameters
+    and their update. Names are step-qualified (`w@2`, `df/dw@2`, `w_new@2`)."""
+
+    step: int
+    values: Mapping[str, float]  # node → value at this step
+    gradients: Mapping[str, float]  # node → ∂output/∂node at this step
+    local_gradients: tuple[LocalGradient, ...]
+    updates: Mapping[str, float]  # parameter → its value after the step
+    equations: tuple[Equation, ...]
+
+
+@frozen
 class GraphTrace:
     """A solved computational-graph spec (SPEC §4, §5 `"kind": "graph"`)."""
 
@@ -123,6 +136,11 @@ class GraphTrace:
     digits: Optional[int] = None
     exact: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "graph"
+    # gradient descent on the output (`minimize:`): one record per step; `values`,
+    # `gradients`, `local_gradients` above are step 1's; `equations` holds every step's
+    steps: tuple["GraphStep", ...] = ()
+    losses: tuple[float, ...] = ()  # the minimized node at every step, then after the last
+    after_equations: tuple[Equation, ...] = ()
 
 
 @frozen

@@ -39,9 +39,11 @@ class _DocumentedOptim:
     batch, maximize=False, amsgrad=False), with the same `state` keys."""
 
     def __init__(self, params, name: str, lr: float, momentum=0.0, weight_decay=0.0, nesterov=False,
-                 betas=(0.9, 0.999), eps=1e-8) -> None:
+                 betas=(0.9, 0.999), eps=1e-8, alpha=0.99, centered=False, lr_decay=0.0,
+                 initial_accumulator_value=0.0) -> None:
         self.params, self.name, self.lr = list(params), name, lr
         self.momentum, self.weight_decay, self.nesterov, self.betas, self.eps = momentum, weight_decay, nesterov, betas, eps
+        self.alpha, self.centered, self.lr_decay, self.initial = alpha, centered, lr_decay, initial_accumulator_value
         self.state: dict = {}
         self.t = 0
 
@@ -62,6 +64,25 @@ class _DocumentedOptim:
                     state["momentum_buffer"] = buf
                     g = g + self.momentum * buf if self.nesterov else buf
                 p -= self.lr * g
+            elif self.name == "rmsprop":
+                sq = self.alpha * state.get("square_avg", torch.zeros_like(p)) + (1 - self.alpha) * g * g
+                state["square_avg"] = sq
+                if self.centered:
+                    gavg = self.alpha * state.get("grad_avg", torch.zeros_like(p)) + (1 - self.alpha) * g
+                    state["grad_avg"] = gavg
+                    avg = (sq - gavg * gavg).sqrt() + self.eps
+                else:
+                    avg = sq.sqrt() + self.eps
+                if self.momentum:
+                    buf = self.momentum * state.get("momentum_buffer", torch.zeros_like(p)) + g / avg
+                    state["momentum_buffer"] = buf
+                    p -= self.lr * buf
+                else:
+                    p -= self.lr * g / avg
+            elif self.name == "adagrad":
+                total = state.get("sum", torch.full_like(p, self.initial)) + g * g
+                state["sum"] = total
+                p -= self.lr / (1 + (self.t - 1) * self.lr_decay) * g / (total.sqrt() + self.eps)
             else:
                 b1, b2 = self.betas
                 m = b1 * state.get("exp_avg", torch.zeros_like(p)) + (1 - b1) * g
@@ -95,7 +116,10 @@ def torch_named(spec_path: Path, real_optim: bool = False) -> dict[str, float]:
 
     Ws, bs, acts, freeze = [], [], [], []
     for layer in layers:
-        Ws.append(torch.tensor(_rows(layer["weights"]), dtype=dt, requires_grad=True))
+        rows = _rows(layer["weights"])
+        if layer.get("layout") == "in_out":  # written (in, out): h = xW
+            rows = [list(col) for col in zip(*rows)]
+        Ws.append(torch.tensor(rows, dtype=dt, requires_grad=True))
         b = layer.get("bias")
         if b is None:
             bs.append(None)
@@ -142,6 +166,16 @@ def torch_named(spec_path: Path, real_optim: bool = False) -> dict[str, float]:
         options = dict(lr=_num(hp["lr"]), momentum=_num(hp.get("momentum", 0)),
                        weight_decay=_num(hp.get("weight_decay", 0)), nesterov=bool(hp.get("nesterov", False)))
         opt = torch.optim.SGD(params, **options) if real_optim else _DocumentedOptim(params, "sgd", **options)
+    elif opt_spec["name"] == "rmsprop":
+        options = dict(lr=_num(hp["lr"]), alpha=_num(hp.get("alpha", 0.99)), eps=_num(hp.get("eps", 1e-8)),
+                       weight_decay=_num(hp.get("weight_decay", 0)), momentum=_num(hp.get("momentum", 0)),
+                       centered=bool(hp.get("centered", False)))
+        opt = torch.optim.RMSprop(params, **options) if real_optim else _DocumentedOptim(params, "rmsprop", **options)
+    elif opt_spec["name"] == "adagrad":
+        options = dict(lr=_num(hp["lr"]), lr_decay=_num(hp.get("lr_decay", 0)), eps=_num(hp.get("eps", 1e-10)),
+                       weight_decay=_num(hp.get("weight_decay", 0)),
+                       initial_accumulator_value=_num(hp.get("initial_accumulator_value", 0)))
+        opt = torch.optim.Adagrad(params, **options) if real_optim else _DocumentedOptim(params, "adagrad", **options)
     else:
         options = dict(lr=_num(hp["lr"]), betas=tuple(_num(v) for v in hp.get("betas", [0.9, 0.999])),
                        eps=_num(hp.get("eps", 1e-8)), weight_decay=_num(hp.get("weight_decay", 0)))
@@ -247,7 +281,8 @@ def torch_named(spec_path: Path, real_optim: bool = False) -> dict[str, float]:
             for pn, p, idx in pairs:
                 named[at(f"{pn}_new", s)] = p.detach()[idx].item()
                 state = opt.state.get(p, {})
-                for key, prefix in (("momentum_buffer", "buf"), ("exp_avg", "m"), ("exp_avg_sq", "v")):
+                for key, prefix in (("momentum_buffer", "buf"), ("exp_avg", "m"), ("exp_avg_sq", "v"),
+                                    ("square_avg", "sq"), ("grad_avg", "gavg"), ("sum", "sum")):
                     if state.get(key) is not None:
                         named[at(f"{prefix}_{pn}", s)] = state[key][idx].item()
     with torch.no_grad():
@@ -257,12 +292,17 @@ def torch_named(spec_path: Path, real_optim: bool = False) -> dict[str, float]:
 
 
 def _key_files():
-    """Keys of the network examples (graph keys are worked by hand; see their comments)."""
-    return sorted(
-        p for p in CONFIGS.glob("*.key.yaml")
-        if ".published." not in p.name
-        and "layers" in yaml.safe_load(p.with_name(p.name.replace(".key.yaml", ".yaml")).read_text(encoding="utf-8"))
-    )
+    """Keys of the dense network examples (graph keys are worked by hand; see their
+    comments; typed-layer keys are checked in tests/test_layers.py)."""
+    out = []
+    for p in CONFIGS.glob("*.key.yaml"):
+        if ".published." in p.name:
+            continue
+        spec = yaml.safe_load(p.with_name(p.name.replace(".key.yaml", ".yaml")).read_text(encoding="utf-8"))
+        if "layers" in spec and all(
+                layer.get("type", "dense") == "dense" for layer in spec["layers"]):
+            out.append(p)
+    return sorted(out)
 
 
 def _flatten_structured(key: dict, named: dict[str, float], spec_path: Path) -> list[tuple[str, float, float]]:
@@ -277,7 +317,11 @@ def _flatten_structured(key: dict, named: dict[str, float], spec_path: Path) -> 
     w = b = 0
     for layer in spec["layers"]:
         rows = _rows(layer["weights"])
-        layer_weights.append([[f"W{w + j * len(r) + i + 1}" for i in range(len(r))] for j, r in enumerate(rows)])
+        if layer.get("layout") == "in_out":  # written [i][j] is the weight from input i into neuron j
+            fan_in = len(rows)
+            layer_weights.append([[f"W{w + j * fan_in + i + 1}" for j in range(len(r))] for i, r in enumerate(rows)])
+        else:
+            layer_weights.append([[f"W{w + j * len(r) + i + 1}" for i in range(len(r))] for j, r in enumerate(rows)])
         w += len(rows) * len(rows[0])
         bias = layer.get("bias")
         count = 0 if bias is None else len(bias) if isinstance(bias, list) else 1

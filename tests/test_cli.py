@@ -14,7 +14,8 @@ from backprop_cli.read.examples import list_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
-NETWORK_EXAMPLES = ["bce_2_2_1", "mazur", "softmax_ce", "relu_leaky", "batch_xor", "adam_steps"]
+NETWORK_EXAMPLES = ["bce_2_2_1", "mazur", "softmax_ce", "relu_leaky", "batch_xor", "adam_steps", "rmsprop_steps",
+                    "adagrad_steps"]
 
 
 def run(*args):

@@ -38,8 +38,9 @@ def _num(draw, lo=-2.0, hi=2.0) -> str:
     kind = draw(st.integers(0, 9))
     if kind == 0:  # a fraction string, within [lo, hi] like the floats (bce targets: [0, 1])
         q = draw(st.integers(1, 9))
-        p = draw(st.integers(max(-9, math.ceil(lo * q)), min(9, math.floor(hi * q))))
-        return f'"{p}/{q}"'
+        p_lo, p_hi = max(-9, math.ceil(lo * q)), min(9, math.floor(hi * q))
+        if p_lo <= p_hi:  # some p/q lies in [lo, hi] (not so for [0.01, 0.5] with q = 1)
+            return f'"{draw(st.integers(p_lo, p_hi))}/{q}"'
     value = draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False))
     return f"{value:.6g}" if kind != 1 else f"{value:.3e}"
 

@@ -29,10 +29,12 @@ from rich.console import Console
 from backprop_cli.calc.arithmetic import ExactArithmetic, FloatArithmetic, RoundedArithmetic
 from backprop_cli.errors import ComputeError, SpecError
 from backprop_cli.calc.expr import evaluate
+from backprop_cli.graph.minimize import solve_any_graph
 from backprop_cli.graph.solve import GraphSpec, read_graph_spec, solve_graph
+from backprop_cli.load import load_spec
 from backprop_cli.render.graph_json import graph_to_json
 from backprop_cli.render.graph_table import graph_symbol, graph_table
-from backprop_cli.read.yamlsafe import load_nodes, load_text
+from backprop_cli.read.yamlsafe import load_text
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = Path("/work/shared/tools/verify_equations.py")
@@ -68,8 +70,9 @@ def verifier():
 
 def assert_equations_hold(trace, verifier, digits=None):
     doc = json.loads(json.dumps(graph_to_json(trace)))
+    every = [e for step in doc.get("steps", []) for e in step["equations"]] + doc["equations"]  # minimize: per step
     # matrix records (tensor graphs) have array operands: tests/test_tensor_graph.py checks them
-    failures = [(e["name"], e["expression"], why) for e in doc["equations"]
+    failures = [(e["name"], e["expression"], why) for e in every
                 if e.get("form") != "matrix" and (why := verifier.check(e, digits))]
     assert not failures, failures
 
@@ -135,8 +138,7 @@ def _default_tolerance(text: str) -> float:
 def test_shipped_config_matches_its_key(path, verifier):
     first = Path(path).read_text(encoding="utf-8").splitlines()[0]
     assert first.startswith("# "), "each config starts with a comment saying what it is"
-    _, root = load_nodes(path)
-    trace = solve_graph(read_graph_spec(root, path))
+    trace = solve_any_graph(load_spec(path))  # gradient descent too (`minimize:`)
     key_root = load_text(Path(path).with_suffix("").with_suffix(".key.yaml").read_text(encoding="utf-8"))
     key_named = {k.value: v.value for k, v in {k.value: v for k, v in key_root.value}["named"].value}
     assert key_named
@@ -144,7 +146,7 @@ def test_shipped_config_matches_its_key(path, verifier):
         assert name in trace.named, name
         assert abs(trace.named[name] - float(text)) <= _default_tolerance(text), (name, trace.named[name], text)
     assert_equations_hold(trace, verifier)
-    assert_equations_hold(solve_graph(read_graph_spec(root, path), RoundedArithmetic(4)), verifier, 4)
+    assert_equations_hold(solve_any_graph(load_spec(path), RoundedArithmetic(4)), verifier, 4)
 
 
 def test_shipped_configs_exist():

@@ -51,9 +51,13 @@ def solve_example(path: Path):
 
     spec = load_spec(path)
     if getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec":
-        from backprop_cli.graph.solve import solve_graph
+        from backprop_cli.graph.minimize import solve_any_graph  # gradient descent too (`minimize:`)
 
-        return solve_graph(spec)
+        return solve_any_graph(spec)
+    if getattr(spec, "kind", "network") == "layered":
+        from backprop_cli.network.typed_solve import solve_layered
+
+        return solve_layered(spec)
     from backprop_cli.network.solve import solve
 
     return solve(spec)

@@ -30,9 +30,13 @@ WIDE = 1000
 
 def _solve(spec, **kw):
     if type(spec).__name__ == "GraphSpec" or getattr(spec, "kind", "") == "graph":
-        from backprop_cli.graph.solve import solve_graph
+        from backprop_cli.graph.minimize import solve_any_graph  # gradient descent too (`minimize:`)
 
-        return solve_graph(spec)
+        return solve_any_graph(spec)
+    if getattr(spec, "kind", "") == "layered":
+        from backprop_cli.network.typed_solve import solve_layered
+
+        return solve_layered(spec, **kw)
     from backprop_cli.network.solve import solve
 
     return solve(spec, **kw)

@@ -31,6 +31,14 @@ def torch_run(spec, steps):
     if opt.name == "sgd":
         optimizer = torch.optim.SGD(trainable, lr=opt.lr.value, momentum=opt.momentum.value,
                                     weight_decay=opt.weight_decay.value, nesterov=opt.nesterov)
+    elif opt.name == "rmsprop":
+        optimizer = torch.optim.RMSprop(trainable, lr=opt.lr.value, alpha=opt.alpha.value, eps=opt.eps.value,
+                                        weight_decay=opt.weight_decay.value, momentum=opt.momentum.value,
+                                        centered=opt.centered)
+    elif opt.name == "adagrad":
+        optimizer = torch.optim.Adagrad(trainable, lr=opt.lr.value, lr_decay=opt.lr_decay.value,
+                                        weight_decay=opt.weight_decay.value, eps=opt.eps.value,
+                                        initial_accumulator_value=opt.initial_accumulator_value.value)
     else:
         optimizer = torch.optim.Adam(trainable, lr=opt.lr.value, betas=(opt.beta1.value, opt.beta2.value),
                                      eps=opt.eps.value, weight_decay=opt.weight_decay.value)
@@ -136,7 +144,8 @@ optimizer: {name: adam, lr: 0.1, weight_decay: 0.01}
     compare(spec, 4)
 
 
-@pytest.mark.parametrize("path", ["bce_2_2_1", "mazur", "softmax_ce", "relu_leaky", "batch_xor", "adam_steps"])
+@pytest.mark.parametrize("path", ["bce_2_2_1", "mazur", "softmax_ce", "relu_leaky", "batch_xor", "adam_steps",
+                                  "rmsprop_steps", "adagrad_steps"])
 def test_shipped_examples_match_torch(path):
     from pathlib import Path
 

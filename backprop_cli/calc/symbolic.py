@@ -20,7 +20,7 @@ from ..frozen import frozen
 from ..trace import Equation
 
 # Quantities that stay symbols: forward values, data, parameters, hyperparameters.
-_PRIMARY = re.compile(r"^(?:[zatx]\d+|[Wb]\d+|lr|momentum|weight_decay|beta1|beta2|eps|slope)(?:#\d+)?(?:@\d+)?$")
+_PRIMARY = re.compile(r"^(?:[zatx]\d+|[Wb]\d+|lr|momentum|weight_decay|beta1|beta2|eps|slope|alpha|lr_decay|initial_accumulator_value)(?:#\d+)?(?:@\d+)?$")
 _GRADIENT = re.compile(r"^dL/d[Wb]\d+(?:@\d+)?$")
 SYMBOLIC_PARAMETER_LIMIT = 40
 

@@ -189,6 +189,8 @@ def check_budget(spec: Any, options: CheckOptions) -> None:
     from .. import budget
 
     policy = "exact" if options.exact else "round" if options.round_digits is not None else "float"
+    if getattr(spec, "kind", "network") == "layered":
+        return  # typed layers: numpy arrays only, bounded by the spec's own array sizes
     if _is_graph(spec):
         budget.enforce(budget.estimate_graph(spec, policy=policy, fmt=None, what="check"), budget.graph_advice(spec))
         return
@@ -210,13 +212,17 @@ def solve_for_check(spec: Any, *, round_digits: Optional[int] = None, exact: boo
 
     if _is_graph(spec):
         from ..calc.arithmetic import ExactArithmetic, RoundedArithmetic
-        from ..graph.solve import solve_graph
+        from ..graph.minimize import solve_any_graph
 
         if round_digits is not None and exact:
             raise BackpropError("--round and --exact cannot be combined: choose one number policy")
         arith = ExactArithmetic() if exact else RoundedArithmetic(round_digits) if round_digits is not None else None
-        trace = solve_graph(spec, arith=arith) if arith is not None else solve_graph(spec)
+        trace = solve_any_graph(spec, arith)
         return Solution(spec, trace, again)
+    if getattr(spec, "kind", "network") == "layered":
+        from ..network.typed_solve import solve_layered
+
+        return Solution(spec, solve_layered(spec, round_digits=round_digits, exact=exact), again)
     from ..network.solve import float_path, resolve_detail, solve
 
     if round_digits is None and not exact:

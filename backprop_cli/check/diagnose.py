@@ -34,6 +34,7 @@ from ..network import engine
 from ..calc.arithmetic import RoundedArithmetic
 from ..errors import BackpropError, ComputeError
 from ..frozen import frozen
+from ..grid import as_written
 from .keys import Solution, Tolerance, field_name
 from ..network.names import at
 
@@ -129,6 +130,13 @@ def swap_kind(name: str, graph: bool) -> tuple[str, Optional[str]]:
         return "value", None
     base, _, step = name.partition("@")
     return re.sub(r"[0-9]+", "#", base), step or None
+
+
+def layered_kind(name: str) -> tuple[str, Optional[str]]:
+    """Typed layers: other elements of the same array and step (L1.weights_new[1,2] ~
+    L1.weights_new[2,1]), never another quantity that happens to share the value."""
+    base, _, step = name.partition("@")
+    return re.sub(r"\[[0-9,]+\]$", "[#]", base), step or None
 
 
 # ----------------------------------------------------------------------------------------
@@ -228,6 +236,8 @@ class Diagnoser:
         from .. import budget
 
         spec = self.solution.spec
+        if self.solution.kind == "layered":
+            return False  # --round is not available for typed layers
         if not self.network:
             return budget.estimate_graph(spec, policy="round", fmt=None).within()
         from ..network.solve import POLICY_STEP_LIMIT
@@ -239,13 +249,13 @@ class Diagnoser:
         return estimate.within()
 
     def same_kind(self, name: str) -> list[str]:
+        kind = layered_kind if self.solution.kind == "layered" else (lambda n: swap_kind(n, not self.network))
         if self._by_kind is None:
-            graph = not self.network
             index: dict[tuple, list[str]] = {}
             for other in self.solution.all_names():
-                index.setdefault(swap_kind(other, graph), []).append(other)
+                index.setdefault(kind(other), []).append(other)
             self._by_kind = index
-        return self._by_kind.get(swap_kind(name, not self.network), [])
+        return self._by_kind.get(kind(name), [])
 
 
 # ----------------------------------------------------------------------------------------
@@ -259,12 +269,42 @@ def _sign(d: Diagnoser, miss: Miss) -> Optional[str]:
 
 
 def _old_and_step(d: Diagnoser, miss: Miss) -> Optional[tuple[float, float]]:
-    """(old parameter, old − new) for a W_new/b_new name."""
+    """(old parameter, old − new) for a W_new/b_new name, or a parameter's `w_new` in
+    gradient descent on a graph (`minimize:`)."""
+    if d.solution.kind == "layered":  # L1.weights_new[1,2]@s → L1.weights[1,2]@s
+        m = re.fullmatch(r"(?P<param>L[0-9]+\.\w+?)_new(?P<index>\[[0-9,]+\])?(?:@(?P<step>[0-9]+))?", miss.name)
+        if m is None:
+            return None
+        old = d.value(at(m["param"] + (m["index"] or ""), int(m["step"] or 1)))
+        return None if old is None else (old, old - miss.computed)
+    if not d.network:
+        spec = d.solution.spec
+        base, _, step = miss.name.partition("@")
+        if not getattr(spec, "minimize", None) or not base.endswith("_new") or base[:-4] not in spec.wrt:
+            return None
+        old = d.value(at(base[:-4], int(step) if step else 1))
+        return None if old is None else (old, old - miss.computed)
     p = parse(miss.name)
-    if not d.network or p is None or p.kind != "new":
+    if p is None or p.kind != "new":
         return None
     old = d.value(at(p.param, p.step))
     return None if old is None else (old, old - miss.computed)
+
+
+def _bptt_last_step(d: Diagnoser, miss: Miss) -> Optional[str]:
+    """A recurrent weight's gradient with only the last time step's share: backprop
+    through time stopped after one step (the recurrent path h_t → h_(t−1) left out)."""
+    if d.solution.kind != "layered":
+        return None
+    m = re.fullmatch(r"dL/d(?P<layer>L[0-9]+)\.(?P<param>W_hh|W_xh|W_ih|b)\[(?P<index>[0-9,]+)\](?P<step>@[0-9]+)?", miss.name)
+    if m is None:
+        return None
+    layer = int(m["layer"][1:])
+    T = d.solution.spec.layers[layer - 1].in_shape[0]
+    share = d.value(f"{m['layer']}.{m['param']}_share[{T},{m['index']}]{m['step'] or ''}")
+    if share is not None and miss.explained_by(share):
+        return f"backprop through time stopped at the last step: only t = {T}'s contribution (the other steps' shares left out)"
+    return None
 
 
 def _direction(d: Diagnoser, miss: Miss) -> Optional[str]:
@@ -276,7 +316,8 @@ def _direction(d: Diagnoser, miss: Miss) -> Optional[str]:
 
 def _lr(d: Diagnoser, miss: Miss) -> Optional[str]:
     found = _old_and_step(d, miss)
-    lr = d.solution.spec.optimizer.lr.value if d.network else 1.0
+    optimizer = getattr(d.solution.spec, "optimizer", None)  # a graph has one under `minimize:`
+    lr = optimizer.lr.value if optimizer is not None else 1.0
     if not found or lr in (0.0, 1.0) or found[1] == 0:
         return None
     old, step = found
@@ -432,8 +473,8 @@ def _swapped(d: Diagnoser, miss: Miss) -> Optional[str]:
 
 
 RULES: tuple[Callable[[Diagnoser, Miss], Optional[str]], ...] = (
-    _sign, _direction, _lr, _activation, _updated_weights, _loss_factor, _batch, _rounding, _truncation,
-    _integer_literal, _previous_step, _swapped, _other_quantity,
+    _sign, _bptt_last_step, _direction, _lr, _activation, _updated_weights, _loss_factor, _batch, _rounding,
+    _truncation, _integer_literal, _previous_step, _swapped, _other_quantity,
 )
 
 
@@ -504,8 +545,9 @@ def _variant_names(solution: Solution, context: tuple, step: int, *, unit_layers
 def _step_names(solution: Solution, layers: list, new_params: tuple, step: int) -> Iterator[tuple[str, float]]:
     names = solution.names
     for l, layer in enumerate(layers):
-        arrays = [("dL_da", layer.dL_da), ("delta", layer.delta), ("grad_weights", layer.grad_w),
-                  ("weights", new_params[l][0])]
+        layout = names.layouts[l]  # field_name reads weights as the spec writes them
+        arrays = [("dL_da", layer.dL_da), ("delta", layer.delta),
+                  ("grad_weights", as_written(layer.grad_w, layout)), ("weights", as_written(new_params[l][0], layout))]
         if layer.grad_b is not None:
             arrays += [("grad_bias", layer.grad_b), ("bias", new_params[l][1])]
         for field_, array in arrays:

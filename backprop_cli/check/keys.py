@@ -28,6 +28,7 @@ import yaml
 
 from ..errors import KeyFileError, SpecError
 from ..frozen import frozen
+from ..grid import as_written
 from ..network.names import NetworkNames, at, parameter_value
 from ..read.suggest import suggest
 from ..read.numbers import DECIMAL_RE, describe, number
@@ -66,9 +67,9 @@ _STEP_RE = re.compile(r"(?P<base>.+?)(?:@(?P<step>[0-9]{1,9}))?", re.DOTALL)  # 
 # The canonical grammar of SPEC §3, to tell "no such name in this network" (W99_new)
 # from a typo that is no name at all.
 _CANONICAL_RE = re.compile(
-    r"(?:(?:buf_|m_|v_)?[Wb][0-9]+(?:_new)?|dL/d[Wb][0-9]+|[xt][0-9]+|dz[0-9]+/d(?:[Wb]|x|a)[0-9]+"
+    r"(?:(?:buf_|m_|v_|sq_|gavg_|sum_)?[Wb][0-9]+(?:_new)?|dL/d[Wb][0-9]+|[xt][0-9]+|dz[0-9]+/d(?:[Wb]|x|a)[0-9]+"
     r"|(?:z|a|delta|dL/da)[0-9]+|da[0-9]+/dz[0-9]+|loss|loss_after"
-    r"|lr|momentum|weight_decay|beta1|beta2|eps|slope)(?:#[0-9]+)?(?:@[0-9]+)?"
+    r"|lr|momentum|weight_decay|beta1|beta2|eps|slope|alpha|lr_decay|initial_accumulator_value)(?:#[0-9]+)?(?:@[0-9]+)?"
 )
 
 
@@ -167,13 +168,17 @@ class Solution:
             from ..render.graph_json import graph_to_json
 
             return graph_to_json(self.trace)
+        if self.kind == "layered":
+            from ..render.layered import layered_document
+
+            return layered_document(self.trace)
         from ..render.json_out import network_document
 
         return network_document(self.trace)
 
     @property
     def total_steps(self) -> int:
-        return len(self.trace.losses) - 1 if self.kind == "network" else 1
+        return len(self.trace.losses) - 1 if self.kind in ("network", "layered") else 1
 
     @property
     def recorded_steps(self) -> list[int]:
@@ -200,7 +205,7 @@ class Solution:
         fields = _FAMILIES[family]
         for record in self.trace.steps:
             for l, layer in enumerate(record.layers):
-                for field_, array in _layer_arrays(layer):
+                for field_, array in _layer_arrays(layer, self.names.layouts[l]):
                     if field_ not in fields:
                         continue
                     array = np.asarray(array, dtype=np.float64)
@@ -281,13 +286,13 @@ def _family(name: str) -> str:
     return "param" if base[:1] in ("W", "b") else "neuron"
 
 
-def _layer_arrays(layer) -> Iterator[tuple[str, Any]]:
+def _layer_arrays(layer, layout: str = "out_in") -> Iterator[tuple[str, Any]]:
     for field_ in ("z", "a", "dL_da", "da_dz", "delta"):
         value = getattr(layer, field_)
         if value is not None:
             yield field_, value
-    yield "grad_weights", layer.grad_weights
-    yield "weights", layer.weights
+    yield "grad_weights", as_written(layer.grad_weights, layout)
+    yield "weights", as_written(layer.weights, layout)
     if layer.grad_bias is not None:
         yield "grad_bias", layer.grad_bias
         yield "bias", layer.bias
@@ -302,8 +307,7 @@ def field_name(names: NetworkNames, layer: int, field_: str, index: tuple, step:
         neuron = names.neuron(layer, j)
         return at(names.sample(_NEURON_FIELDS[field_].format(m=neuron), n), step)
     if field_ in ("weights", "grad_weights"):
-        j, i = index
-        w = names.weight(layer, j, i)
+        w = names.written_weight(layer, *index)
         return at(f"dL/d{w}" if field_ == "grad_weights" else f"{w}_new", step)
     if field_ in ("bias", "grad_bias"):
         b = names.bias(layer, index[0] if index else 0)

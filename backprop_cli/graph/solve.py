@@ -57,7 +57,8 @@ MAX_MAGNITUDE = 1e300  # beyond this a value is refused (SPEC §4)
 MAX_DERIVED_NODES = 100_000
 MAX_DERIVED_DEPTH = 450
 
-TOP_LEVEL_KEYS = ("name", "graph", "output", "wrt", "order", "grad_output")
+TOP_LEVEL_KEYS = ("name", "graph", "output", "wrt", "order", "grad_output", "minimize", "optimizer", "lr", "steps")
+MAX_MINIMIZE_STEPS = 1000  # every step writes the whole derivation out
 # Words of the JSON/answer-key structure (SPEC §6): a node with one of these names would
 # make `named:` keys ambiguous.
 STRUCTURE_WORDS = frozenset({
@@ -112,6 +113,11 @@ class GraphSpec:
     outputs: tuple[str, ...] = ()  # `output: [w, z, y]`: every output, in order
     grad_output: tuple = ()  # ((node, shape, values, texts, line), …): upstream gradients given
     tensor: bool = False  # solved by the tensor engine (graph/tensor_solve.py)
+    # gradient descent on the output (`minimize: f`): the wrt leaves are the parameters,
+    # updated by `optimizer` (a spec.Optimizer, read by spec.py) for `steps` steps
+    minimize: str | None = None
+    optimizer: Any = None
+    steps: int = 1
 
     def node(self, name: str) -> GraphNode:
         for n in self.nodes:
@@ -137,7 +143,8 @@ def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
         raise SpecError("missing key 'graph'", file=file, **where(root),
                         expected="`graph:` with the nodes, one per line")
     nodes = _read_nodes(fields["graph"][1], file)
-    outputs = _read_output(fields.get("output"), nodes, file)
+    minimize = _read_minimize(fields, nodes, file)
+    outputs = (minimize,) if minimize else _read_output(fields.get("output"), nodes, file)
     wrt = _read_wrt(fields.get("wrt"), nodes, file)
     order = _read_order(fields.get("order"), file)
     title = _read_name(fields.get("name"), file)
@@ -149,12 +156,21 @@ def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
         from .tensor_solve import check_shapes
 
         check_shapes(nodes, outputs, grad_output, file)
+        if minimize:
+            k, _ = fields["minimize"]
+            raise SpecError("minimize: applies to scalar graphs", file=file, path="minimize", **where(k),
+                            expected="a graph of numbers (gradient descent on tensors is not supported yet)",
+                            found="tensors or several outputs")
         if order == 2:
             _, v = fields["order"]
             raise SpecError("order: 2 (second derivatives) applies to scalar graphs", file=file, path="order",
                             **where(v), expected="order: 1 for a graph with tensors or several outputs",
                             found="order: 2")
-    return GraphSpec(title, tuple(nodes), outputs[0], wrt, order, file, outputs, grad_output, tensor)
+    steps = 1
+    if minimize and "steps" in fields:
+        steps = _read_steps(fields["steps"][1], file)
+    return GraphSpec(title, tuple(nodes), outputs[0], wrt, order, file, outputs=outputs, grad_output=grad_output,
+                     tensor=tensor, minimize=minimize, steps=steps)
 
 
 def _uses_tensors(node: GraphNode) -> bool:
@@ -238,6 +254,43 @@ def read_tensor(node: yaml.SequenceNode, path: str, file: str) -> tuple[tuple[in
 
 def _shape_words(shape: tuple[int, ...]) -> str:
     return "(" + "×".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _read_minimize(fields, nodes: list[GraphNode], file: str) -> str | None:
+    """`minimize: f` names the node gradient descent lowers; `optimizer`/`lr` and
+    `steps` belong to it (the optimizer itself is read by spec.py, as for networks)."""
+    if "minimize" not in fields:
+        for key in ("optimizer", "lr", "steps"):
+            if key in fields:
+                k, _ = fields[key]
+                raise SpecError(f"{key!r} applies to gradient descent on the graph", file=file, path=key,
+                                **where(k), hint="add `minimize: <node>` to run an optimizer on the graph's leaves")
+        return None
+    k, v = fields["minimize"]
+    names = [n.name for n in nodes]
+    if not isinstance(v, yaml.ScalarNode) or v.value not in names:
+        found = repr(v.value) if isinstance(v, yaml.ScalarNode) else describe(v)
+        raise SpecError(file=file, path="minimize", **where(v), expected="the name of a computed node",
+                        found=found, hint=suggest(v.value, names) if isinstance(v, yaml.ScalarNode) else None)
+    node = next(n for n in nodes if n.name == v.value)
+    if node.is_leaf:
+        raise SpecError(f"{node.name!r} is a given number: there is nothing to minimize", file=file,
+                        path="minimize", **where(v), expected="a computed node (an expression of the leaves)")
+    if "output" in fields and fields["output"][1].value != v.value:
+        raise SpecError("`output` and `minimize` name different nodes", file=file, path="output",
+                        **where(fields["output"][1]), hint="drop `output`: the minimized node is the output")
+    if "optimizer" not in fields and "lr" not in fields:
+        raise SpecError("missing required field 'optimizer' (or the shorthand 'lr')", file=file, path="optimizer",
+                        **where(k), hint="add e.g. `optimizer: {name: sgd, lr: 0.1}` or `lr: 0.1`")
+    return v.value
+
+
+def _read_steps(node: yaml.Node, file: str) -> int:
+    n = number(node, "steps", file, what=f"a whole number of steps from 1 to {MAX_MINIMIZE_STEPS}")
+    if n.value != int(n.value) or not n.text.lstrip("+").isdigit() or not 1 <= n.value <= MAX_MINIMIZE_STEPS:
+        raise SpecError(file=file, path="steps", **where(node),
+                        expected=f"a whole number of steps from 1 to {MAX_MINIMIZE_STEPS}", found=n.text)
+    return int(n.value)
 
 
 def _top_level(root: yaml.MappingNode, file: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -469,7 +522,7 @@ def expression_size(e: Expr) -> tuple[int, int]:
     return size[id(e)], depth[id(e)]
 
 
-class _Solver:
+class GraphSolver:
     """The state of one solve: the environment of computed values and the equations
     in the order a derivation shows them. Used once, by `solve_graph`."""
 
@@ -510,9 +563,13 @@ class _Solver:
             raise ComputeError(f"{f:.6g} is beyond ±1e300")
 
     # -- passes ------------------------------------------------------------------------
-    def forward(self) -> None:
+    def forward(self, leaves: Mapping[str, Any] | None = None) -> None:
+        """Node values in order; `leaves` replaces given leaf values (a later step of
+        gradient descent starts from the updated parameters)."""
         for node in self.spec.nodes:
-            if node.is_leaf:
+            if node.is_leaf and leaves and node.name in leaves:
+                self.env[node.name] = leaves[node.name]
+            elif node.is_leaf:
                 given = node.given.fraction()
                 self.env[node.name] = self.arith.given(given)
                 try:
@@ -635,7 +692,7 @@ def solve_graph(spec: GraphSpec, arith=None) -> GraphTrace:
 
         return solve_tensor_graph(spec, arith)
     arith = arith if arith is not None else FloatArithmetic()
-    solver = _Solver(spec, arith)
+    solver = GraphSolver(spec, arith)
     try:
         solver.forward()
         path = solver.on_path()

@@ -68,6 +68,9 @@ def _update_hint(spec: Spec) -> str:
     if opt.name == "adam" and opt.eps.value == 0:
         return ("adam divides by sqrt(v_hat) + eps, which is 0/0 where a gradient is 0 and eps is 0: "
                 "use eps > 0 (PyTorch's default is 1e-8)")
+    if opt.name in ("rmsprop", "adagrad") and opt.eps.value == 0:
+        return (f"{opt.name} divides by a square root + eps, which is 0/0 where a gradient is 0 and eps is 0: "
+                f"use eps > 0 (PyTorch's default is {'1e-10' if opt.name == 'adagrad' else '1e-8'})")
     return f"the {opt.name} update diverged: try a smaller lr"
 
 
@@ -108,7 +111,6 @@ def backward(spec: Spec, params, zs, acts, derivs, *, unit_layers=(), weights=No
 def update(spec: Spec, params, layers, state: dict, step: int):
     """One optimizer step with PyTorch's semantics (SPEC §2)."""
     opt = spec.optimizer
-    lr, wd = opt.lr.value, opt.weight_decay.value
     new_params, new_state = [], {}
     for l, (layer, (W, b), grads) in enumerate(zip(spec.layers, params, layers)):
         out = []
@@ -119,26 +121,66 @@ def update(spec: Spec, params, layers, state: dict, step: int):
             if ("weights" if kind == "w" else "bias") in layer.freeze:
                 out.append(p)
                 continue
-            g = g + wd * p if wd else g
-            if opt.name == "sgd":
-                mu = opt.momentum.value
-                if mu:
-                    prev = state.get(("buf", l, kind))
-                    buf = g if prev is None else mu * prev + g
-                    new_state[("buf", l, kind)] = buf
-                    g = g + mu * buf if opt.nesterov else buf
-                out.append(p - lr * g)
-            else:
-                b1, b2, eps = opt.beta1.value, opt.beta2.value, opt.eps.value
-                m = b1 * state.get(("m", l, kind), 0.0) + (1 - b1) * g
-                v = b2 * state.get(("v", l, kind), 0.0) + (1 - b2) * g * g
-                new_state[("m", l, kind)] = m
-                new_state[("v", l, kind)] = v
-                m_hat = m / (1 - b1 ** step)
-                v_hat = v / (1 - b2 ** step)
-                out.append(p - lr * m_hat / (np.sqrt(v_hat) + eps))
+            out.append(optimizer_step(opt, p, g, state, new_state, (l, kind), step))
         new_params.append(tuple(out))
     return tuple(new_params), new_state
+
+
+def optimizer_step(opt, p, g, state: dict, new_state: dict, key: tuple, step: int):
+    """One parameter (array or float) after step `step` of `opt` with PyTorch's
+    semantics; its state is read from `state` and written to `new_state` under
+    (buf | m | v | sq | gavg | sum, *key)."""
+    lr, wd = opt.lr.value, opt.weight_decay.value
+    g = g + wd * p if wd else g
+    if opt.name == "sgd":
+        mu = opt.momentum.value
+        if mu:
+            prev = state.get(("buf",) + key)
+            buf = g if prev is None else mu * prev + g
+            new_state[("buf",) + key] = buf
+            g = g + mu * buf if opt.nesterov else buf
+        return p - lr * g
+    if opt.name in ("rmsprop", "adagrad"):
+        return p - adaptive_step(opt, g, state, new_state, key, step)
+    b1, b2, eps = opt.beta1.value, opt.beta2.value, opt.eps.value
+    m = b1 * state.get(("m",) + key, 0.0) + (1 - b1) * g
+    v = b2 * state.get(("v",) + key, 0.0) + (1 - b2) * g * g
+    new_state[("m",) + key] = m
+    new_state[("v",) + key] = v
+    m_hat = m / (1 - b1 ** step)
+    v_hat = v / (1 - b2 ** step)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def adaptive_step(opt, g, state: dict, new_state: dict, key: tuple, step: int):
+    """The amount RMSprop or Adagrad subtracts from a parameter whose (weight-decayed)
+    gradient is g, as torch.optim computes it; their state goes into new_state under
+    (sq | gavg | buf | sum, *key) — the prefixes of the canonical state names (sq_W5, …).
+
+    RMSprop: sq = α·sq + (1 − α)·g², avg = √sq + ε (centered: √(sq − gavg²) + ε with
+    gavg = α·gavg + (1 − α)·g); with momentum buf = μ·buf + g/avg and the step is lr·buf,
+    else lr·g/avg. Adagrad: sum = sum + g² (sum starts at initial_accumulator_value), the
+    step is clr·g/(√sum + ε) with clr = lr / (1 + (t − 1)·lr_decay). ε outside the root."""
+    lr, eps = opt.lr.value, opt.eps.value
+    if opt.name == "adagrad":
+        total = state.get(("sum",) + key, opt.initial_accumulator_value.value) + g * g
+        new_state[("sum",) + key] = total
+        clr = lr / (1 + (step - 1) * opt.lr_decay.value)
+        return clr * g / (np.sqrt(total) + eps)
+    alpha = opt.alpha.value
+    sq = alpha * state.get(("sq",) + key, 0.0) + (1 - alpha) * g * g
+    new_state[("sq",) + key] = sq
+    if opt.centered:
+        gavg = alpha * state.get(("gavg",) + key, 0.0) + (1 - alpha) * g
+        new_state[("gavg",) + key] = gavg
+        avg = np.sqrt(sq - gavg * gavg) + eps
+    else:
+        avg = np.sqrt(sq) + eps
+    if opt.momentum.value:
+        buf = opt.momentum.value * state.get(("buf",) + key, 0.0) + g / avg
+        new_state[("buf",) + key] = buf
+        return lr * buf
+    return lr * g / avg
 
 
 def check_finite(result: StepResult, step: int, file: str | None = None,

@@ -22,6 +22,7 @@ from ..calc.conventions import BCE_EPS, loss_scale
 from ..errors import ComputeError
 from ..calc.expr import Expr, Num, Ref, evaluate, refs
 from .names import NetworkNames, at
+from .optim_equations import update_equations
 from .spec import Spec
 from ..trace import Equation
 
@@ -401,39 +402,25 @@ class Derivation:
     # -- update ----------------------------------------------------------------------------
 
     def update(self, s: int) -> None:
+        """Each parameter's optimizer update (optim_equations.py); frozen ones stay."""
         spec, names = self.spec, self.names
-        opt = spec.optimizer
-        wd = opt.weight_decay.value != 0
         for l, layer in enumerate(spec.layers):
             for name, index in names.parameters(l):
                 p = Ref(at(name, s))
-                new = at(f"{name}_new", s)
-                frozen = ("weights" if index[0] == "w" else "bias") in layer.freeze
-                if frozen:
-                    self.emit(new, p, "update", "frozen")
+                if ("weights" if index[0] == "w" else "bias") in layer.freeze:
+                    self.emit(at(f"{name}_new", s), p, "update", "frozen")
                     continue
-                g: Expr = Ref(at(f"dL/d{name}", s))
-                if wd:
-                    g = E.add(g, E.mul(Ref("weight_decay"), p))
-                if opt.name == "sgd":
-                    if opt.momentum.value:
-                        buf = at(f"buf_{name}", s)
-                        prev = E.mul(Ref("momentum"), Ref(at(f"buf_{name}", s - 1)))
-                        self.emit(buf, g if s == 1 else E.add(prev, g), "update")
-                        g = E.add(g, E.mul(Ref("momentum"), Ref(buf))) if opt.nesterov else Ref(buf)
-                    self.emit(new, E.sub(p, E.mul(Ref("lr"), g)), "update")
-                else:
-                    m, v = at(f"m_{name}", s), at(f"v_{name}", s)
-                    one_minus_b1 = E.sub(Num("1"), Ref("beta1"))
-                    one_minus_b2 = E.sub(Num("1"), Ref("beta2"))
-                    m_expr = E.mul(one_minus_b1, g)
-                    v_expr = E.mul(one_minus_b2, E.power(g, Num("2")))
-                    if s > 1:
-                        m_expr = E.add(E.mul(Ref("beta1"), Ref(at(f"m_{name}", s - 1))), m_expr)
-                        v_expr = E.add(E.mul(Ref("beta2"), Ref(at(f"v_{name}", s - 1))), v_expr)
-                    self.emit(m, m_expr, "update")
-                    self.emit(v, v_expr, "update")
-                    m_hat = E.div(Ref(m), E.sub(Num("1"), E.power(Ref("beta1"), Num(str(s)))))
-                    v_hat = E.div(Ref(v), E.sub(Num("1"), E.power(Ref("beta2"), Num(str(s)))))
-                    step = E.div(m_hat, E.add(E.call("sqrt", v_hat), Ref("eps")))
-                    self.emit(new, E.sub(p, E.mul(Ref("lr"), step)), "update")
+                update_equations(spec.optimizer, name, s, p, Ref(at(f"dL/d{name}", s)),
+                                 lambda n, e: self.emit(n, e, "update"), self.value, self._divisor_survives_rounding)
+
+    def _divisor_survives_rounding(self, what: str, value: float, g: Expr) -> None:
+        """Under --round, a second moment that rounds to 0 (or below) would put √0 + ε
+        under a gradient — a step of 1e8·g that no hand calculation means (SPEC §7: exit 2
+        suggesting more decimals, as for a probability that rounds to 0)."""
+        if not (self.evaluating and self.arith.name == "round" and value <= 0):
+            return
+        if self.arith.to_float(evaluate(g, Scope(self), self.arith)) != 0:  # 0/(0 + ε) = 0 is fine
+            raise ComputeError(
+                f"{what} rounds to {'0' if value == 0 else 'a negative number'} where the update divides by "
+                "its square root: use more decimals with --round"
+            )

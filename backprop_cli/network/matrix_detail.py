@@ -198,6 +198,10 @@ def _update(spec, result, step: int, previous_state: dict, r: _Recorder) -> None
                     r.eq(buf, expr, result.state[state_key("buf")], "update", f"layer {l}")
                     step_expr = Bin("+", g, Bin("*", Ref("momentum"), Ref(buf))) if opt.nesterov else Ref(buf)
                 new = Bin("-", Ref(p_name), Bin("*", Ref("lr"), step_expr))
+            elif opt.name != "adam":
+                # RMSprop/Adagrad: their state equations are written by the scalar
+                # derivation (network/optim_equations.py) but not yet in matrix form
+                continue
             else:
                 for h in ("beta1", "beta2", "eps"):
                     r.given(h, getattr(opt, h).value)

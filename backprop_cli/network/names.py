@@ -28,6 +28,7 @@ class NetworkNames:
     bias_kind: tuple[str, ...]
     widths: tuple[int, ...]  # input width, then each layer's units
     samples: int
+    layouts: tuple[str, ...] = ()  # per layer, how `weights` is written (spec.LAYOUTS)
 
     @classmethod
     def of(cls, spec: Spec) -> "NetworkNames":
@@ -42,7 +43,8 @@ class NetworkNames:
             w += layer.weights.size
             b += {"none": 0, "shared": 1, "vector": layer.units}[layer.bias_kind]
         widths = (spec.input.shape[1],) + tuple(layer.units for layer in spec.layers)
-        return cls(tuple(n_off), tuple(w_off), tuple(b_off), tuple(kinds), widths, spec.samples)
+        layouts = tuple(getattr(layer, "layout", "out_in") for layer in spec.layers)
+        return cls(tuple(n_off), tuple(w_off), tuple(b_off), tuple(kinds), widths, spec.samples, layouts)
 
     def sample(self, name: str, n: int) -> str:
         """`#n` for a batch (1-based); a single-sample spec has bare neuron names."""
@@ -53,6 +55,13 @@ class NetworkNames:
 
     def weight(self, layer: int, j: int, i: int) -> str:
         return f"W{self.weight_offset[layer] + j * self.widths[layer] + i + 1}"
+
+    def written_weight(self, layer: int, r: int, c: int) -> str:
+        """The name of the weight at [r][c] of the matrix as the spec writes it: (out, in),
+        or (in, out) under `layout: in_out` — W numbering is (out, in) row-major either way."""
+        if self.layouts and self.layouts[layer] == "in_out":
+            r, c = c, r
+        return self.weight(layer, r, c)
 
     def bias(self, layer: int, j: int) -> str | None:
         kind = self.bias_kind[layer]

@@ -23,7 +23,7 @@ from ..safe_text import clip, quoted
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 LOSSES = ("mse", "sse", "half_sse", "bce", "cross_entropy")
 REDUCTIONS = ("mean", "sum")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 MAX_STEPS = 100_000
 DEFAULT_SLOPE = 0.01
 
@@ -31,11 +31,16 @@ TOP_KEYS = (
     "name", "description", "input", "target", "layers", "loss", "reduction",
     "optimizer", "lr", "steps", "notation",
 )
-LAYER_KEYS = ("weights", "bias", "activation", "freeze")
+LAYER_KEYS = ("weights", "bias", "activation", "freeze", "layout", "type")
+LAYOUTS = ("out_in", "in_out")  # how `weights` is written: (out, in) as nn.Linear, or (in, out): h = xW
 OPTIMIZER_KEYS = {
     "sgd": ("name", "lr", "momentum", "weight_decay", "nesterov"),
     "adam": ("name", "lr", "betas", "eps", "weight_decay"),
+    "rmsprop": ("name", "lr", "alpha", "eps", "weight_decay", "momentum", "centered"),
+    "adagrad": ("name", "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"),
 }
+# PyTorch's defaults where they differ between optimizers (torch.optim.Adagrad: eps=1e-10)
+DEFAULT_EPS = {"adam": ("1e-8", 1e-8), "rmsprop": ("1e-8", 1e-8), "adagrad": ("1e-10", 1e-10)}
 NOTATION_PRESETS = ("standard", "mazur", "hidden_output", "indexed")
 _LEGACY_NOTATION = ("seed000", "seed002")  # 0.1.0 names, read as standard / hidden_output
 
@@ -55,6 +60,10 @@ class LayerSpec:
     freeze: tuple[str, ...] = ()
     weights_text: tuple[tuple[str, ...], ...] = ()
     bias_text: Any = None  # tuple[str, ...] | str | None
+    # How the student wrote `weights`. `weights`/`weights_text` above are always stored
+    # (out, in), so the math and the canonical names (W numbered row-major over (out, in))
+    # never depend on it; renderers and structured keys show in_out matrices transposed.
+    layout: str = "out_in"
 
     @property
     def units(self) -> int:
@@ -73,14 +82,18 @@ class LayerSpec:
 
 @frozen
 class Optimizer:
-    name: str  # sgd | adam
+    name: str  # sgd | adam | rmsprop | adagrad
     lr: Number
-    momentum: Number = Number(0.0, "0")
+    momentum: Number = Number(0.0, "0")  # sgd, rmsprop
     weight_decay: Number = Number(0.0, "0")
     nesterov: bool = False
     beta1: Number = Number(0.9, "0.9")
     beta2: Number = Number(0.999, "0.999")
     eps: Number = Number(1e-8, "1e-8")
+    alpha: Number = Number(0.99, "0.99")  # rmsprop: smoothing constant of the squared average
+    centered: bool = False  # rmsprop: divide by the estimated variance, not the raw second moment
+    lr_decay: Number = Number(0.0, "0")  # adagrad: lr / (1 + (t − 1)·lr_decay)
+    initial_accumulator_value: Number = Number(0.0, "0")  # adagrad: where the sum of g² starts
 
     def hyperparameters(self) -> dict[str, Number]:
         """The canonical hyperparameter names (SPEC §3) this optimizer uses."""
@@ -88,8 +101,18 @@ class Optimizer:
         if self.name == "sgd":
             if self.momentum.value:
                 out["momentum"] = self.momentum
-        else:
+        elif self.name == "adam":
             out.update(beta1=self.beta1, beta2=self.beta2, eps=self.eps)
+        elif self.name == "rmsprop":
+            out.update(alpha=self.alpha, eps=self.eps)
+            if self.momentum.value:
+                out["momentum"] = self.momentum
+        else:
+            out["eps"] = self.eps
+            if self.lr_decay.value:
+                out["lr_decay"] = self.lr_decay
+            if self.initial_accumulator_value.value:
+                out["initial_accumulator_value"] = self.initial_accumulator_value
         if self.weight_decay.value:
             out["weight_decay"] = self.weight_decay
         return out
@@ -240,6 +263,16 @@ def read_network(root: yaml.Node, file: str) -> Spec:
     return _read_network(r, root)
 
 
+def read_minimize_optimizer(root: yaml.MappingNode, graph):
+    """`minimize:` on a graph takes the network's optimizer field (or `lr`), read the same
+    way as a network's, with the same messages; load.py attaches it to the graph spec."""
+    from ..frozen import replace
+
+    r = _Reader(graph.file)
+    top = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+    return replace(graph, optimizer=_read_optimizer(r, top, root, []))
+
+
 def _read_network(r: _Reader, root: yaml.MappingNode) -> Spec:
     top = r.mapping(root, "", TOP_KEYS + ("graph",), "a spec mapping")
     for required in ("input", "target", "layers", "loss"):
@@ -298,7 +331,11 @@ def _read_layers(r: _Reader, node: yaml.Node, fan_in: int, column: Optional[tupl
         fields = r.mapping(layer_node, path, LAYER_KEYS, "a layer mapping (weights, bias, activation, freeze)")
         if "weights" not in fields:
             raise r.fail(layer_node, f"{path}.weights", "missing required field 'weights'")
-        w, w_text = r.matrix(fields["weights"], f"{path}.weights", "a list of rows of numbers (shape: out × in)")
+        layout = r.choice(fields["layout"], f"{path}.layout", LAYOUTS, "a weight layout (out_in or in_out)") if "layout" in fields else "out_in"
+        if layout == "in_out":
+            w, w_text = _read_in_out(r, fields["weights"], f"{path}.weights", fan_in, i)
+        else:
+            w, w_text = r.matrix(fields["weights"], f"{path}.weights", "a list of rows of numbers (shape: out × in)")
         if w.shape[1] != fan_in:
             source = (
                 f"the input has {fan_in} value{'s' * (fan_in != 1)} per sample" if i == 0
@@ -313,7 +350,7 @@ def _read_layers(r: _Reader, node: yaml.Node, fan_in: int, column: Optional[tupl
         bias, b_text = _read_bias(r, fields.get("bias"), f"{path}.bias", w.shape[0])
         activation = _read_activation(r, fields.get("activation"), f"{path}.activation", i == last)
         freeze = _read_freeze(r, fields.get("freeze"), f"{path}.freeze", bias is not None)
-        layers.append(LayerSpec(w, bias, activation, freeze, w_text, b_text))
+        layers.append(LayerSpec(w, bias, activation, freeze, w_text, b_text, layout))
         fan_in = w.shape[0]
     return tuple(layers)
 
@@ -328,8 +365,26 @@ def _shape_slip(shape: tuple[int, int], fan_in: int, column: Optional[tuple[str,
                 f"one sample of {len(column)} values is written [{', '.join(column)}]")
     if out == fan_in:
         return (f"the weights look transposed (written in × out): write them as {width}×{out}, "
-                f"one row of {_count(fan_in, 'number')} per neuron (shape out × in, as PyTorch's nn.Linear)")
+                f"one row of {_count(fan_in, 'number')} per neuron (shape out × in, as PyTorch's nn.Linear), "
+                "or keep them and set `layout: in_out` on the layer")
     return None
+
+
+def _read_in_out(r: _Reader, node, path: str, fan_in: int, i: int):
+    """`layout: in_out` weights (h = xW): row i = the weights OUT of input i. Checked as
+    written (one row per input), stored transposed to the (out, in) of every other layer."""
+    w, text = r.matrix(node, path, "a list of rows of numbers (shape: in × out, layout: in_out)")
+    if w.shape[0] != fan_in:
+        source = (
+            f"the input has {fan_in} value{'s' * (fan_in != 1)} per sample" if i == 0
+            else f"layers[{i - 1}] (layer {i}) has {fan_in} neuron{'s' * (fan_in != 1)}"
+        )
+        raise r.fail(
+            node, path, "shape mismatch",
+            expected=f"{_count(fan_in, 'row')} (one per input, layout: in_out; {source})",
+            found=f"{w.shape[0]} rows (layer {i + 1}, shape {w.shape[0]}×{w.shape[1]})",
+        )
+    return Grid.matrix(zip(*w.rows())), tuple(zip(*text))
 
 
 def _read_bias(r: _Reader, node, path: str, units: int):
@@ -501,7 +556,7 @@ def _read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:
     names = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)} if isinstance(node, yaml.MappingNode) else {}
     if "name" not in names:
         if isinstance(node, yaml.MappingNode):
-            raise r.fail(node, "optimizer.name", "missing required field 'name'", hint="sgd or adam")
+            raise r.fail(node, "optimizer.name", "missing required field 'name'", hint="sgd, adam, rmsprop or adagrad")
         raise r.fail(node, "optimizer", expected="a mapping like {name: sgd, lr: 0.1}", found=describe(node))
     kind = r.choice(names["name"], "optimizer.name", OPTIMIZERS, "an optimizer")
     fields = r.mapping(node, "optimizer", OPTIMIZER_KEYS[kind], f"a {kind} optimizer mapping")
@@ -517,6 +572,18 @@ def _read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:
         if nesterov and momentum.value <= 0:
             raise r.fail(fields["nesterov"], "optimizer.nesterov", "nesterov momentum requires momentum > 0")
         return Optimizer("sgd", lr, momentum=momentum, weight_decay=wd, nesterov=nesterov)
+    eps_text, eps_value = DEFAULT_EPS[kind]
+    eps = _hyper(r, fields["eps"], "optimizer.eps", lo=0.0) if "eps" in fields else Number(eps_value, eps_text)
+    if kind == "rmsprop":  # torch.optim.RMSprop's checks: every value ≥ 0
+        alpha = _hyper(r, fields["alpha"], "optimizer.alpha", lo=0.0) if "alpha" in fields else Number(0.99, "0.99")
+        momentum = _hyper(r, fields["momentum"], "optimizer.momentum", lo=0.0) if "momentum" in fields else Number(0.0, "0")
+        centered = r.boolean(fields["centered"], "optimizer.centered") if "centered" in fields else False
+        return Optimizer("rmsprop", lr, momentum=momentum, weight_decay=wd, eps=eps, alpha=alpha, centered=centered)
+    if kind == "adagrad":  # torch.optim.Adagrad's checks: every value ≥ 0
+        lr_decay = _hyper(r, fields["lr_decay"], "optimizer.lr_decay", lo=0.0) if "lr_decay" in fields else Number(0.0, "0")
+        initial = (_hyper(r, fields["initial_accumulator_value"], "optimizer.initial_accumulator_value", lo=0.0)
+                   if "initial_accumulator_value" in fields else Number(0.0, "0"))
+        return Optimizer("adagrad", lr, weight_decay=wd, eps=eps, lr_decay=lr_decay, initial_accumulator_value=initial)
     beta1, beta2 = Number(0.9, "0.9"), Number(0.999, "0.999")
     if "betas" in fields:
         bnode = fields["betas"]
@@ -524,7 +591,6 @@ def _read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:
             raise r.fail(bnode, "optimizer.betas", expected="two numbers [beta1, beta2]", found=describe(bnode))
         beta1 = _hyper(r, bnode.value[0], "optimizer.betas[0]", lo=0.0, hi=1.0)
         beta2 = _hyper(r, bnode.value[1], "optimizer.betas[1]", lo=0.0, hi=1.0)
-    eps = _hyper(r, fields["eps"], "optimizer.eps", lo=0.0) if "eps" in fields else Number(1e-8, "1e-8")
     return Optimizer("adam", lr, weight_decay=wd, beta1=beta1, beta2=beta2, eps=eps)
 
 
@@ -566,3 +632,22 @@ def _read_notation(r: _Reader, node):
             )
         out[key] = text
     return out
+
+
+# --------------------------------------------------------------------------------------
+# shared with the typed-layer reader (network/typed_spec.py): the same checks, the same messages
+
+Reader = _Reader
+count = _count
+
+
+def read_activation(r: _Reader, node, path: str, is_last: bool) -> Activation:
+    return _read_activation(r, node, path, is_last)
+
+
+def read_optimizer(r: _Reader, top, root, warnings: list[str]) -> Optimizer:
+    return _read_optimizer(r, top, root, warnings)
+
+
+def hyper(r: _Reader, node, path: str, lo: float, hi: Optional[float] = None) -> Number:
+    return _hyper(r, node, path, lo, hi)

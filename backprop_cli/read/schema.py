@@ -6,7 +6,7 @@ is a convenience; `backprop validate` remains the authority (it checks shapes to
 """
 from __future__ import annotations
 
-from ..network.spec import ACTIVATIONS, LOSSES, NOTATION_PRESETS, OPTIMIZERS, REDUCTIONS
+from ..network.spec import ACTIVATIONS, LAYOUTS, LOSSES, NOTATION_PRESETS, OPTIMIZERS, REDUCTIONS
 
 NUMBER = {
     "description": "A number: integer, decimal, scientific (1e-3) or a fraction string \"p/q\".",
@@ -34,12 +34,16 @@ def spec_schema() -> dict:
     }
     layer = {
         "type": "object",
+        "description": "A dense layer (type: dense, the default).",
         "properties": {
             "weights": {**matrix, "description": "Shape (out, in): row j holds the weights into neuron j."},
             "bias": {"anyOf": [vector, {"$ref": "#/definitions/number"}],
                      "description": "One per neuron, one shared number, or omitted (no bias)."},
             "activation": activation,
             "freeze": {"type": "array", "items": {"enum": ["weights", "bias"]}},
+            "type": {"const": "dense"},
+            "layout": {"enum": list(LAYOUTS),
+                       "description": "out_in (default, nn.Linear: z = Wx + b) or in_out (h = xW + b: row i = weights out of input i)."},
         },
         "required": ["weights"],
         "additionalProperties": False,
@@ -64,6 +68,27 @@ def spec_schema() -> dict:
         "required": ["name", "lr"],
         "additionalProperties": False,
     }
+    rmsprop = {
+        "type": "object",
+        "properties": {
+            "name": {"const": "rmsprop"}, "lr": {"$ref": "#/definitions/number"},
+            "alpha": {"$ref": "#/definitions/number"}, "eps": {"$ref": "#/definitions/number"},
+            "weight_decay": {"$ref": "#/definitions/number"}, "momentum": {"$ref": "#/definitions/number"},
+            "centered": {"type": "boolean"},
+        },
+        "required": ["name", "lr"],
+        "additionalProperties": False,
+    }
+    adagrad = {
+        "type": "object",
+        "properties": {
+            "name": {"const": "adagrad"}, "lr": {"$ref": "#/definitions/number"},
+            "lr_decay": {"$ref": "#/definitions/number"}, "weight_decay": {"$ref": "#/definitions/number"},
+            "initial_accumulator_value": {"$ref": "#/definitions/number"}, "eps": {"$ref": "#/definitions/number"},
+        },
+        "required": ["name", "lr"],
+        "additionalProperties": False,
+    }
     network = {
         "type": "object",
         "properties": {
@@ -71,10 +96,10 @@ def spec_schema() -> dict:
             "description": {"type": "string"},
             "input": {"anyOf": [vector, matrix], "description": "1-D: one sample; 2-D: a batch."},
             "target": {"anyOf": [vector, matrix, {"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
-            "layers": {"type": "array", "items": layer, "minItems": 1},
+            "layers": {"type": "array", "items": {"anyOf": [layer, typed_layer()]}, "minItems": 1},
             "loss": {"enum": list(LOSSES)},
             "reduction": {"enum": list(REDUCTIONS)},
-            "optimizer": {"oneOf": [sgd, adam]},
+            "optimizer": {"oneOf": [sgd, adam, rmsprop, adagrad]},
             "lr": {"$ref": "#/definitions/number", "description": "Shorthand for plain SGD."},
             "steps": {"type": "integer", "minimum": 1, "maximum": 100000},
             "notation": {"anyOf": [{"enum": list(NOTATION_PRESETS)}, {"type": "object"}]},
@@ -103,6 +128,10 @@ def spec_schema() -> dict:
             },
             "wrt": {"type": "array", "items": {"type": "string"}},
             "order": {"enum": [1, 2]},
+            "minimize": {"type": "string", "description": "Gradient descent: the node to lower; the wrt leaves are updated."},
+            "optimizer": {"oneOf": [sgd, adam, rmsprop, adagrad]},
+            "lr": {"$ref": "#/definitions/number", "description": "Shorthand for plain SGD (with minimize)."},
+            "steps": {"type": "integer", "minimum": 1, "maximum": 1000},
         },
         "required": ["graph"],
         "additionalProperties": False,
@@ -118,4 +147,19 @@ def spec_schema() -> dict:
                                                        {"$ref": "#/definitions/tensor"}]}},
                         "optimizers": {"enum": list(OPTIMIZERS)}},
         "oneOf": [{"$ref": "#/definitions/network"}, {"$ref": "#/definitions/graph"}],
+    }
+
+
+def typed_layer() -> dict:
+    """conv2d, conv1d, pooling, flatten, batch/layer norm, dropout, rnn, lstm (network/typed_spec.py
+    checks their shapes; the schema names their fields)."""
+    from ..network.typed_spec import TYPE_KEYS
+
+    return {
+        "type": "object",
+        "description": "A typed layer with PyTorch's parameter names and shapes (docs/layers.md).",
+        "properties": {"type": {"enum": [t for t in TYPE_KEYS if t != "dense"]},
+                       **{k: {} for keys in TYPE_KEYS.values() for k in keys if k != "type"}},
+        "required": ["type"],
+        "additionalProperties": False,
     }

@@ -37,6 +37,10 @@ def render(
         raise BackpropError(f"unknown language {lang!r}: choose en or ko")
     if not 0 <= digits <= 15:
         raise BackpropError(f"--digits takes 0…15, got {digits}")
+    if getattr(trace, "kind", "network") == "layered" and format != "table":
+        from .layered import render_layered
+
+        return render_layered(trace, format, digits=digits, lang=lang, standalone=standalone)
     from .common import parse_show_steps
 
     if isinstance(show_steps, str):
@@ -90,6 +94,10 @@ def table_renderable(trace, *, digits: int = 4, lang: str = "en", notation: str 
         from .graph_table import graph_table
 
         return graph_table(trace, digits=digits, lang=lang)
+    if getattr(trace, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
+        from .layered import layered_table
+
+        return layered_table(trace, digits=digits, lang=lang)
     from .table import render_table
 
     return render_table(trace, digits=digits, lang=lang, notation=notation, show_steps=show_steps)

@@ -204,12 +204,28 @@ def optimizer_text(spec) -> str:
             parts.append(f"momentum={opt.momentum.text}")
         if opt.nesterov:
             parts.append("nesterov")
-    else:
+    elif opt.name == "adam":
         parts.append(f"betas=({opt.beta1.text}, {opt.beta2.text})")
+        parts.append(f"eps={opt.eps.text}")
+    elif opt.name == "rmsprop":
+        parts.append(f"alpha={opt.alpha.text}")
+        parts.append(f"eps={opt.eps.text}")
+        if opt.momentum.value:
+            parts.append(f"momentum={opt.momentum.text}")
+        if opt.centered:
+            parts.append("centered")
+    else:
+        if opt.lr_decay.value:
+            parts.append(f"lr_decay={opt.lr_decay.text}")
+        if opt.initial_accumulator_value.value:
+            parts.append(f"G₀={opt.initial_accumulator_value.text}")  # initial_accumulator_value: fits 80 columns
         parts.append(f"eps={opt.eps.text}")
     if opt.weight_decay.value:
         parts.append(f"weight_decay={opt.weight_decay.text}")
-    return f"{opt.name.upper() if opt.name == 'sgd' else 'Adam'} ({', '.join(parts)})"
+    return f"{OPTIMIZER_TITLES[opt.name]} ({', '.join(parts)})"
+
+
+OPTIMIZER_TITLES = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 
 
 def sparkline(values) -> str:

@@ -30,7 +30,8 @@ OPEN, CLOSE = "\x02(", "\x02)"  # + "T" (tall content) or "F": a parenthesis to 
 _MARK_RE = re.compile("\x03.")
 _TOKEN_RE = re.compile("\x02([()])([TF])")
 
-HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "beta1", "beta2", "eps", "slope")
+HYPERPARAMETERS = ("lr", "momentum", "weight_decay", "beta1", "beta2", "eps", "slope", "alpha", "lr_decay",
+                   "initial_accumulator_value")
 
 
 def format_number(value, digits: int, style: str = "unicode", policy: str = "float") -> str:

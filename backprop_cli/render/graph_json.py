@@ -32,8 +32,21 @@ def graph_to_json(trace: GraphTrace) -> dict:
     }
     if trace.second:
         out["second"] = {k: _float(v) for k, v in trace.second.items()}
+    if trace.steps:  # gradient descent (`minimize:`): a record per step, as for networks
+        out["steps"] = [
+            {"step": st.step, "loss": _float(trace.losses[st.step - 1]),
+             "values": {k: _float(v) for k, v in st.values.items()},
+             "local_gradients": [{"node": g.node, "input": g.input, "value": _float(g.value)}
+                                 for g in st.local_gradients],
+             "gradients": {k: _float(v) for k, v in st.gradients.items()},
+             "updates": {k: _float(v) for k, v in st.updates.items()},
+             "equations": [equation_to_json(eq) for eq in st.equations]}
+            for st in trace.steps
+        ]
+        out["losses"] = [_float(v) for v in trace.losses]
+        out["loss_after"] = _float(trace.losses[-1])
     out["named"] = {k: _float(v) for k, v in trace.named.items()}
-    out["equations"] = [equation_to_json(eq) for eq in trace.equations]
+    out["equations"] = [equation_to_json(eq) for eq in (trace.after_equations if trace.steps else trace.equations)]
     if trace.exact:
         out["exact"] = {name: exact_text(value) for name, value in trace.exact.items()}
     return out

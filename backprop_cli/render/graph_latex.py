@@ -87,17 +87,23 @@ class GraphLook(Look):
 
     output: str = "f"
     words: Optional[dict] = None
+    parameters: Optional[frozenset] = None  # gradient descent (`minimize:`): the wrt leaves
 
     @classmethod
     def of_graph(cls, trace: GraphTrace, style: str, digits: int, words: dict) -> "GraphLook":
         given = {n.name: n.given.text for n in getattr(trace.spec, "nodes", ()) if n.given is not None}
-        return cls(Notation(), style, digits, given, output=trace.output, words=words)
+        parameters = frozenset(trace.spec.wrt) if trace.steps else None
+        return cls(Notation(), style, digits, given, output=trace.output, words=words, parameters=parameters)
 
     def symbol(self, name: str) -> str:
+        from .graph_table import descent_symbol, graph_symbol
+
+        if self.parameters is not None:
+            if self.latex:
+                return descent_symbol(name, self.output, self.parameters, "latex", graph_symbol_latex)
+            return descent_symbol(name, self.output, self.parameters)
         if self.latex:
             return graph_symbol_latex(name, self.output)
-        from .graph_table import graph_symbol
-
         return graph_symbol(name, self.output)
 
     def condition(self, eq: Equation, frozen_word: str = "frozen") -> str:
@@ -143,6 +149,8 @@ class GraphWriter(DocWriter):
             out.append(self.prose("p_rounded", d=str(trace.digits)))
         out.append(self.heading(0, self.text(L["graph"])))
         out.append(self.figure())
+        if trace.steps:
+            return "\n\n".join(p for p in out + self.descent() if p)
         out += self.forward()
         if self.section("local"):
             out.append(self.heading(0, self.text(L["local"])))
@@ -157,6 +165,31 @@ class GraphWriter(DocWriter):
             out += self.equations(self.section("second"))
         out += self.summary()
         return "\n\n".join(p for p in out if p)
+
+    def descent(self) -> list[str]:
+        """Gradient descent (`minimize:`): each step's derivation and its update, then
+        the value after the last step and the run's values of the minimized node."""
+        from .common import optimizer_text
+
+        L, trace = self.L, self.trace
+        out: list[str] = []
+        for record in trace.steps:
+            eqs = record.equations
+            out.append(self.heading(0, self.text(f"{L['step']} {record.step}")))
+            for section, title in (("forward", L["forward"]), ("local", L["local"]), ("backward", L["upstream"]),
+                                   ("update", L["update"])):
+                chosen = [e for e in eqs if e.section == section]
+                if chosen:
+                    heading = title if section != "update" else f"{title} — {optimizer_text(trace.spec)}"
+                    out.append(self.heading(1, self.text(heading)))
+                    out += self.equations(chosen)
+        n = len(trace.steps)
+        out.append(self.heading(0, self.text(L["after_steps"].format(n=n) if n > 1 else L["after"])))
+        out += self.equations(list(trace.after_equations))
+        rows = [[str(s) if s <= n else f"{n} " + self.inline(r"\checkmark"), self.inline(self.num(v))]
+                for s, v in enumerate(trace.losses, 1)]
+        out.append(self.table([self.text(L["step"]), self.inline(self.sym(trace.output))], rows, "rr"))
+        return out
 
     def forward(self) -> list[str]:
         L = self.L

@@ -21,6 +21,8 @@ from rich.text import Text
 
 from ..calc.expr import Num, Ref
 from ..graph.solve import expression_size
+from ..network.names import at
+from .common import optimizer_text
 from ..safe_text import visible
 from ..trace import Equation, GraphTrace
 from .formula import SUP, FormulaPrinter, format_number, strip_marks
@@ -44,6 +46,11 @@ LABELS = {
         "summary": "Result",
         "off_path": "not on a path to the output: 0",
         "rounded": "hand-rounded to {d} decimals",
+        "step": "Step {s}",
+        "update": "Update",
+        "carried": "from step {p}",
+        "after": "After {n} step(s)",
+        "losses": "{f} at every step",
     },
     "ko": {
         "title": "계산 그래프",
@@ -62,6 +69,11 @@ LABELS = {
         "summary": "결과",
         "off_path": "출력으로 가는 경로에 없음: 0",
         "rounded": "소수 {d}자리로 반올림한 손계산",
+        "step": "{s}단계",
+        "update": "갱신",
+        "carried": "{p}단계에서 갱신된 값",
+        "after": "{n}단계 후",
+        "losses": "단계별 {f}",
     },
 }
 
@@ -94,6 +106,33 @@ def graph_symbol(name: str, output: str) -> str:
     return name
 
 
+def descent_symbol(name: str, output: str, parameters, style: str = "unicode", plain=graph_symbol) -> str:
+    """A name of gradient descent on a graph (`minimize:`), as the network derivation
+    writes time: w (step 1), w(2) = w_new, buf[w](1), ∂f/∂w(2); hyperparameters α, μ, ρ …"""
+    from .notation import hyper_symbol
+
+    base, _, step_text = name.partition("@")
+    s = int(step_text) if step_text else 1
+    latex = style == "latex"
+    hyper = hyper_symbol(base, style)
+    if hyper is not None:
+        return hyper
+    if base == "loss_after":
+        return plain(output, output) + ("′" if not latex else r"_{\mathrm{after}}")
+    if base.endswith("_new") and base[:-4] in parameters:
+        return f"{plain(base[:-4], output)}({s + 1})"
+    state, _, p = base.partition("_")
+    if p in parameters and state in _STATE_SYMBOL:
+        letter = _STATE_SYMBOL[state][1 if latex else 0]
+        return f"{letter}_{{{plain(p, output)}}}({s})" if latex else f"{letter}[{p}]({s})"
+    symbol = plain(base, output)
+    return symbol if s == 1 else f"{symbol}({s})"
+
+
+_STATE_SYMBOL = {"buf": ("buf", r"\mathrm{buf}"), "m": ("m", "m"), "v": ("v", "v"), "sq": ("s", "s"),
+                 "gavg": ("ḡ", r"\bar{g}"), "sum": ("G", "G")}
+
+
 class TableLook:
     """Symbols and numbers for one trace: leaves print as the user wrote them."""
 
@@ -102,8 +141,11 @@ class TableLook:
         self.digits = digits
         spec = trace.spec
         self.given = {n.name: n.given.text for n in getattr(spec, "nodes", ()) if n.given is not None}
+        self.parameters = set(spec.wrt) if trace.steps else None
 
     def symbol(self, name: str) -> str:
+        if self.parameters is not None:
+            return descent_symbol(name, self.output, self.parameters)
         return graph_symbol(name, self.output)
 
     def number(self, value, name: str = "") -> str:
@@ -162,15 +204,21 @@ def _table(*columns: str) -> Table:
     return table
 
 
-def _forward(look: TableLook, trace: GraphTrace, words: dict) -> FitOrElse:
-    """A table; as equation lines when the table is wider than the terminal."""
+def _forward(look: TableLook, trace: GraphTrace, words: dict, equations=None, s: int = 1) -> FitOrElse:
+    """A table; as equation lines when the table is wider than the terminal. `equations`
+    and `s`: one step of gradient descent (`minimize:`)."""
     table = _table(words["node"], words["definition"], words["numbers"], words["value"])
     lines: list[RenderableType] = []
-    by_name = {eq.name: eq for eq in trace.equations if eq.section == "forward"}
+    by_name = {eq.name: eq for eq in (trace.equations if equations is None else equations) if eq.section == "forward"}
     for node in getattr(trace.spec, "nodes", ()):
-        eq = by_name.get(node.name)
-        name = Text(node.name, style="bold" if node.name == trace.output else "")
-        if eq is None:  # a leaf: given data, printed as written
+        eq = by_name.get(at(node.name, s))
+        name = Text(look.symbol(at(node.name, s)), style="bold" if node.name == trace.output else "")
+        if eq is None and s > 1 and node.name in trace.spec.wrt:  # a parameter, as the last update left it
+            value = trace.steps[s - 2].updates.get(node.name, trace.steps[s - 2].values[node.name])
+            table.add_row(name, Text(words["carried"].format(p=s - 1), style="dim"), "", format_number(value, look.digits))
+            lines.append(BrokenEquation(look.symbol(at(node.name, s)), [format_number(value, look.digits)],
+                                        words["carried"].format(p=s - 1)))
+        elif eq is None:  # a leaf: given data, printed as written (a constant of the descent)
             table.add_row(name, Text(words["given"], style="dim"), "", look.number(None, node.name))
             lines.append(BrokenEquation(node.name, [look.number(None, node.name)], words["given"]))
         else:
@@ -180,10 +228,10 @@ def _forward(look: TableLook, trace: GraphTrace, words: dict) -> FitOrElse:
     return FitOrElse(table, lines)
 
 
-def _locals(look: TableLook, trace: GraphTrace, words: dict) -> FitOrElse:
+def _locals(look: TableLook, trace: GraphTrace, words: dict, equations=None) -> FitOrElse:
     table = _table(words["gradient"], words["rule"], words["numbers"], words["value"])
     lines = []
-    for eq in trace.equations:
+    for eq in trace.equations if equations is None else equations:
         if eq.section != "local":
             continue
         lines.append(_line(look, eq))
@@ -212,6 +260,32 @@ def _summary(look: TableLook, trace: GraphTrace, words: dict) -> Table:
     return table
 
 
+def _descent(look: TableLook, trace: GraphTrace, words: dict) -> list[RenderableType]:
+    """Gradient descent (`minimize:`): each step's derivation and update, then the run."""
+    parts: list[RenderableType] = []
+    for record in trace.steps:
+        s, eqs = record.step, record.equations
+        parts.append(Rule(Text(words["step"].format(s=s), style="bold"), align="left"))
+        parts += [Text(words["forward"], style="bold underline"), _forward(look, trace, words, eqs, s)]
+        if any(eq.section == "local" for eq in eqs):
+            parts += [Text(words["local"], style="bold underline"), _locals(look, trace, words, eqs)]
+        parts.append(Text(words["backward"], style="bold underline"))
+        for eq in eqs:
+            if eq.section == "backward":
+                off_path = isinstance(eq.expr, Num) and eq.condition and "does not lead to" in eq.condition
+                parts.append(_line(look, eq, words["off_path"] if off_path else None))
+        parts.append(Text(f"{words['update']} — {optimizer_text(trace.spec)}", style="bold underline"))
+        parts += [_line(look, eq) for eq in eqs if eq.section == "update"]
+    n = len(trace.steps)
+    parts.append(Rule(Text(words["after"].format(n=n), style="bold"), align="left"))
+    parts += [_line(look, eq) for eq in trace.after_equations if eq.section == "after"]
+    table = _table(words["step"].format(s="").strip() or "Step", words["losses"].format(f=trace.output))
+    for s, loss in enumerate(trace.losses, 1):
+        table.add_row(str(s) if s <= n else f"{n} ✓", format_number(loss, look.digits))
+    parts.append(table)
+    return parts
+
+
 def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> RenderableType:
     """A rich renderable of the whole derivation; it reads well at 80 columns."""
     if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
@@ -225,6 +299,8 @@ def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> Rendera
         title += "  — " + words["rounded"].format(d=trace.digits)
     # a title on its own lines (a rule's title is cut at the width), then the rule
     parts: list[RenderableType] = [Hanging(Text(title, style="bold")), Rule()]
+    if trace.steps:
+        return Group(*parts, *_descent(look, trace, words))
     parts += [Text(words["forward"], style="bold underline"), _forward(look, trace, words)]
     if any(eq.section == "local" for eq in trace.equations):
         parts += [Text(words["local"], style="bold underline"), _locals(look, trace, words)]

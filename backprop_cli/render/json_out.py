@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import ComputeError
 from ..calc.expr import to_text
-from ..grid import is_array
+from ..grid import as_written, is_array
 from ..trace import Equation, Trace
 
 FORMAT = "backprop/1"
@@ -51,9 +51,10 @@ def exact_text(value) -> str:
 def network_document(trace: Trace) -> dict:
     show_equations = trace.detail == "scalar"
     steps = []
+    layouts = [layer.layout for layer in trace.spec.layers]
     for record in trace.steps:
         layers = []
-        for layer in record.layers:
+        for layer, layout in zip(record.layers, layouts):
             entry = {
                 "layer": layer.layer,
                 "z": _array(layer.z),
@@ -64,9 +65,9 @@ def network_document(trace: Trace) -> dict:
                 entry["da_dz"] = _array(layer.da_dz)
             entry.update(
                 delta=_array(layer.delta),
-                grad_weights=_array(layer.grad_weights),
+                grad_weights=_array(as_written(layer.grad_weights, layout)),
                 grad_bias=_array(layer.grad_bias),
-                weights=_array(layer.weights),
+                weights=_array(as_written(layer.weights, layout)),
                 bias=_array(layer.bias),
                 frozen=list(layer.frozen),
             )

@@ -22,11 +22,11 @@ from typing import Optional
 
 from ..calc.expr import Num, Ref
 from ..frozen import frozen
-from ..grid import as_rows
+from ..grid import as_rows, as_written
 from ..network.names import NetworkNames, at
 from .notation import Sym
 from ..trace import Equation, Trace
-from .common import (Look, architecture, chosen_steps, equation_values, parameter_rows, sections,
+from .common import (OPTIMIZER_TITLES, Look, architecture, chosen_steps, equation_values, parameter_rows, sections,
                      thin)
 from ..safe_text import latex_text
 from .formula import MARK, format_number, resolve, resolve_line, tex_width
@@ -357,6 +357,10 @@ class LatexWriter(DocWriter):
     def mat(self, values) -> str:
         return bmatrix(values, self.num)
 
+    def wmat(self, l: int, values) -> str:
+        """Layer l's (1-based) weight matrix as the spec writes it (in × out under in_out)."""
+        return bmatrix(as_written(values, self.spec.layers[l - 1].layout), self.num)
+
     # -- the body ------------------------------------------------------------------------------
 
     def body(self) -> str:
@@ -428,13 +432,26 @@ class LatexWriter(DocWriter):
                 parts.append(self.inline(f"\\mu = {n(opt.momentum.value, 'momentum')}"))
             if opt.nesterov:
                 parts.append("Nesterov")
-        else:
+        elif opt.name == "adam":
             parts.append(self.inline(f"\\beta_1 = {n(opt.beta1.value, 'beta1')}"))
             parts.append(self.inline(f"\\beta_2 = {n(opt.beta2.value, 'beta2')}"))
             parts.append(self.inline(f"\\epsilon = {n(opt.eps.value, 'eps')}"))
+        elif opt.name == "rmsprop":
+            parts.append(self.inline(f"\\rho = {n(opt.alpha.value, 'alpha')}"))
+            parts.append(self.inline(f"\\epsilon = {n(opt.eps.value, 'eps')}"))
+            if opt.momentum.value:
+                parts.append(self.inline(f"\\mu = {n(opt.momentum.value, 'momentum')}"))
+            if opt.centered:
+                parts.append("centered")
+        else:
+            if opt.lr_decay.value:
+                parts.append(self.inline(f"\\mathrm{{lr\\_decay}} = {n(opt.lr_decay.value, 'lr_decay')}"))
+            if opt.initial_accumulator_value.value:
+                parts.append(self.inline(f"G_0 = {n(opt.initial_accumulator_value.value, 'initial_accumulator_value')}"))
+            parts.append(self.inline(f"\\epsilon = {n(opt.eps.value, 'eps')}"))
         if opt.weight_decay.value:
             parts.append(self.inline(f"\\lambda = {n(opt.weight_decay.value, 'weight_decay')}"))
-        return ("SGD" if opt.name == "sgd" else "Adam") + " (" + ", ".join(parts) + ")"
+        return OPTIMIZER_TITLES[opt.name] + " (" + ", ".join(parts) + ")"
 
     # -- network -------------------------------------------------------------------------------
 
@@ -482,7 +499,7 @@ class LatexWriter(DocWriter):
         else:
             for layer in first.layers:
                 l = layer.layer
-                mats = [f"W^{{({l})}} = " + self.mat(layer.weights_before)]
+                mats = [f"W^{{({l})}} = " + self.wmat(l, layer.weights_before)]
                 if layer.bias_before is not None:
                     mats.append(f"\\mathbf{{b}}^{{({l})}} = " + self.mat(layer.bias_before))
                 out.append(self.side_by_side(mats))
@@ -592,6 +609,20 @@ class LatexWriter(DocWriter):
         if opt.name == "adam":
             pieces = ["g = " + grad, f"{new} = {old} - \\alpha \\frac{{\\hat m}}{{\\sqrt{{\\hat v}} + \\epsilon}}",
                       r"\hat m = \frac{m}{1 - \beta_1^t}", r"\hat v = \frac{v}{1 - \beta_2^t}"]
+        elif opt.name == "rmsprop":
+            avg = r"\sqrt{s - \bar g^2} + \epsilon" if opt.centered else r"\sqrt{s} + \epsilon"
+            pieces = ["g = " + grad, r"s = \rho\, s + (1 - \rho)\, g^2"]
+            if opt.centered:
+                pieces.append(r"\bar g = \rho\, \bar g + (1 - \rho)\, g")
+            if opt.momentum.value:
+                pieces += [r"\mathrm{buf} = \mu\, \mathrm{buf} + \frac{g}{" + avg + "}",
+                           f"{new} = {old} - \\alpha\\, \\mathrm{{buf}}"]
+            else:
+                pieces.append(f"{new} = {old} - \\alpha \\frac{{g}}{{{avg}}}")
+        elif opt.name == "adagrad":
+            lr = r"\frac{\alpha}{1 + (t - 1)\, \mathrm{lr\_decay}}" if opt.lr_decay.value else r"\alpha"
+            pieces = ["g = " + grad, r"G = G + g^2 \;(G_0 = " + opt.initial_accumulator_value.text + ")",
+                      f"{new} = {old} - {lr} \\frac{{g}}{{\\sqrt{{G}} + \\epsilon}}"]
         elif opt.momentum.value:
             step_term = r"\left(g + \mu\, \mathrm{buf}\right)" if opt.nesterov else r"\mathrm{buf}"
             pieces = ["g = " + grad, r"\mathrm{buf} = \mu\, \mathrm{buf} + g", f"{new} = {old} - \\alpha\\, {step_term}"]
@@ -616,7 +647,9 @@ class LatexWriter(DocWriter):
         if record.equations:  # layer-level equations (matrix_detail.py), not bare matrices
             return self.matrix_equations(record, level)
         out = [self.prose("p_matrix"), self.heading(level, self.text(L["forward"]))]
-        out.append(self.display(r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + \mathbf{b}^{(l)}, \qquad "
+        in_out = all(layer.layout == "in_out" for layer in self.spec.layers)  # h = xW, as the book writes it
+        out.append(self.display((r"Z^{(l)} = A^{(l-1)} W^{(l)} + \mathbf{b}^{(l)}, \qquad " if in_out else
+                                 r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + \mathbf{b}^{(l)}, \qquad ") +
                                 r"A^{(l)} = f\bigl(Z^{(l)}\bigr), \qquad A^{(0)} = X"))
         for layer in record.layers:
             l = layer.layer
@@ -626,14 +659,19 @@ class LatexWriter(DocWriter):
         out.append(self.heading(level, self.text(L["loss"])))
         out.append(self.display(f"{self.sym('loss')} = {loss_formula(self.spec)} = {self.num(record.loss)}"))
         out.append(self.heading(level, self.text(L["backward"])))
-        out.append(self.display(r"\delta^{(l)} = \frac{\partial \mathcal{L}}{\partial Z^{(l)}} = "
-                                r"\bigl(\delta^{(l+1)} W^{(l+1)}\bigr) \odot f'\bigl(Z^{(l)}\bigr), \qquad "
-                                r"\frac{\partial \mathcal{L}}{\partial W^{(l)}} = \delta^{(l)\top} A^{(l-1)}"))
+        if in_out:
+            out.append(self.display(r"\delta^{(l)} = \frac{\partial \mathcal{L}}{\partial Z^{(l)}} = "
+                                    r"\bigl(\delta^{(l+1)} W^{(l+1)\top}\bigr) \odot f'\bigl(Z^{(l)}\bigr), \qquad "
+                                    r"\frac{\partial \mathcal{L}}{\partial W^{(l)}} = A^{(l-1)\top} \delta^{(l)}"))
+        else:
+            out.append(self.display(r"\delta^{(l)} = \frac{\partial \mathcal{L}}{\partial Z^{(l)}} = "
+                                    r"\bigl(\delta^{(l+1)} W^{(l+1)}\bigr) \odot f'\bigl(Z^{(l)}\bigr), \qquad "
+                                    r"\frac{\partial \mathcal{L}}{\partial W^{(l)}} = \delta^{(l)\top} A^{(l-1)}"))
         for layer in reversed(record.layers):
             l = layer.layer
             out.append(self.matrix_display(f"\\delta^{{({l})}}", [self.mat(layer.delta)]))
             out.append(self.matrix_display(f"\\frac{{\\partial \\mathcal{{L}}}}{{\\partial W^{{({l})}}}}",
-                                           [self.mat(layer.grad_weights)]))
+                                           [self.wmat(l, layer.grad_weights)]))
             if layer.grad_bias is not None:
                 out.append(self.matrix_display(
                     f"\\frac{{\\partial \\mathcal{{L}}}}{{\\partial \\mathbf{{b}}^{{({l})}}}}",
@@ -643,7 +681,7 @@ class LatexWriter(DocWriter):
         s = record.step
         for layer in record.layers:
             l = layer.layer
-            out.append(self.matrix_display(f"W^{{({l})}}({s + 1})", [self.mat(layer.weights)]))
+            out.append(self.matrix_display(f"W^{{({l})}}({s + 1})", [self.wmat(l, layer.weights)]))
             if layer.bias is not None:
                 out.append(self.matrix_display(f"\\mathbf{{b}}^{{({l})}}({s + 1})",
                                                [self.mat(layer.bias)]))
@@ -679,8 +717,8 @@ class LatexWriter(DocWriter):
                 continue
             layer0, layer_n = first.layers[l - 1], last.layers[l - 1]
             out.append(self.heading(1, self.text(f"{L['layer']} {l}")))
-            out.append(self.side_by_side([f"W^{{({l})}}(1) = " + self.mat(layer0.weights_before),
-                                          f"W^{{({l})}}({steps + 1}) = " + self.mat(layer_n.weights)]))
+            out.append(self.side_by_side([f"W^{{({l})}}(1) = " + self.wmat(l, layer0.weights_before),
+                                          f"W^{{({l})}}({steps + 1}) = " + self.wmat(l, layer_n.weights)]))
             if layer0.bias_before is not None:
                 out.append(self.side_by_side([
                     f"\\mathbf{{b}}^{{({l})}}(1) = " + self.mat(layer0.bias_before),

@@ -62,15 +62,26 @@ OVERRIDE_KEYS = {
     "y": ("t",), "loss": ("L",), "L": ("L",), "delta": ("delta",),
 }
 
+# RMSprop's alpha is shown as ρ (the decay rate of Hinton's slides and Goodfellow et al.):
+# α is already the learning rate here. Adagrad's initial accumulator is G₀.
 _HYPER = {"lr": "α", "momentum": "μ", "weight_decay": "λ", "beta1": "β₁", "beta2": "β₂", "eps": "ε",
-          "slope": "slope"}
+          "slope": "slope", "alpha": "ρ", "lr_decay": "lr_decay", "initial_accumulator_value": "G₀"}
 _HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "weight_decay": r"\lambda", "beta1": r"\beta_1",
-                "beta2": r"\beta_2", "eps": r"\epsilon", "slope": r"\mathrm{slope}"}
+                "beta2": r"\beta_2", "eps": r"\epsilon", "slope": r"\mathrm{slope}", "alpha": r"\rho",
+                "lr_decay": r"\mathrm{lr\_decay}", "initial_accumulator_value": r"G_0"}
+
+
+
+def hyper_symbol(name: str, style: str = "unicode") -> Optional[str]:
+    """The symbol of a hyperparameter's canonical name (lr → α, alpha → ρ), else None."""
+    table = _HYPER if style == "unicode" else _HYPER_LATEX
+    return table.get(name)
+
 
 _NAME = re.compile(r"^(?P<base>.+?)(?:#(?P<sample>\d{1,9}))?(?:@(?P<step>\d{1,9}))?$")
 _QUANTITY = re.compile(r"^(?P<kind>z|a|delta|x|t|W|b)(?P<i>\d{1,9})$")
 _PARAM_NEW = re.compile(r"^(?P<kind>W|b)(?P<i>\d{1,9})_new$")
-_STATE = re.compile(r"^(?P<state>buf|m|v)_(?P<kind>W|b)(?P<i>\d{1,9})$")
+_STATE = re.compile(r"^(?P<state>buf|m|v|sq|gavg|sum)_(?P<kind>W|b)(?P<i>\d{1,9})$")
 _DERIVATIVE = re.compile(r"^d(?P<top>L|[az]\d+)/d(?P<bottom>[zWbax]\d+)$")
 _PER_SAMPLE = ("z", "a", "delta", "x", "t")
 
@@ -488,10 +499,10 @@ class Notation:
         mm = _STATE.match(base)
         if mm:
             param = self.spell(self._quantity(mm.group("kind"), int(mm.group("i"))), style)
-            state = {"buf": "buf", "m": "m", "v": "v"}[mm.group("state")]
+            state = {"buf": "buf", "m": "m", "v": "v", "sq": "s", "gavg": "ḡ", "sum": "G"}[mm.group("state")]
             if style == "unicode":
                 return f"{state}[{param}]({step})"
-            letter = r"\mathrm{buf}" if state == "buf" else state
+            letter = {"buf": r"\mathrm{buf}", "ḡ": r"\bar{g}"}.get(state, state)
             return letter + "_{" + param + "}(" + str(step) + ")"
         mm = _DERIVATIVE.match(base)
         if mm:

@@ -12,7 +12,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ..grid import as_rows
+from ..grid import as_rows, as_written
 from ..network.names import parameter_value
 from ..safe_text import visible
 from .notation import Sym
@@ -35,6 +35,11 @@ def _equation_line(look: Look, eq: Equation) -> BrokenEquation:
 
 def _sup(layer: int) -> str:
     return "⁽" + str(layer).translate(SUP) + "⁾"
+
+
+def _layout_note(layout: str) -> str:
+    """A matrix written (in, out) says so: its rows are inputs, not neurons."""
+    return "  (in × out)" if layout == "in_out" else ""
 
 
 def _matrix(values, digits: int, title: str = "") -> RenderableType:
@@ -169,7 +174,7 @@ def given_table(trace: Trace, look: Look, L) -> RenderableType:
         items.insert(1, _matrix(spec.target, look.digits, f"{L['targets']}"))
     if spec.parameter_count > 40:
         items = items[:-1] + [
-            _matrix(layer.weights, look.digits, f"W{_sup(l + 1)}")
+            _matrix(as_written(layer.weights, layer.layout), look.digits, f"W{_sup(l + 1)}{_layout_note(layer.layout)}")
             for l, layer in enumerate(spec.layers)
         ]
     return Group(_title(L["given"]), *items)
@@ -278,17 +283,23 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
             out.extend(network_matrix_text(eq, digits))
         return out
     out.append(Text(L["forward"], style="bold underline"))
-    out.append(Text("  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾,   A⁽ˡ⁾ = f(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
+    in_out = all(layer.layout == "in_out" for layer in trace.spec.layers)  # h = xW, as the book writes it
+    out.append(Text(f"  Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾ W⁽ˡ⁾{'' if in_out else 'ᵀ'} + b⁽ˡ⁾,   A⁽ˡ⁾ = f(Z⁽ˡ⁾),   A⁽⁰⁾ = X"))
     for layer in record.layers:
         out.append(_matrix(layer.z, digits, f"Z{_sup(layer.layer)}"))
         out.append(_matrix(layer.a, digits, f"A{_sup(layer.layer)} = {layer.activation}(Z{_sup(layer.layer)})"))
     out.append(Text(f"{L['loss']}: {format_number(record.loss, digits)}", style="bold"))
     out.append(Text(L["backward"], style="bold underline"))
-    out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ f′(Z⁽ˡ⁾)"))
-    out.append(Text("  ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾,   ∂L/∂b⁽ˡ⁾ = Σₙ δ⁽ˡ⁾ₙ"))
+    if in_out:
+        out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾ᵀ) ⊙ f′(Z⁽ˡ⁾)"))
+        out.append(Text("  ∂L/∂W⁽ˡ⁾ = A⁽ˡ⁻¹⁾ᵀ δ⁽ˡ⁾,   ∂L/∂b⁽ˡ⁾ = Σₙ δ⁽ˡ⁾ₙ"))
+    else:
+        out.append(Text("  δ⁽ᴸ⁾ = ∂L/∂Z⁽ᴸ⁾,   δ⁽ˡ⁾ = (δ⁽ˡ⁺¹⁾ W⁽ˡ⁺¹⁾) ⊙ f′(Z⁽ˡ⁾)"))
+        out.append(Text("  ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾ᵀ A⁽ˡ⁻¹⁾,   ∂L/∂b⁽ˡ⁾ = Σₙ δ⁽ˡ⁾ₙ"))
     for layer in reversed(record.layers):
         out.append(_matrix(layer.delta, digits, f"δ{_sup(layer.layer)}"))
-        out.append(_matrix(layer.grad_weights, digits, f"∂L/∂W{_sup(layer.layer)}"))
+        layout = trace.spec.layers[layer.layer - 1].layout
+        out.append(_matrix(as_written(layer.grad_weights, layout), digits, f"∂L/∂W{_sup(layer.layer)}{_layout_note(layout)}"))
         if layer.grad_bias is not None:
             out.append(_matrix(layer.grad_bias, digits, f"∂L/∂b{_sup(layer.layer)}"))
     return out
@@ -304,7 +315,9 @@ def _update_table(trace: Trace, record, look: Look, L) -> RenderableType:
         title = f"{L['summary'] if said else L['update']} — {optimizer_text(spec)}"
         items: list[RenderableType] = [Hanging(Text(title, style="bold underline"))]
         for layer in record.layers:
-            items.append(_matrix(layer.weights, look.digits, f"W{_sup(layer.layer)} ← W{_sup(layer.layer)} − α ∂L/∂W{_sup(layer.layer)}"))
+            layout = spec.layers[layer.layer - 1].layout
+            items.append(_matrix(as_written(layer.weights, layout), look.digits,
+                                 f"W{_sup(layer.layer)} ← W{_sup(layer.layer)} − α ∂L/∂W{_sup(layer.layer)}{_layout_note(layout)}"))
         return Group(*items)
     # the derivation above already has the "Updating the parameters" heading
     title = f"{L['summary']} — {optimizer_text(spec)}"
@@ -336,6 +349,13 @@ def _update_rule(trace: Trace, look: Look) -> str:
     opt = trace.spec.optimizer
     if opt.name == "adam":
         return "θ⁺ = θ − α m̂ / (√v̂ + ε),  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)"
+    if opt.name == "rmsprop":
+        avg = "√(s − ḡ²) + ε,  ḡ = ρ·ḡ + (1−ρ)·g" if opt.centered else "√s + ε"
+        step = "buf = μ·buf + g/avg,  θ⁺ = θ − α·buf" if opt.momentum.value else "θ⁺ = θ − α·g/avg"
+        return f"s = ρ·s + (1−ρ)·g²,  avg = {avg},  {step}"
+    if opt.name == "adagrad":
+        lr = "α/(1 + (t−1)·lr_decay)" if opt.lr_decay.value else "α"
+        return f"G = G + g²  (G starts at G₀ = {opt.initial_accumulator_value.text}),  θ⁺ = θ − {lr}·g/(√G + ε)"
     if opt.momentum.value:
         return "buf = μ·buf + g,  θ⁺ = θ − α·" + ("(g + μ·buf)" if opt.nesterov else "buf")
     wd = " (g = ∂L/∂θ + λθ)" if opt.weight_decay.value else ""

@@ -1,0 +1,221 @@
+"""Typed-layer networks (conv, pooling, norm, dropout, rnn, lstm) in every format.
+
+The story per step: each layer's output in the forward pass, the loss, then each
+layer's backward pass as a student writes it (network/derive.py's notes: the conv
+correlation with a worked element, max-pool routing, batch norm's three terms, BPTT's
+contributions), then the update. Renderers format; every number comes from the trace.
+JSON (`"kind": "layered"`) holds every array and every canonical name.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .common import optimizer_text
+from ..safe_text import latex_text
+from .json_out import dumps, json_float
+
+WORDS = {
+    "en": {"forward": "Forward pass", "loss": "Loss", "backward": "Backward pass", "update": "Update",
+           "after": "Loss after {n} step(s)", "step": "Step {s}", "layer": "Layer {l}", "output": "output",
+           "optimizer": "Optimizer", "losses": "Loss per step", "shape": "shape",
+           "conv": "convolution: the gradient is a correlation", "pool_max": "max-pool routing",
+           "pool_avg": "average pooling", "batchnorm": "batch norm: the three-term gradient",
+           "layernorm": "layer norm: the three-term gradient", "dropout": "dropout with the given mask",
+           "bptt": "backprop through time", "dense": "dense layer", "flatten": "flatten",
+           "running": "running statistics after the step", "activation": "activation"},
+    "ko": {"forward": "순전파", "loss": "오차", "backward": "역전파", "update": "가중치 갱신",
+           "after": "{n}단계 학습 후 오차", "step": "{s}단계", "layer": "{l}번째 층", "output": "출력",
+           "optimizer": "최적화", "losses": "단계별 오차", "shape": "형태",
+           "conv": "합성곱: 기울기는 상관(correlation)", "pool_max": "최대 풀링: 기울기 전달 위치",
+           "pool_avg": "평균 풀링", "batchnorm": "배치 정규화: 세 항의 기울기",
+           "layernorm": "층 정규화: 세 항의 기울기", "dropout": "주어진 마스크의 드롭아웃",
+           "bptt": "시간 역전파(BPTT)", "dense": "완전연결층", "flatten": "평탄화",
+           "running": "갱신된 이동 평균 통계", "activation": "활성화 함수"},
+}
+
+
+def _array(value) -> Any:
+    arr = np.asarray(value, dtype=np.float64)
+    return json_float(float(arr)) if arr.ndim == 0 else [_array(v) for v in arr]
+
+
+def layered_document(trace) -> dict:
+    """SPEC §5's network document for typed layers: a record per layer per step with its
+    PyTorch-named arrays (out, grad_out, params, grads, params after the step, extras)."""
+    steps = []
+    for record in trace.steps:
+        layers = []
+        for st in record.layers:
+            layout = trace.spec.layers[st.layer - 1].layout
+            shown = (lambda name, arr: arr.T if name == "weights" and layout == "in_out" else arr)  # noqa: E731
+            layers.append({
+                "layer": st.layer, "type": st.type,
+                "out": _array(st.output), "grad_out": _array(st.grad_output),
+                "params": {k: _array(shown(k, v)) for k, v in st.params.items()},
+                "grads": {k: _array(shown(k, v)) for k, v in st.grads.items()},
+                "new_params": {k: _array(shown(k, v)) for k, v in st.new_params.items()},
+                **{k.replace("dL/dh", "grad_h"): _array(v) for k, v in st.extras.items()},
+                "derivation": [{"title": n.title, "lines": list(n.lines)} for n in st.notes],
+            })
+        steps.append({"step": record.step, "loss": json_float(record.loss), "layers": layers})
+    return {
+        "format": "backprop/1", "kind": "layered", "name": trace.name, "steps": steps,
+        "losses": [json_float(v) for v in trace.losses], "loss_after": json_float(trace.loss_after),
+        "named": {k: json_float(v) for k, v in trace.named.items()},
+    }
+
+
+def _fmt(v, digits: int) -> str:
+    return f"{float(v):.{digits}f}".replace("-", "−")
+
+
+def _rows(arr, digits: int, limit: int = 12) -> list[str]:
+    """An array as text rows: a matrix row per line; higher ranks by their last two axes."""
+    arr = np.asarray(arr)
+    if arr.ndim <= 1:
+        return ["[" + ", ".join(_fmt(v, digits) for v in np.atleast_1d(arr)) + "]"]
+    if arr.ndim == 2:
+        out = ["[" + ", ".join(_fmt(v, digits) for v in row) + "]" for row in arr[:limit]]
+        return out + ([f"… {arr.shape[0] - limit} more rows"] if arr.shape[0] > limit else [])
+    out = []
+    for lead in list(np.ndindex(arr.shape[:-2]))[:limit]:
+        out.append("[" + ",".join(str(i + 1) for i in lead) + ",:,:] =")
+        out += ["  " + r for r in _rows(arr[lead], digits, limit)]
+    return out
+
+
+def _blocks(trace, digits: int, lang: str) -> list[tuple[str, str, list[str]]]:
+    """(kind, heading, lines) in reading order; kind: title | h1 | h2 | text."""
+    W = WORDS.get(lang, WORDS["en"])
+    spec = trace.spec
+    batched = spec.batched
+    one = (lambda a: a) if batched else (lambda a: np.asarray(a)[0])  # noqa: E731
+    out = [("title", trace.name, []),
+           ("text", "", [" → ".join(f"{layer.type}{tuple(layer.out_shape)}" for layer in spec.layers),
+                         f"{W['loss']}: {spec.loss} ({spec.reduction}); {W['optimizer']}: {optimizer_text(spec)}"])]
+    shown = trace.steps if len(trace.steps) <= 3 else (trace.steps[0], trace.steps[-1])
+    for record in shown:
+        out.append(("h1", W["step"].format(s=record.step), []))
+        out.append(("h2", W["forward"], []))
+        for st in record.layers:
+            head = f"{W['layer'].format(l=st.layer)} ({st.type}) — {W['output']} L{st.layer}.out"
+            out.append(("text", head, _rows(one(st.output), digits)))
+        out.append(("text", f"{W['loss']} = {_fmt(record.loss, digits)}", []))
+        out.append(("h2", W["backward"], []))
+        for st in reversed(record.layers):
+            for note in st.notes:
+                out.append(("text", f"{W['layer'].format(l=st.layer)}: {W.get(note.title, note.title)}", list(note.lines)))
+            if "running_mean_new" in st.extras:
+                out.append(("text", f"{W['layer'].format(l=st.layer)}: {W['running']}",
+                            ["running_mean = " + _rows(st.extras["running_mean_new"], digits)[0],
+                             "running_var = " + _rows(st.extras["running_var_new"], digits)[0]]))
+        out.append(("h2", W["update"], []))
+        for st in record.layers:
+            for name, value in st.new_params.items():
+                layout = spec.layers[st.layer - 1].layout
+                v = value.T if name == "weights" and layout == "in_out" else value
+                frozen = " (frozen)" if name in spec.layers[st.layer - 1].freeze else ""
+                out.append(("text", f"L{st.layer}.{name}{frozen} ←", _rows(v, digits)))
+    n = len(trace.steps)
+    out.append(("h1", W["after"].format(n=n), []))
+    out.append(("text", W["losses"], [" → ".join(_fmt(v, digits) for v in trace.losses)]))
+    return out
+
+
+def layered_table(trace, digits: int = 4, lang: str = "en"):
+    from rich.console import Group
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from .wrap import Hanging
+
+    parts = []  # headings on their own lines (a rule's title is cut at the width); lines wrap indented
+    for kind, heading, lines in _blocks(trace, digits, lang):
+        if kind in ("title", "h1"):
+            parts += [Hanging(Text(heading, style="bold")), Rule()]
+        elif kind == "h2":
+            parts.append(Hanging(Text(heading, style="bold underline")))
+        else:
+            if heading:
+                parts.append(Hanging(Text(heading, style="bold")))
+            parts += [Hanging(Text("  " + line), indent=6) for line in lines]
+    return Group(*parts)
+
+
+def layered_markdown(trace, digits: int = 4, lang: str = "en") -> str:
+    out = []
+    for kind, heading, lines in _blocks(trace, digits, lang):
+        if kind == "title":
+            out.append(f"# {heading}")
+        elif kind == "h1":
+            out.append(f"## {heading}")
+        elif kind == "h2":
+            out.append(f"### {heading}")
+        else:
+            text = (f"**{heading}**\n\n" if heading else "") + ("```text\n" + "\n".join(lines) + "\n```" if lines else "")
+            out.append(text.strip())
+    return "\n\n".join(p for p in out if p) + "\n"
+
+
+# Unicode math in the derivation lines → LaTeX (pdflatex has no Greek in text mode)
+_LATEX = {"δ": r"\delta", "Σ": r"\Sigma", "·": r"\cdot", "∂": r"\partial", "⊙": r"\odot", "σ": r"\sigma",
+          "√": r"\surd", "γ": r"\gamma", "β": r"\beta", "ε": r"\varepsilon", "μ": r"\mu", "ᵀ": r"^{\top}",
+          "−": "-", "×": r"\times", "→": r"\to", "←": r"\leftarrow", "≥": r"\geq", "≤": r"\leq", "′": "'",
+          "…": r"\ldots", "÷": r"\div", "²": "^2", "⁽": "(", "⁾": ")"}
+
+
+def latex_line(line: str) -> str:
+    out = []
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if i + 1 < len(line) and line[i + 1] == "\u0302":  # x̂
+            out.append(r"$\hat{" + latex_text(ch) + "}$")
+            i += 2
+            continue
+        if ch in _LATEX:
+            sym = _LATEX[ch]
+            out.append(sym if sym in ("-", "(", ")", "'") else f"${sym}$")
+        else:
+            out.append(latex_text(ch))
+        i += 1
+    return "".join(out)
+
+
+def layered_latex(trace, digits: int = 4, lang: str = "en", standalone: bool = False) -> str:
+    from .latex import fragment_header, has_hangul, preamble
+
+    body = []
+    for kind, heading, lines in _blocks(trace, digits, lang):
+        if kind == "title":
+            body.append(r"\begin{center}{\Large\bfseries " + latex_line(heading) + r"}\end{center}")
+        elif kind == "h1":
+            body.append(r"\section*{" + latex_line(heading) + "}")
+        elif kind == "h2":
+            body.append(r"\subsection*{" + latex_line(heading) + "}")
+        else:
+            text = (r"\noindent\textbf{" + latex_line(heading) + "}" if heading else "")
+            if lines:  # ragged and sloppy: long rows of numbers break at their commas' spaces
+                text += ("\n\n{\\raggedright\\sloppy\n"
+                         + "\n".join(r"\noindent\hspace*{1em}" + latex_line(line) + r"\par" for line in lines) + "\n}")
+            body.append(text)
+    text = "\n\n".join(p for p in body if p)
+    korean = lang == "ko" or has_hangul(text)
+    if standalone:
+        return preamble(lang, tikz=False, plot=False, korean=korean) + text + "\n\n\\end{document}\n"
+    return fragment_header(lang, korean=korean) + text + "\n"
+
+
+def render_layered(trace, format: str, digits: int = 4, lang: str = "en", standalone: bool = False) -> str:
+    if format == "json":
+        return dumps(layered_document(trace)) + "\n"
+    if format == "markdown":
+        return layered_markdown(trace, digits, lang)
+    if format == "latex":
+        return layered_latex(trace, digits, lang, standalone)
+    raise ValueError(format)
+
+
+__all__ = ["layered_document", "layered_table", "render_layered"]
