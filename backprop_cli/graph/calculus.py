@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import ComputeError
 from ..calc.expr import Bin, Call, Expr, Neg, Num, Ref, to_text
-from .parse import children
+from ..calc.expr import children
 
 # ======================================================================================
 # 2. Symbolic differentiation: each operation beside its local gradient rule

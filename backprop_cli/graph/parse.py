@@ -12,7 +12,7 @@ from typing import Mapping, NoReturn
 
 from ..calc.arithmetic import FloatArithmetic
 from ..errors import ComputeError, SpecError
-from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS_AXIS, Bin, Call, Expr, Neg, Num, Ref, evaluate, refs
+from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS_AXIS, Bin, Call, Expr, Neg, Num, Ref, children, evaluate, refs
 from ..frozen import frozen
 from ..read.numbers import parse_text
 from ..read.suggest import suggest
@@ -415,16 +415,6 @@ def _constant_float(e: Expr) -> float | None:
     except (ComputeError, ArithmeticError, ValueError):
         return None
     return value if isinstance(value, float) else None
-
-
-def children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Bin):
-        return (e.left, e.right)
-    if isinstance(e, Neg):
-        return (e.operand,)
-    if isinstance(e, Call):
-        return e.args
-    return ()
 
 
 def _contains_power(e: Expr) -> bool:

@@ -45,7 +45,8 @@ from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS, Bin, Cal
 from ..frozen import frozen
 from .calculus import ONE, ZERO, is_zero, differentiate, s_mul, s_sum
 from ..read.suggest import suggest
-from .parse import IDENTIFIER, NameTable, Scope, children, parse_expression
+from ..calc.expr import children
+from .parse import IDENTIFIER, NameTable, Scope, parse_expression
 from ..read.numbers import Number, describe, number, number_vector, parse_text, words
 from ..safe_text import clip, quoted
 from ..trace import Equation, GraphTrace, LocalGradient
