@@ -23,7 +23,12 @@ __version__ = "0.1.0"
 
 
 def solve(spec, **options):
-    """Solve a network or graph spec into a Trace (see solve.solve / graph.solve_graph)."""
+    """Solve a network or graph spec into a Trace (see network.solve, graph.solve_graph;
+    specs with typed layers: network.typed_solve.solve_layered)."""
+    if getattr(spec, "kind", "network") == "layered":
+        from .network.typed_solve import solve_layered
+
+        return solve_layered(spec, **options)
     if not isinstance(spec, Spec):
         from .graph.solve import solve_graph
 

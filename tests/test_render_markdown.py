@@ -40,8 +40,8 @@ def variants(example: Path):
     from backprop_cli.load import load_spec
 
     spec = load_spec(example)
-    if type(spec).__name__ == "GraphSpec" or getattr(spec, "kind", "network") == "graph":
-        return
+    if type(spec).__name__ == "GraphSpec" or getattr(spec, "kind", "network") in ("graph", "layered"):
+        return  # graphs have no such variants; typed layers refuse --round/--symbolic (docs/layers.md)
     for name, options in (("round4", {"round_digits": 4}), ("symbolic", {"symbolic": True}),
                           ("scalar", {"detail": "scalar"})):
         try:

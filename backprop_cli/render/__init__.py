@@ -113,6 +113,12 @@ def latex_math(trace, *, digits: int = 4, lang: str = "en") -> str:
         from .graph_latex import graph_latex_math
 
         return graph_latex_math(trace, digits=digits, lang=lang)
+    if getattr(trace, "kind", "network") == "layered":  # the display math of its Markdown page
+        import re
+
+        from .layered import layered_markdown
+
+        return "\n".join(re.findall(r"\$\$.*?\$\$", layered_markdown(trace, digits, lang), re.S))
     from .latex import render_latex_math
 
     return render_latex_math(trace, digits=digits, lang=lang)
@@ -121,9 +127,10 @@ def latex_math(trace, *, digits: int = 4, lang: str = "en") -> str:
 def _attach_notebook_display() -> None:
     """Jupyter shows a Trace or GraphTrace as its worked example. The methods are set
     here, where the renderers live, so the records in trace.py never import upward."""
+    from ..network.typed_solve import LayeredTrace
     from ..trace import GraphTrace, TensorGraphTrace, Trace
 
-    for record in (Trace, GraphTrace, TensorGraphTrace):
+    for record in (Trace, GraphTrace, TensorGraphTrace, LayeredTrace):
         record._repr_markdown_ = lambda self: render(self, "markdown")
         record._repr_latex_ = lambda self: latex_math(self)
 
