@@ -16,6 +16,21 @@ from .calc.expr import Expr, to_text
 from .frozen import frozen
 
 
+
+class NotebookDisplay:
+    """Jupyter shows a solved trace as its worked example. The renderer is plugged in by
+    backprop_cli.render when it is imported (`NotebookDisplay.show`), so the records here
+    never import a renderer. No fields: a frozen record may inherit it."""
+
+    show = None  # (trace, "markdown" | "latex") -> str
+
+    def _repr_markdown_(self):
+        return NotebookDisplay.show(self, "markdown") if NotebookDisplay.show else None
+
+    def _repr_latex_(self):
+        return NotebookDisplay.show(self, "latex") if NotebookDisplay.show else None
+
+
 @frozen
 class Equation:
     """name = expr, evaluated: the operands it used and its result, under one policy.
@@ -74,7 +89,7 @@ class StepRecord:
 
 
 @frozen
-class Trace:
+class Trace(NotebookDisplay):
     """A solved network spec."""
 
     name: str
@@ -120,7 +135,7 @@ class GraphStep:
 
 
 @frozen
-class GraphTrace:
+class GraphTrace(NotebookDisplay):
     """A solved computational-graph spec (SPEC §4, §5 `"kind": "graph"`)."""
 
     name: str
@@ -144,7 +159,7 @@ class GraphTrace:
 
 
 @frozen
-class TensorGraphTrace:
+class TensorGraphTrace(NotebookDisplay):
     """A solved graph spec with tensors or several outputs (graph/tensor_solve.py, issue 11).
 
     `values[node]` and `gradients[output][node]` are float64 arrays (0-d for a scalar);

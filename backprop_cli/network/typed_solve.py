@@ -16,6 +16,7 @@ from ..calc import functions as F
 from .engine import optimizer_step
 from ..errors import BackpropError, ComputeError
 from ..frozen import frozen
+from ..trace import NotebookDisplay
 from .names import at
 from . import derive
 from .layers import RULES, running_stats
@@ -45,7 +46,7 @@ class LayeredStep:
 
 
 @frozen
-class LayeredTrace:
+class LayeredTrace(NotebookDisplay):
     name: str
     spec: Any
     steps: tuple[LayeredStep, ...]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 from ..errors import BackpropError
+from ..trace import NotebookDisplay
 
 FORMATS = ("table", "latex", "markdown", "json")
 LANGS = ("en", "ko")
@@ -124,15 +125,9 @@ def latex_math(trace, *, digits: int = 4, lang: str = "en") -> str:
     return render_latex_math(trace, digits=digits, lang=lang)
 
 
-def _attach_notebook_display() -> None:
-    """Jupyter shows a Trace or GraphTrace as its worked example. The methods are set
-    here, where the renderers live, so the records in trace.py never import upward."""
-    from ..network.typed_solve import LayeredTrace
-    from ..trace import GraphTrace, TensorGraphTrace, Trace
-
-    for record in (Trace, GraphTrace, TensorGraphTrace, LayeredTrace):
-        record._repr_markdown_ = lambda self: render(self, "markdown")
-        record._repr_latex_ = lambda self: latex_math(self)
+def _notebook_show(trace, kind: str) -> str:
+    """What a notebook shows for a trace (trace.NotebookDisplay's renderer)."""
+    return render(trace, "markdown") if kind == "markdown" else latex_math(trace)
 
 
-_attach_notebook_display()
+NotebookDisplay.show = _notebook_show
