@@ -340,23 +340,23 @@ class FormulaPrinter:
                 return " "
         return mark(1) + r" \times "
 
-    def _mul(self, e: Bin) -> tuple[str, int]:
+    def _factors(self, e: Bin) -> tuple[str, str]:
+        """Both operands of a product, parenthesised where a product needs it."""
         left, pl = self._p(e.left)
         right, pr = self._p(e.right)
         if pl < PREC_MUL:
             left = self._paren(left)
         if pr <= PREC_MUL or pr == PREC_NEG:
             right = self._paren(right)
+        return left, right
+
+    def _mul(self, e: Bin) -> tuple[str, int]:
+        left, right = self._factors(e)
         return left + self._times(e, left, right) + right, PREC_MUL
 
     def _matmul(self, e: Bin) -> tuple[str, int]:
         """A matrix product (tensor graphs): juxtaposition in LaTeX, @ in text."""
-        left, pl = self._p(e.left)
-        right, pr = self._p(e.right)
-        if pl < PREC_MUL:
-            left = self._paren(left)
-        if pr <= PREC_MUL or pr == PREC_NEG:
-            right = self._paren(right)
+        left, right = self._factors(e)
         return left + (r" \, " if self.latex else " @ ") + right, PREC_MUL
 
     def _div(self, e: Bin) -> tuple[str, int]:
