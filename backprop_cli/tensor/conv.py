@@ -358,7 +358,10 @@ def _windows_over(index, kernel: int, stride: int, pooled: Shape):
 def _position(e, r, index) -> str:
     """How a condition names an input position: its element name, or its index."""
     element = r.elem(e, index)
-    return element.name if isinstance(element, Ref) else "position [" + ",".join(str(i + 1) for i in index) + "]"
+    if isinstance(element, Ref):
+        return element.name
+    text = r.label(e, index)  # relu(z[1,1,2]) reads well; a long sum does not
+    return text if len(text) <= 40 else "position [" + ",".join(str(i + 1) for i in index) + "]"
 
 
 def _route_element(index, args, r):
