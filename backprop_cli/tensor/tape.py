@@ -36,13 +36,17 @@ from .shapes import ShapeError
 
 ELEMENT_LIMIT = 36  # element equations for every element of tensors up to 6×6 (float64)
 POLICY_TERMS_LIMIT = 2_000_000  # scalar operations --round/--exact may spell out
-# Element lookups one tensor equation's element rules may make. Rules compose: the
+# Element lookups (Rules.elem calls) one element's rule may make. Rules compose: the
 # element of conv2d_grad_input(avgpool2d_spread(… conv2d(…) …)) written in ONE node
 # reads every element it depends on through every op, a product of fan-ins. Under
-# float64 such elements are only a display (and unreadable): they are left out.
-# Under --round/--exact they are the computation: the node must be split.
-ELEMENT_WORK_FLOAT = 20_000
-ELEMENT_WORK_POLICY = 200_000  # per tensor equation; POLICY_TERMS_LIMIT bounds the whole solve
+# float64 such elements are only a display (and unreadable): the equation's element
+# records are left out past ELEMENT_WORK_FLOAT (per element) or ELEMENT_WORK_TOTAL (per
+# equation). Under --round/--exact they are the computation: past ELEMENT_WORK_POLICY
+# for one element the node must be split (a sum of that many terms is no hand work);
+# POLICY_TERMS_LIMIT bounds the whole solve.
+ELEMENT_WORK_FLOAT = 5_000
+ELEMENT_WORK_TOTAL = 20_000
+ELEMENT_WORK_POLICY = 20_000
 
 
 class ElementWorkExceeded(Exception):
@@ -130,7 +134,7 @@ class Rules:
         if self.budget is not None:
             self.budget -= 1
             if self.budget < 0:
-                raise ElementWorkExceeded
+                raise ElementWorkExceeded(self.budget)
         shape = self.shape(e)
         index = S.broadcast_index(tuple(index), shape)
         if isinstance(e, Num):
@@ -219,26 +223,31 @@ class Tape:
         return eq
 
     def _elements(self, name, expr, memo, value, section, node):
-        work = ELEMENT_WORK_POLICY if self.exact_policy else ELEMENT_WORK_FLOAT
+        per_element = ELEMENT_WORK_POLICY if self.exact_policy else ELEMENT_WORK_FLOAT
         try:
-            return self._element_equations(name, expr, memo, value, section, node, work)
+            return self._element_equations(name, expr, memo, value, section, node, per_element)
         except ElementWorkExceeded:
             if not self.exact_policy:
                 return (), value  # too large to read: the matrix form stands alone
-            raise ComputeError(f"node {node}: {name} is too large to spell out element by element (more than "
-                               f"{work:,} element terms); split the expression into smaller nodes, or drop "
-                               "--round/--exact") from None
+            raise ComputeError(f"node {node}: an element of {name} is too large to spell out by hand (more than "
+                               f"{per_element:,} element terms); split the expression into smaller nodes, or "
+                               "drop --round/--exact") from None
 
-    def _element_equations(self, name, expr, memo, value, section, node, work):
-        rules = Rules(self, memo, budget=work)
+    def _element_equations(self, name, expr, memo, value, section, node, per_element):
+        rules = Rules(self, memo)
         out = []
         floats = value.astype(float).copy()
+        total = 0
         for index in np.ndindex(value.shape):
+            rules.budget = per_element
+            if not self.exact_policy and total > ELEMENT_WORK_TOTAL:
+                raise ElementWorkExceeded(total)
             rules.conditions = []
             try:
                 scalar = rules.elem(expr, index)
             except ComputeError as error:
                 raise ComputeError(f"node {node}, {element_name(name, index)}: {error}") from None
+            total += per_element - rules.budget
             operands = tuple((r, self.element_value(r)) for r in refs(scalar))
             if self.exact_policy:
                 self.terms += len(operands) + 1
