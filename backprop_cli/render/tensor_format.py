@@ -74,7 +74,7 @@ def matrix_latex(value, digits: int) -> str:
         cells = [num(a[i]) if i is not None else r"\vdots" for i in _corner(a.shape[0])]
         return r"\begin{bmatrix}" + r" \\ ".join(cells) + r"\end{bmatrix}"
     if a.ndim > 2:
-        return r"\text{(" + r"\times".join(map(str, a.shape)) + " tensor)}"
+        return "(" + r"\times".join(map(str, a.shape)) + r"\ \text{tensor})"  # \times is math-mode only
     rows = []
     for i in _corner(a.shape[0]):
         if i is None:
