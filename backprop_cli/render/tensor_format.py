@@ -73,8 +73,9 @@ def matrix_latex(value, digits: int) -> str:
     if a.ndim == 1:  # a column vector, as textbooks write x in W x
         cells = [num(a[i]) if i is not None else r"\vdots" for i in _corner(a.shape[0])]
         return r"\begin{bmatrix}" + r" \\ ".join(cells) + r"\end{bmatrix}"
-    if a.ndim > 2:
-        return "(" + r"\times".join(map(str, a.shape)) + r"\ \text{tensor})"  # \times is math-mode only
+    if a.ndim > 2:  # (C, H, W): its matrices stacked in brackets (one column: pages are narrow)
+        parts = [matrix_latex(a[i], digits) if i is not None else r"\vdots" for i in _corner(a.shape[0])]
+        return r"\left[\begin{matrix}" + r" \\[3pt] ".join(parts) + r"\end{matrix}\right]"
     rows = []
     for i in _corner(a.shape[0]):
         if i is None:
@@ -91,8 +92,9 @@ def matrix_text(value, digits: int) -> str:
         return num(a.item())
     if a.ndim == 1:
         return "[" + ", ".join(num(a[i]) if i is not None else "…" for i in _corner(a.shape[0])) + "]"
-    if a.ndim > 2:
-        return f"({'×'.join(map(str, a.shape))} tensor)"
+    if a.ndim > 2:  # (C, H, W): nested as NumPy prints it, the inner matrices indented
+        parts = [matrix_text(a[i], digits).replace("\n", "\n ") if i is not None else " ⋮" for i in _corner(a.shape[0])]
+        return "[" + ",\n ".join(parts) + "]"
     rows = []
     for i in _corner(a.shape[0]):
         if i is None:
@@ -104,7 +106,7 @@ def matrix_text(value, digits: int) -> str:
 
 def one_line(value, digits: int) -> str:
     """A matrix on one line ([[1, 2], [3, 4]]): the terminal breaks it under its `=`."""
-    return matrix_text(value, digits).replace(",\n ", ", ").replace("\n", " ")
+    return re.sub(r",?\n\s*", lambda m: ", " if m.group().startswith(",") else " ", matrix_text(value, digits))
 
 
 def shape_text(shape) -> str:
