@@ -365,3 +365,35 @@ def test_one_node_nesting_many_convolutions_stays_bounded(cli, solved):
     assert [e["form"] for e in grads] == ["matrix"]
     run = cli.run(["solve", str(path), "--format", "json", "--round", "4"])
     assert run.code == 2 and "split the expression into smaller nodes" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("size, stride, padding, pool", [(6, 1, 0, 2), (5, 2, 1, 3), (6, 1, 1, 3), (7, 2, 0, 1)])
+def test_graph_ops_and_typed_layers_give_the_same_bits(size, stride, padding, pool):
+    """One set of kernels: the tape's conv2d/maxpool2d and the typed layers' rules agree
+    bit for bit, forward and backward (batch of 2, 2 → 3 channels)."""
+    from types import SimpleNamespace
+
+    from backprop_cli.calc.expr import Call, Num, Ref
+    from backprop_cli.network import layers
+    from backprop_cli.network.spec import Activation
+    from backprop_cli.tensor import Tape
+
+    rnd = np.random.default_rng(stride * 10 + padding)
+    x, W = rnd.normal(size=(2, 2, size, size)), rnd.normal(size=(3, 2, 3, 3))
+    conv = SimpleNamespace(stride=(stride, stride), padding=(padding, padding), activation=Activation("identity"))
+    z, cache = layers.conv2d_forward(conv, {"weights": W}, x)
+    assert (z.shape[-1] - pool) % pool == 0
+    pooler = SimpleNamespace(kernel=(pool, pool), stride=(pool, pool))
+    y, pool_cache = layers.maxpool2d_forward(pooler, {}, z)
+    g = rnd.normal(size=y.shape)
+    dz, _ = layers.maxpool2d_backward(pooler, {}, pool_cache, g)
+    dx, grads = layers.conv2d_backward(conv, {"weights": W}, cache, dz)
+
+    tape = Tape()
+    tape.leaf("x", x)
+    tape.leaf("W", W)
+    tape.node("z", Call("conv2d", (Ref("x"), Ref("W"), Num(str(stride)), Num(str(padding)))))
+    tape.node("y", Call("maxpool2d", (Ref("z"), Num(str(pool)))))
+    got = tape.backward("y", seed=g)
+    assert np.array_equal(tape.values["z"], z) and np.array_equal(tape.values["y"], y)
+    assert np.array_equal(got["z"], dz) and np.array_equal(got["x"], dx) and np.array_equal(got["W"], grads["weights"])
