@@ -325,6 +325,9 @@ BAD = [
      ["padding of conv1d(x, W, stride, padding) must be at least 0, found -1"]),
     ("x: [1, 2, 3, 4]\n  K: [[[[1]]]]\n  f: sum(conv2d(x, K))", ["(C, H, W) or (N, C, H, W)", "rank 1"]),
     ("x: [[1, 2, 3], [3, 4, 5]]\n  f: sum(reshape(x, 4, 2))", ["reshape", "same number of elements (6)"]),
+    ("x: [[[1, 2, 3, 4], [3, 4, 5, 6], [1, 1, 1, 1], [0, 1, 0, 1]]]\n  K: [[[[1, 2], [3, 4]]], [[[1, 0], [0, 1]]]]\n"
+     "  b: [0.5, -0.5]\n  f: sum(conv2d(x, K) + b)",
+     ["(2×3×3) and (2,)", "a bias per channel is shaped (2, 1, 1)", "reshape(b, 2, 1, 1)"]),
 ]
 
 
