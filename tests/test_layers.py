@@ -4,6 +4,7 @@ the derivation notes, and bad input for every new field (exit 2 with the field p
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 
@@ -46,12 +47,12 @@ def case(kind: str, seed: int) -> str:
     if kind in ("conv2d", "maxpool", "avgpool", "bn2d"):
         C, H = rng.choice([1, 2]), 4
         O = rng.choice([1, 2])
-        stride, pad = rng.choice([(1, 0), (1, 1), (2, 0)]) if kind == "conv2d" else (1, 0)
+        stride, pad = rng.choice([(1, 0), (1, 1), (2, 0), (2, 1)]) if kind == "conv2d" else (1, 0)
         k = 3 if (kind == "conv2d" and stride == 2) else 2 if kind != "conv2d" else rng.choice([2, 3])
         if kind == "conv2d" and stride == 1 and pad == 1:
             k = 3
-        if stride == 2:
-            H = 5  # (5 − 3) is a multiple of 2: the stride fits
+        if stride == 2:  # 5 − 3 is a multiple of 2; with padding 1 on 6 only the last padded column is unread
+            H = 5 if pad == 0 else 6
         Ho = (H + 2 * pad - k) // stride + 1
         x = (C, H, H)
         conv_bias = "" if kind == "bn2d" else f"    bias: {_arr(rng, (O,), 0.2)}\n"
@@ -162,6 +163,24 @@ def test_every_layer_matches_torch(kind, seed):
                 close(st.extras["running_var_new"], r["running"][l][1], "running var")
     close(trace.loss_after, ref[spec.steps]["loss"], "loss after")
 
+
+
+@pytest.mark.parametrize("seed", [3, 104])
+def test_stride_that_drops_only_padding_is_accepted(seed):
+    """3×3, stride 2, padding 1 on an even size (ResNet's downsampling): PyTorch's floor
+    leaves only the last padded column unread — no input lost, so no error."""
+    text = case("conv2d", seed)
+    assert "stride: 2\n    padding: 1" in text and "[[[[" in text
+    spec = loads_spec(text)
+    trace = solve_layered(spec, steps=1)
+    for st, want in zip(trace.steps[0].layers, finite_differences(spec)):
+        for name, g in want.items():
+            np.testing.assert_allclose(st.grads[name], g, rtol=1e-5, atol=1e-7, err_msg=f"L{st.layer}.{name}")
+    if importlib.util.find_spec("torch") is not None:
+        ref = torch_run(spec, 1)
+        for st in trace.steps[0].layers:
+            for name in st.params:
+                close(st.grads[name], ref[0]["grads"][st.layer - 1][name], f"grad L{st.layer}.{name}")
 
 # ---------------------------------------------------------------------------------------
 # shipped examples: one per layer type, keys computed by PyTorch

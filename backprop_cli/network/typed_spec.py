@@ -231,18 +231,25 @@ def _freeze(r: Reader, node, path: str, names) -> tuple[str, ...]:
 
 
 def _fits(r: Reader, node, path: str, size: int, kernel: int, stride: int, pad: int, axis: str) -> int:
-    """Output length along one axis; a kernel larger than the (padded) input, or a stride
-    that leaves input positions unused, is an error (PyTorch drops them silently)."""
+    """Output length along one axis (PyTorch's floor); a kernel larger than the (padded)
+    input, or a stride that leaves *input* positions unused, is an error — PyTorch drops
+    them silently, and in a worked example that is almost always a mistake. Dropping only
+    padding is fine: a 3×3 kernel with stride 2 and padding 1 on an even size (ResNet's
+    downsampling) never reads the last padded column, and loses no input."""
     span = size + 2 * pad
     if kernel > span:
         raise r.fail(node, path, "kernel larger than its input", expected=f"a kernel of at most {span} along the "
                      f"{axis} (input {size}" + (f" + 2·padding {pad}" if pad else "") + ")", found=f"{kernel}")
-    if (span - kernel) % stride:
-        raise r.fail(node, path, "stride does not fit", expected=f"(input {size} + 2·padding {pad} − kernel {kernel}) "
-                     f"= {span - kernel} to be a multiple of the stride along the {axis}",
-                     found=f"stride {stride}", hint="PyTorch would silently drop the last positions; change the "
+    out = (span - kernel) // stride + 1
+    last_read = (out - 1) * stride + kernel - 1  # in padded coordinates
+    if last_read < pad + size - 1:
+        unused = pad + size - 1 - last_read
+        raise r.fail(node, path, "stride does not fit", expected=f"windows that reach the last input position along "
+                     f"the {axis}: (input {size} + 2·padding {pad} − kernel {kernel}) = {span - kernel} is not a "
+                     f"multiple of {stride}, and the last {unused} input position{'s' if unused > 1 else ''} would "
+                     "never be read", found=f"stride {stride}", hint="PyTorch would silently drop them; change the "
                      "stride, the padding or the kernel")
-    return (span - kernel) // stride + 1
+    return out
 
 
 def _read_layer(r: Reader, node, path: str, shape: tuple, is_last: bool, N: int) -> TypedLayer:
