@@ -110,8 +110,14 @@ def case(kind: str, seed: int) -> str:
                + f"    output: {'all' if every else 'last'}\n")
         layers = [rec, f"  - weights: {_arr(rng, (1, Hn), 0.8)}\n    bias: [0.1]\n"]
         out = (T, 1) if every else (1,)
+        if every and seed % 2:  # a character-level RNN: softmax over 3 classes at every time step
+            layers[1] = f"  - weights: {_arr(rng, (3, Hn), 0.8)}\n    bias: {_arr(rng, (3,), 0.1)}\n    activation: softmax\n"
+            loss, out = "cross_entropy", (T, 3)
     xs = _arr(rng, (N,) + x if N > 1 else x, 1.0)
-    if loss == "cross_entropy":
+    if loss == "cross_entropy" and len(out) == 2:  # one class index per time step
+        one = lambda: "[" + ", ".join(str(rng.randrange(out[1])) for _ in range(out[0])) + "]"  # noqa: E731
+        ts = "[" + ", ".join(one() for _ in range(N)) + "]" if N > 1 else one()
+    elif loss == "cross_entropy":
         ts = "[" + ", ".join(str(rng.randrange(out[0])) for _ in range(N)) + "]" if N > 1 else str(rng.randrange(out[0]))
     elif loss == "bce":
         ts = "[" + ", ".join(f"[{rng.random():.2f}]" for _ in range(N)) + "]" if N > 1 else f"[{rng.random():.2f}]"
@@ -277,7 +283,23 @@ layers:
 loss: mse
 lr: 0.1
 """
+BASE_CHAR = """\
+input: [[1, 0], [0, 1], [1, 1]]
+target: [0, 2, 1]
+layers:
+  - type: rnn
+    W_xh: [[0.1, 0.2], [0.3, -0.1]]
+    W_hh: [[0.5, -0.2], [0.0, 0.3]]
+    output: all
+  - weights: [[1.0, -1.0], [0.5, 0.2], [-0.3, 0.8]]
+    activation: softmax
+loss: cross_entropy
+lr: 0.1
+"""
 BAD = [
+    (BASE_CHAR, "target: [0, 2, 1]", "target: [0, 2]", "target", "one per time step"),
+    (BASE_CHAR, "target: [0, 2, 1]", "target: [0, 2, 3]", "target[2]", "class index 0…2"),
+    (BASE_CHAR, "target: [0, 2, 1]", "target: [0, [0.5, -0.5, 1], 1]", "target[1]", "non-negative"),
     (BASE_CONV, "[[[[0.1, -0.2], [0.3, 0.4]]]]", "[[[[0.1, -0.2, 0.1, 0.1, 0.1], [0.3, 0.4, 0.1, 0.1, 0.1]]]]",
      "layers[0].weights", "kernel larger"),
     (BASE_CONV, "    stride: 1\n", "    stride: 3\n", "layers[0].stride", "stride does not fit"),
