@@ -371,3 +371,53 @@ def test_check_names_the_causes_of_typed_layer_errata(tmp_path):
     assert "stopped at the last step" in causes["dL/dL1.W_hh[1,2]"]
     assert "wrong direction" in causes["L1.W_hh_new[1,1]"]
     assert causes["dL/dL1.W_hh[2,1]"] == "matches dL/dL1.W_hh[1,2]: indices swapped?"
+
+
+POOL_NET = """\
+input: [[[1, 2, 0, 1], [0, 1, 3, 2], [2, 1, 0, 1], [1, 0, 2, 3]]]
+target: [1.0, 0.5]
+layers:
+  - type: conv2d
+    weights: [[[[1, 0, 0.5], [0.5, 1, -0.5], [0, 0.2, 0.3]]]]
+    bias: [0.1]
+    padding: 1
+    activation: relu
+  - type: maxpool2d
+    kernel: 2
+  - type: flatten
+  - weights: [[0.1, 0.2, 0.3, 0.4], [-0.1, 0.2, -0.3, 0.4]]
+loss: mse
+lr: 0.1
+"""
+
+
+def test_check_names_a_flipped_kernel_and_max_pool_routing(tmp_path):
+    """Two CNN errata: ∂L/∂W written 180° rotated (a convolution where PyTorch
+    cross-correlates) and a pooled gradient routed to a position that did not win.
+    ∂L/∂W comes from finite differences; the window maxima from the conv written here."""
+    spec = loads_spec(POOL_NET)
+    dW = finite_differences(spec)[0]["weights"][0, 0]  # (3, 3)
+    # the conv's output by hand (zero padding 1, cross-correlation), then relu
+    x = np.pad(spec.input[0, 0], 1)
+    K = spec.layers[0].params["weights"][0, 0]
+    a = np.maximum(np.array([[(x[i:i + 3, j:j + 3] * K).sum() + 0.1 for j in range(4)] for i in range(4)]), 0)
+    window = a[:2, :2]  # the first pooling window; its maximum wins
+    u, v = divmod(int(window.argmax()), 2)
+    loser = (1 - u, v)
+    trace = solve_layered(spec)
+    g = trace.steps[0].layers[1].grad_output[0, 0, 0, 0]  # the pooled output's gradient
+    (tmp_path / "cnn.yaml").write_text(POOL_NET)
+    (tmp_path / "cnn.key.yaml").write_text(
+        "named:\n"
+        f"  dL/dL1.weights[1,1,1,1]: {dW[2, 2]:.6f}\n"
+        f"  dL/dL1.weights[1,1,1,2]: {dW[2, 1]:.6f}\n"
+        f"  dL/dL1.out[1,{loser[0] + 1},{loser[1] + 1}]: {g:.6f}\n"
+        f"  dL/dL1.out[1,{u + 1},{v + 1}]: 0.0\n")
+    run = cold(["check", str(tmp_path / "cnn.yaml"), "--format", "json"])
+    assert run.code == 1, run.describe()
+    causes = {r["name"]: r["cause"] for r in json.loads(run.stdout)["specs"][0]["results"]}
+    assert causes["dL/dL1.weights[1,1,1,1]"].startswith("matches dL/dL1.weights[1,1,3,3], the kernel rotated 180°")
+    assert "rotated 180°" in causes["dL/dL1.weights[1,1,1,2]"]
+    assert causes[f"dL/dL1.out[1,{loser[0] + 1},{loser[1] + 1}]"].startswith("max-pool routing: the gradient of L2.out[1,1,1]")
+    assert f"L1.out[1,{u + 1},{v + 1}] = {window[u, v]:.4g}" in causes[f"dL/dL1.out[1,{loser[0] + 1},{loser[1] + 1}]"]
+    assert "is the maximum" in causes[f"dL/dL1.out[1,{u + 1},{v + 1}]"]

@@ -1,0 +1,99 @@
+"""Causes of typed-layer mismatches that only the layer's own rule explains.
+
+Two errata that published worked examples of CNNs carry, which the generic causes
+would only call "indices swapped?" or leave unexplained:
+
+* **a flipped kernel** — ∂L/∂W (or the updated W) written 180° rotated: the author
+  convolved where PyTorch's conv2d/conv1d cross-correlates (or rotated once too often
+  when computing ∂L/∂W as a "full convolution");
+* **max-pool routing** — the pooled gradient written at a position of the window that
+  did not win, or a winning position given 0.
+
+Each rule takes the Diagnoser (for `value` and `solution`) and the Miss, and returns a
+sentence or None, as check/diagnose.py's rules do; it reads the solved trace, never
+recomputes the network.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import numpy as np
+
+_NAME = re.compile(r"(?P<grad>dL/d)?L(?P<layer>[0-9]+)\.(?P<field>[A-Za-z_]+)\[(?P<index>[0-9,]+)\](?P<step>@[0-9]+)?")
+
+
+def _layered_name(d, miss):
+    if d.solution.kind != "layered":
+        return None
+    return _NAME.fullmatch(miss.name)
+
+
+def flipped_kernel(d, miss) -> Optional[str]:
+    """The element at the 180°-rotated kernel position explains the value."""
+    m = _layered_name(d, miss)
+    if m is None or m["field"] not in ("weights", "weights_new"):
+        return None
+    layers = d.solution.spec.layers
+    l = int(m["layer"])
+    if not 1 <= l <= len(layers) or layers[l - 1].type not in ("conv2d", "conv1d"):
+        return None
+    index = [int(i) for i in m["index"].split(",")]
+    kernel = layers[l - 1].params["weights"].shape[2:]
+    if len(index) != 2 + len(kernel):
+        return None
+    flipped = index[:2] + [k + 1 - i for k, i in zip(kernel, index[2:])]
+    if flipped == index:  # the centre of an odd kernel is its own rotation
+        return None
+    other = f"{m['grad'] or ''}L{l}.{m['field']}[{','.join(map(str, flipped))}]{m['step'] or ''}"
+    if miss.explained_by(d.value(other)):
+        return (f"matches {other}, the kernel rotated 180°: computed as a convolution, where PyTorch's "
+                f"{layers[l - 1].type} is a cross-correlation?")
+    return None
+
+
+def pool_routing(d, miss) -> Optional[str]:
+    """∂L/∂(max-pool input) written where the window's maximum is not, or 0 where it is."""
+    m = _layered_name(d, miss)
+    if m is None or not m["grad"] or m["field"] != "out":
+        return None
+    layers = d.solution.spec.layers
+    l = int(m["layer"])  # the pool is the next layer: its input is L{l}.out
+    if not 1 <= l < len(layers) or layers[l].type != "maxpool2d":
+        return None
+    step = int(m["step"][1:]) if m["step"] else 1
+    if not 1 <= step <= len(d.solution.trace.steps):
+        return None
+    record = d.solution.trace.steps[step - 1]
+    x, g = np.asarray(record.layers[l - 1].output), np.asarray(record.layers[l].grad_output)
+    index = tuple(int(i) - 1 for i in m["index"].split(","))
+    if not d.solution.spec.batched:
+        index = (0,) + index
+    if len(index) != 4 or any(not 0 <= i < n for i, n in zip(index, x.shape)):
+        return None
+    n, c, i, j = index
+    (kh, kw), (sh, sw) = layers[l].kernel, layers[l].stride
+    for p in range(g.shape[2]):
+        for q in range(g.shape[3]):
+            if not (p * sh <= i < p * sh + kh and q * sw <= j < q * sw + kw):
+                continue
+            window = x[n, c, p * sh:p * sh + kh, q * sw:q * sw + kw]
+            u, v = divmod(int(window.argmax()), kw)  # the first maximum, row-major (PyTorch)
+            winner = (p * sh + u, q * sw + v)
+            out = _index_text(d, (n, c, p, q))
+            won = _index_text(d, (n, c) + winner)
+            if winner != (i, j) and g[n, c, p, q] != 0 and miss.explained_by(float(g[n, c, p, q])):
+                return (f"max-pool routing: the gradient of L{l + 1}.out{out} goes only to its window's maximum, "
+                        f"L{l}.out{won} = {window[u, v]:.4g}; this position ({x[n, c, i, j]:.4g}) did not win")
+            if winner == (i, j) and miss.explained_by(0.0) and miss.computed != 0:
+                return (f"max-pool routing: this position is the maximum of L{l + 1}.out{out}'s window, so that "
+                        "output's gradient flows here (the other positions get 0)")
+    return None
+
+
+def _index_text(d, index: tuple) -> str:
+    shown = index if d.solution.spec.batched else index[1:]
+    return "[" + ",".join(str(i + 1) for i in shown) + "]"
+
+
+RULES = (flipped_kernel, pool_routing)
