@@ -421,3 +421,21 @@ def test_check_names_a_flipped_kernel_and_max_pool_routing(tmp_path):
     assert causes[f"dL/dL1.out[1,{loser[0] + 1},{loser[1] + 1}]"].startswith("max-pool routing: the gradient of L2.out[1,1,1]")
     assert f"L1.out[1,{u + 1},{v + 1}] = {window[u, v]:.4g}" in causes[f"dL/dL1.out[1,{loser[0] + 1},{loser[1] + 1}]"]
     assert "is the maximum" in causes[f"dL/dL1.out[1,{u + 1},{v + 1}]"]
+
+
+def test_check_names_lstm_gates_in_another_order(tmp_path):
+    """A key whose gate blocks are in a blog's a, i, f, o order: each row matches the
+    same element of another gate's block (gradients by finite differences)."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "configs" / "lstm_sequence.yaml").read_text()
+    spec = loads_spec(text)
+    H = spec.layers[0].params["W_hh"].shape[1]
+    dW = finite_differences(spec)[0]["W_ih"]
+    (tmp_path / "lstm.yaml").write_text(text)
+    # row 1 of the i block written with the g block's first row (a, i, f, o puts g first)
+    (tmp_path / "lstm.key.yaml").write_text(f"named:\n  dL/dL1.W_ih[1,1]: {dW[2 * H, 0]:.6f}\n")
+    run = cold(["check", str(tmp_path / "lstm.yaml"), "--format", "json"])
+    assert run.code == 1, run.describe()
+    cause = json.loads(run.stdout)["specs"][0]["results"][0]["cause"]
+    assert cause.startswith(f"matches dL/dL1.W_ih[{2 * H + 1},1], the same element of the g gate's rows"), cause

@@ -1,13 +1,15 @@
 """Causes of typed-layer mismatches that only the layer's own rule explains.
 
-Two errata that published worked examples of CNNs carry, which the generic causes
-would only call "indices swapped?" or leave unexplained:
+Errata that published worked examples of CNNs and LSTMs carry, which the generic
+causes would only call "indices swapped?" or leave unexplained:
 
 * **a flipped kernel** — ∂L/∂W (or the updated W) written 180° rotated: the author
   convolved where PyTorch's conv2d/conv1d cross-correlates (or rotated once too often
   when computing ∂L/∂W as a "full convolution");
 * **max-pool routing** — the pooled gradient written at a position of the window that
-  did not win, or a winning position given 0.
+  did not win, or a winning position given 0;
+* **LSTM gate order** — a gate's weights written in another gate's block of rows
+  (the a, i, f, o of many blog posts against PyTorch's i, f, g, o).
 
 Each rule takes the Diagnoser (for `value` and `solution`) and the Miss, and returns a
 sentence or None, as check/diagnose.py's rules do; it reads the solved trace, never
@@ -91,9 +93,38 @@ def pool_routing(d, miss) -> Optional[str]:
     return None
 
 
+GATES = "ifgo"  # PyTorch's LSTM row blocks
+
+
+def lstm_gate_order(d, miss) -> Optional[str]:
+    """An LSTM weight, bias or their gradient/update equal to the same element of another
+    gate's block of rows: the blocks copied in another order (Colah/Gomez write a, i, f, o
+    or i, f, o, g; PyTorch stacks i, f, g, o)."""
+    m = _layered_name(d, miss)
+    if m is None:
+        return None
+    param = m["field"].removesuffix("_new")
+    layers = d.solution.spec.layers
+    l = int(m["layer"])
+    if param not in ("W_ih", "W_hh", "b") or not 1 <= l <= len(layers) or layers[l - 1].type != "lstm":
+        return None
+    index = [int(i) for i in m["index"].split(",")]
+    H = layers[l - 1].params["W_hh"].shape[1]
+    gate, row = divmod(index[0] - 1, H)
+    for other_gate in range(4):
+        if other_gate == gate:
+            continue
+        other_index = [other_gate * H + row + 1] + index[1:]
+        other = f"{m['grad'] or ''}L{l}.{m['field']}[{','.join(map(str, other_index))}]{m['step'] or ''}"
+        if miss.explained_by(d.value(other)):
+            return (f"matches {other}, the same element of the {GATES[other_gate]} gate's rows (this is the "
+                    f"{GATES[gate]} gate's): gate blocks in another order? PyTorch stacks i, f, g, o")
+    return None
+
+
 def _index_text(d, index: tuple) -> str:
     shown = index if d.solution.spec.batched else index[1:]
     return "[" + ",".join(str(i + 1) for i in shown) + "]"
 
 
-RULES = (flipped_kernel, pool_routing)
+RULES = (flipped_kernel, pool_routing, lstm_gate_order)
