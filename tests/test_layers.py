@@ -439,3 +439,28 @@ def test_check_names_lstm_gates_in_another_order(tmp_path):
     assert run.code == 1, run.describe()
     cause = json.loads(run.stdout)["specs"][0]["results"][0]["cause"]
     assert cause.startswith(f"matches dL/dL1.W_ih[{2 * H + 1},1], the same element of the g gate's rows"), cause
+
+
+def test_check_names_the_wrong_variance_of_batch_norm(tmp_path):
+    """Batch norm's classic slips, computed here by hand: normalising with the unbiased
+    variance (÷ (M − 1)), and running_var updated with the biased one."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "configs" / "batchnorm_mlp.yaml").read_text()
+    spec = loads_spec(text)
+    h = spec.input @ spec.layers[0].params["weights"].T  # the affine layer (no bias)
+    bn = spec.layers[1]
+    unbiased = h.var(axis=0, ddof=1)
+    xhat = (h - h.mean(axis=0)) / np.sqrt(unbiased + bn.eps)
+    out = bn.params["gamma"] * xhat + bn.params["beta"]
+    running = (1 - bn.momentum) * bn.running_var + bn.momentum * h.var(axis=0)
+    (tmp_path / "bn.yaml").write_text(text)
+    (tmp_path / "bn.key.yaml").write_text(
+        f"named:\n  L2.var[1]: {unbiased[0]:.6f}\n  L2.xhat[2,3]: {xhat[1, 2]:.6f}\n  L2.out[4,2]: {out[3, 1]:.6f}\n"
+        f"  L2.running_var_new[3]: {running[2]:.6f}\n")
+    run = cold(["check", str(tmp_path / "bn.yaml"), "--format", "json"])
+    assert run.code == 1, run.describe()
+    causes = {r["name"]: r["cause"] for r in json.loads(run.stdout)["specs"][0]["results"]}
+    for name in ("L2.var[1]", "L2.xhat[2,3]", "L2.out[4,2]"):
+        assert causes[name].startswith("normalised with the unbiased variance (÷ (M − 1), M = 4)"), causes
+    assert causes["L2.running_var_new[3]"].startswith("running_var updated with the biased batch variance"), causes

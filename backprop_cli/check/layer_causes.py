@@ -8,6 +8,8 @@ causes would only call "indices swapped?" or leave unexplained:
   when computing ∂L/∂W as a "full convolution");
 * **max-pool routing** — the pooled gradient written at a position of the window that
   did not win, or a winning position given 0;
+* **the variance of a norm** — batch/layer norm normalised with the unbiased variance
+  (÷ (M − 1)), or running_var updated with the biased one;
 * **LSTM gate order** — a gate's weights written in another gate's block of rows
   (the a, i, f, o of many blog posts against PyTorch's i, f, g, o).
 
@@ -122,9 +124,71 @@ def lstm_gate_order(d, miss) -> Optional[str]:
     return None
 
 
+_NORM_NAME = re.compile(r"L(?P<layer>[0-9]+)\.(?P<field>var|xhat|out|running_var_new)(?:\[(?P<index>[0-9,]+)\])?"
+                        r"(?P<step>@[0-9]+)?")
+
+
+def norm_variance(d, miss) -> Optional[str]:
+    """Batch/layer norm with the wrong variance: the unbiased one (÷ (M − 1)) where the
+    normalisation uses the biased one (÷ M), or running_var updated with the biased one
+    where PyTorch keeps the unbiased. Recomputed here from the layer's input in the trace."""
+    if d.solution.kind != "layered":
+        return None
+    m = _NORM_NAME.fullmatch(miss.name)
+    layers = d.solution.spec.layers
+    if m is None or not 1 <= int(m["layer"]) <= len(layers):
+        return None
+    l, field = int(m["layer"]), m["field"]
+    layer = layers[l - 1]
+    if layer.type not in ("batchnorm", "layernorm") or (field == "running_var_new" and layer.type != "batchnorm"):
+        return None
+    step = int(m["step"][1:]) if m["step"] else 1
+    steps = d.solution.trace.steps
+    if not 1 <= step <= len(steps):
+        return None
+    x = np.asarray(d.solution.spec.input if l == 1 else steps[step - 1].layers[l - 2].output, dtype=np.float64)
+    axes = tuple(a for a in range(x.ndim) if a != 1) if layer.type == "batchnorm" else tuple(range(1, x.ndim))
+    M = int(np.prod([x.shape[a] for a in axes]))
+    if M < 2:
+        return None
+    biased = x.var(axis=axes, keepdims=True)
+    unbiased = biased * M / (M - 1)
+    index = tuple(int(i) - 1 for i in m["index"].split(",")) if m["index"] else ()
+    if field == "running_var_new":
+        old = layer.running_var if step == 1 else steps[step - 2].layers[l - 1].extras["running_var_new"]
+        alt = (1 - layer.momentum) * np.asarray(old) + layer.momentum * biased.reshape(-1)
+        if _explains(miss, alt, index):
+            return ("running_var updated with the biased batch variance (÷ M); PyTorch's running_var takes the "
+                    f"unbiased one (÷ (M − 1), M = {M})")
+        return None
+    if field == "var":
+        alt = unbiased.reshape(-1) if layer.type == "batchnorm" else unbiased.reshape(x.shape[0])
+        if layer.type == "layernorm" and not d.solution.spec.batched:
+            alt = alt[0]
+    else:
+        xhat = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(unbiased + layer.eps)
+        alt = xhat
+        if field == "out":
+            shape = (1, -1) + (1,) * (x.ndim - 2) if layer.type == "batchnorm" else (1,) + x.shape[1:]
+            params = steps[step - 1].layers[l - 1].params
+            alt = params["gamma"].reshape(shape) * xhat + params["beta"].reshape(shape)
+        if not d.solution.spec.batched:
+            alt = alt[0]
+    if _explains(miss, np.asarray(alt), index):
+        return (f"normalised with the unbiased variance (÷ (M − 1), M = {M}); {layer.type} divides by M "
+                "(the biased variance), as PyTorch does in training")
+    return None
+
+
+def _explains(miss, array: np.ndarray, index: tuple) -> bool:
+    if array.ndim != len(index) or any(not 0 <= i < n for i, n in zip(index, array.shape)):
+        return False
+    return miss.explained_by(float(array[index]))
+
+
 def _index_text(d, index: tuple) -> str:
     shown = index if d.solution.spec.batched else index[1:]
     return "[" + ",".join(str(i + 1) for i in shown) + "]"
 
 
-RULES = (flipped_kernel, pool_routing, lstm_gate_order)
+RULES = (flipped_kernel, pool_routing, lstm_gate_order, norm_variance)
