@@ -308,7 +308,7 @@ BAD = [
     (BASE_CONV, "[[[[0.1, -0.2], [0.3, 0.4]]]]", "[[[[0.1, -0.2], [0.3, 0.4]], [[0.1, -0.2], [0.3, 0.4]]]]",
      "layers[0].weights", "channel mismatch"),
     (BASE_CONV, "  - type: flatten\n", "  - type: flaten\n", "layers[2].type", "did you mean 'flatten'"),
-    (BASE_CONV, "    stride: 1\n", "    stride: 0\n", "layers[0].stride", "≥ 1"),
+    (BASE_CONV, "    stride: 1\n", "    stride: 0\n", "layers[0].stride", "from 1 to 10000"),
     (BASE_CONV, "    stride: 1\n", "    strides: 1\n", "layers[0].strides", "did you mean 'stride'"),
     (BASE_RNN, "mask: [1, 0]", "mask: [1, 0, 1]", "layers[1].mask", "shape"),
     (BASE_RNN, "mask: [1, 0]", "mask: [1, 0.5]", "layers[1].mask", "0s and 1s"),

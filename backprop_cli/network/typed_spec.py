@@ -134,7 +134,7 @@ def _pair(r: Reader, node, path: str, what: str, lo: int) -> tuple[int, int]:
     out = []
     for k, item in enumerate(items):
         p = f"{path}[{k}]" if isinstance(node, yaml.SequenceNode) else path
-        n = r.integer(item, p, lo, 10_000, f"{what}: a whole number ≥ {lo}")
+        n = r.integer(item, p, lo, 10_000, f"{what}: a whole number from {lo} to 10000")
         out.append(n)
     return out[0], out[1]
 
@@ -348,8 +348,8 @@ def _weighted(r, node, fields, path, kind, shape, is_last) -> TypedLayer:
                       for k, axis in enumerate(("height", "width")))
             out_shape = (W.shape[0], Ho, Wo)
         else:
-            s = r.integer(fields["stride"], f"{path}.stride", 1, 10_000, "a whole number ≥ 1") if "stride" in fields else 1
-            p = r.integer(fields["padding"], f"{path}.padding", 0, 10_000, "a whole number ≥ 0") if "padding" in fields else 0
+            s = r.integer(fields["stride"], f"{path}.stride", 1, 10_000, "a whole number from 1 to 10000") if "stride" in fields else 1
+            p = r.integer(fields["padding"], f"{path}.padding", 0, 10_000, "a whole number from 0 to 10000") if "padding" in fields else 0
             stride, padding = (1, s), (0, p)
             Lo = _conv_axis(r, node, fields, path, shape[1], W.shape[2], s, p, "length")
             out_shape = (W.shape[0], Lo)
