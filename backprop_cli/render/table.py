@@ -5,7 +5,6 @@ that rich wraps; batches and big layers are shown as matrices truncated with ⋯
 """
 from __future__ import annotations
 
-import numpy as np
 from rich import box
 from rich.console import Group, RenderableType
 from rich.measure import Measurement
@@ -282,7 +281,7 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
                 section = eq.section
                 out.append(Text(titles.get(section, section), style="bold underline"))
             l = weight_layer(eq.name)
-            if l is not None and trace.spec.layers[l - 1].layout == "in_out" and np.ndim(eq.value) == 2:
+            if l is not None and trace.spec.layers[l - 1].layout == "in_out" and getattr(eq.value, "ndim", 0) == 2:
                 # a matrix written (in, out) says so, as the given weights do: rows are inputs
                 out.extend(network_matrix_text(eq, digits, with_value=False))
                 out.append(_matrix(eq.value, digits, f"{network_text_name(eq.name)}{_layout_note('in_out')}"))
