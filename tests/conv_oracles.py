@@ -107,12 +107,13 @@ def _spatial(a, d):
     return a.shape[a.ndim - d:]
 
 
-def grad_weight(g, x, s, p, d):
-    """dW[o,c,off] = Σ_n,pos g[n,o,pos] · xpad[n,c,pos·s+off]."""
+def grad_weight(g, x, s, p, d, *kernel):
+    """dW[o,c,off] = Σ_n,pos g[n,o,pos] · xpad[n,c,pos·s+off] (kernel sizes given when the
+    stride dropped padding, else the ones the shapes imply)."""
     g, batched = _batched(np.asarray(g, float), d + 1)
     x = np.asarray(x, float) if batched else np.asarray(x, float)[None]
     xp = np.pad(x, ((0, 0), (0, 0)) + ((p, p),) * d)
-    ks = tuple(xp.shape[2 + a] - (g.shape[2 + a] - 1) * s for a in range(d))
+    ks = tuple(kernel) or tuple(xp.shape[2 + a] - (g.shape[2 + a] - 1) * s for a in range(d))
     dW = np.zeros((g.shape[1], x.shape[1]) + ks)
     for o, c in np.ndindex(dW.shape[:2]):
         for off in np.ndindex(ks):
@@ -122,11 +123,13 @@ def grad_weight(g, x, s, p, d):
     return dW
 
 
-def grad_input(g, W, s, p, d):
-    """dx[n,c,q] = Σ g[n,o,pos] · W[o,c,off] over q + p = pos·s + off (the full convolution)."""
+def grad_input(g, W, s, p, d, *inputs):
+    """dx[n,c,q] = Σ g[n,o,pos] · W[o,c,off] over q + p = pos·s + off (the full convolution);
+    input sizes given when the stride dropped padding."""
     g, batched = _batched(np.asarray(g, float), d + 1)
     W = np.asarray(W, float)
-    sizes = tuple((g.shape[2 + a] - 1) * s + W.shape[2 + a] for a in range(d))
+    sizes = (tuple(int(n) + 2 * p for n in inputs) if inputs
+             else tuple((g.shape[2 + a] - 1) * s + W.shape[2 + a] for a in range(d)))
     dxp = np.zeros((g.shape[0], W.shape[1]) + sizes)
     for n, o in np.ndindex(g.shape[:2]):
         for pos in np.ndindex(_spatial(g, d)):
@@ -169,10 +172,10 @@ def sum_to(g, *shape):
 HELPERS = {
     "conv2d": lambda x, W, s=1, p=0: np_conv2d(x, W, s, p),
     "conv1d": lambda x, W, s=1, p=0: np_conv1d(x, W, s, p),
-    "conv2d_grad_weight": lambda g, x, s, p: grad_weight(g, x, s, p, 2),
-    "conv2d_grad_input": lambda g, W, s, p: grad_input(g, W, s, p, 2),
-    "conv1d_grad_weight": lambda g, x, s, p: grad_weight(g, x, s, p, 1),
-    "conv1d_grad_input": lambda g, W, s, p: grad_input(g, W, s, p, 1),
+    "conv2d_grad_weight": lambda g, x, s, p, *k: grad_weight(g, x, s, p, 2, *k),
+    "conv2d_grad_input": lambda g, W, s, p, *n: grad_input(g, W, s, p, 2, *n),
+    "conv1d_grad_weight": lambda g, x, s, p, *k: grad_weight(g, x, s, p, 1, *k),
+    "conv1d_grad_input": lambda g, W, s, p, *n: grad_input(g, W, s, p, 1, *n),
     "maxpool2d": np_maxpool2d, "avgpool2d": np_avgpool2d, "maxpool2d_route": route, "avgpool2d_spread": spread,
     "flatten": np_flatten, "reshape": lambda x, *d: np.reshape(x, d), "sum_to": sum_to,
     "ones": lambda *d: np.ones(d), "step": lambda z: (np.asarray(z) > 0) * 1.0, "relu": lambda z: np.maximum(z, 0),

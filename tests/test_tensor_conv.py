@@ -51,6 +51,10 @@ CASES = [
      {"x": (1, 5, 5), "W": (2, 1, 3, 3), "T": (2, 3, 3)}),
     ("sum(conv2d(x, W, 1, 2) * T)", lambda F, x, W, T: F.sum(F.conv2d(x, W, 1, 2) * T),
      {"x": (2, 2, 3, 4), "W": (1, 2, 3, 3), "T": (2, 1, 5, 6)}),
+    ("sum(tanh(conv2d(x, W, 2, 1)) * T)", lambda F, x, W, T: F.sum(F.tanh(F.conv2d(x, W, 2, 1)) * T),
+     {"x": (2, 2, 6, 6), "W": (2, 2, 3, 3), "T": (2, 2, 3, 3)}),  # ResNet's downsampling: drops padding only
+    ("sum(conv1d(x, W, 2, 1) * T)", lambda F, x, W, T: F.sum(F.conv1d(x, W, 2, 1) * T),
+     {"x": (2, 6), "W": (3, 2, 3), "T": (3, 3)}),
     ("sum(conv1d(x, W, 2) ** 2)", lambda F, x, W: F.sum(F.conv1d(x, W, 2) ** 2),
      {"x": (2, 7), "W": (3, 2, 3)}),
     ("sum(tanh(conv1d(x, W, 1, 1) + c) * T)", lambda F, x, W, c, T: F.sum(F.tanh(F.conv1d(x, W, 1, 1) + c) * T),
@@ -200,6 +204,11 @@ def test_every_equation_of_the_random_graphs_holds(solved, verifier):
         scalar = [e for e in doc["equations"] if e.get("form") != "matrix"]
         bad = [(e["name"], verifier.check(e, None)) for e in scalar if verifier.check(e, None)]
         assert not bad, (CASES[case][0], bad[:3])
+    downsampling = solved[next(k for k, c in enumerate(CASES) if c[0] == "sum(tanh(conv2d(x, W, 2, 1)) * T)")][2]
+    # 6 → 3 at stride 2, padding 1: the input size is not implied by the output, so it is written
+    assert any(e["expression"].startswith("conv2d_grad_input(") and e["expression"].endswith(", {W}, 2, 1, 6, 6)")
+               for e in downsampling["equations"] if e.get("form") == "matrix"), \
+        [e["expression"] for e in downsampling["equations"] if e.get("form") == "matrix"]
     assert helpers_seen >= {"conv2d_grad_weight", "conv2d_grad_input", "conv1d_grad_weight", "conv1d_grad_input",
                             "maxpool2d_route", "avgpool2d_spread", "reshape"}
 
@@ -363,14 +372,15 @@ def test_one_node_nesting_many_convolutions_stays_bounded(cli, solved):
     """Element rules compose: one node holding conv → pool → flatten → @ would spell each
     gradient element through every op. Under float64 those elements are left out (the
     matrix form stands); under --round they are the computation, so the node must be split."""
-    path, _, doc = solved[11]
+    path, _, doc = solved[next(k for k, c in enumerate(CASES) if c[0].startswith("sum((flatten(avgpool2d"))]
     grads = [e for e in doc["equations"] if e["name"].startswith("df/dW")]
     assert [e["form"] for e in grads] == ["matrix"]
     run = cli.run(["solve", str(path), "--format", "json", "--round", "4"])
     assert run.code == 2 and "split the expression into smaller nodes" in run.stderr, run.stderr
 
 
-@pytest.mark.parametrize("size, stride, padding, pool", [(6, 1, 0, 2), (5, 2, 1, 3), (6, 1, 1, 3), (7, 2, 0, 1)])
+@pytest.mark.parametrize("size, stride, padding, pool", [(6, 1, 0, 2), (5, 2, 1, 3), (6, 1, 1, 3), (7, 2, 0, 1),
+                                                         (6, 2, 1, 3)])
 def test_graph_ops_and_typed_layers_give_the_same_bits(size, stride, padding, pool):
     """One set of kernels: the tape's conv2d/maxpool2d and the typed layers' rules agree
     bit for bit, forward and backward (batch of 2, 2 → 3 channels)."""

@@ -315,9 +315,9 @@ class _Parser:
         for k, arg in enumerate(args[tensors:]):
             what = names[k] if fn != "reshape" else "size"
             value = _constant_float(arg) if isinstance(arg, (Num, Neg)) else None
-            if value is not None and (not math.isfinite(value) or abs(value) > 1_000_000):
+            if value is not None and (not math.isfinite(value) or abs(value) > 10_000):
                 self.fail(f"the {what} of {signature} is too large ({to_text(arg, lambda n: n)[:20]}); "
-                          "at most 1,000,000", name.start, close.end)
+                          "at most 10,000 (as the typed layers)", name.start, close.end)
             if not _is_integer_constant(arg):
                 self.fail(f"the {what} of {signature} must be an integer constant, found "
                           f"{quoted(to_text(arg, lambda n: n))}", name.start, close.end,

@@ -58,9 +58,11 @@ def _check_constants(op: str, shapes, **values) -> None:
 
 
 def fits(op: str, shapes, size: int, kernel: int, stride: int, padding: int, axis: str) -> int:
-    """The output length along one axis, or a ShapeError: a kernel larger than the padded
-    input, padding as large as the kernel, or a stride that leaves input positions unused
-    (the typed layers' rule, docs/layers.md)."""
+    """The output length along one axis (PyTorch's floor), or a ShapeError: a kernel larger
+    than the padded input, padding as large as the kernel, or a stride that leaves *input*
+    positions unused — the typed layers' rule (docs/layers.md). Dropping only padding is
+    fine: a 3×3 kernel, stride 2, padding 1 on an even size (ResNet's downsampling) never
+    reads the last padded column and loses no input."""
     span = size + 2 * padding
     if padding >= kernel:
         raise ShapeError(op, shapes, f"padding {padding} along the {axis} is not smaller than the kernel ({kernel}): "
@@ -68,12 +70,21 @@ def fits(op: str, shapes, size: int, kernel: int, stride: int, padding: int, axi
     if kernel > span:
         raise ShapeError(op, shapes, f"the kernel ({kernel}) is larger than the input along the {axis} "
                          f"({size}" + (f" + 2·padding {padding} = {span}" if padding else "") + ")")
-    if (span - kernel) % stride:
+    out = (span - kernel) // stride + 1
+    last_read = (out - 1) * stride + kernel - 1  # in padded coordinates
+    if last_read < padding + size - 1:
+        unused = padding + size - 1 - last_read
         raise ShapeError(op, shapes, f"stride {stride} leaves input positions unused along the {axis}: (input {size}"
                          f" + 2·padding {padding} − kernel {kernel}) = {span - kernel} is not a multiple of "
-                         f"{stride} — PyTorch would silently drop the last ones (the typed layers refuse it too); "
-                         "change the stride, the padding or the kernel")
-    return (span - kernel) // stride + 1
+                         f"{stride}, and the last {unused} input position{'s' if unused > 1 else ''} would never be "
+                         "read — PyTorch would silently drop them (the typed layers refuse it too); change the "
+                         "stride, the padding or the kernel")
+    return out
+
+
+def natural_input(out: int, kernel: int, stride: int, padding: int) -> int:
+    """The input length a conv output implies when no padding is dropped: (out − 1)·s + k − 2p."""
+    return (out - 1) * stride + kernel - 2 * padding
 
 
 def _sp(consts) -> tuple[int, int]:
@@ -81,6 +92,12 @@ def _sp(consts) -> tuple[int, int]:
     stride = consts[0] if len(consts) > 0 else 1
     padding = consts[1] if len(consts) > 1 else 0
     return stride, padding
+
+
+def _sizes(consts, d: int):
+    """A gradient helper's explicit spatial sizes (the input's, or the kernel's), written
+    only when the stride drops padding and the size is not (out − 1)·s + k − 2p."""
+    return tuple(consts[2:2 + d]) if len(consts) >= 2 + d else None
 
 
 def _ks(consts) -> tuple[int, int]:
@@ -119,8 +136,10 @@ def _grad_input_shape(op: str, d: int):
         _input_rank(op, shapes, gs, d, "the upstream gradient g")
         if len(ws) != d + 2 or gs[-d - 1] != ws[0]:
             raise ShapeError(op, shapes, f"W is shaped {_kernel_layout(d)} with O = the channels of g")
-        sizes = tuple((gs[len(gs) - d + a] - 1) * stride + ws[2 + a] - 2 * padding for a in range(d))
-        if min(sizes) < 1:
+        sizes = _sizes(consts, d) or tuple(natural_input(gs[len(gs) - d + a], ws[2 + a], stride, padding)
+                                           for a in range(d))
+        if min(sizes) < 1 or any((n + 2 * padding - ws[2 + a]) // stride + 1 != gs[len(gs) - d + a]
+                                 for a, n in enumerate(sizes)):
             raise ShapeError(op, shapes, "no input fits this gradient, kernel, stride and padding")
         return gs[:-d - 1] + (ws[1],) + sizes
     return shape
@@ -135,8 +154,10 @@ def _grad_weight_shape(op: str, d: int):
         _input_rank(op, shapes, gs, d, "the upstream gradient g")
         if len(xs) != len(gs) or gs[:-d - 1] != xs[:-d - 1]:
             raise ShapeError(op, shapes, "g and x have the same rank and batch")
-        sizes = tuple(xs[len(xs) - d + a] + 2 * padding - (gs[len(gs) - d + a] - 1) * stride for a in range(d))
-        if min(sizes) < 1:
+        sizes = _sizes(consts, d) or tuple(xs[len(xs) - d + a] + 2 * padding - (gs[len(gs) - d + a] - 1) * stride
+                                           for a in range(d))
+        if min(sizes) < 1 or any((xs[len(xs) - d + a] + 2 * padding - k) // stride + 1 != gs[len(gs) - d + a]
+                                 for a, k in enumerate(sizes)):
             raise ShapeError(op, shapes, "no kernel fits this input, gradient, stride and padding")
         return (gs[-d - 1], xs[-d - 1]) + sizes
     return shape
@@ -206,8 +227,8 @@ def _grad_input_value(d: int):
         stride, padding = _pairs(d, s, p)
         g4 = _lift(g, d, batched)
         Wk = W[:, :, None, :] if d == 1 else W
-        x_shape = (g4.shape[0], W.shape[1]) + tuple((n - 1) * st + k - 2 * pd for n, st, k, pd
-                                                    in zip(g4.shape[2:], stride, Wk.shape[2:], padding))
+        sizes = _sizes(consts, d) or tuple(natural_input(n, k, s, p) for n, k in zip(g.shape[g.ndim - d:], W.shape[2:]))
+        x_shape = (g4.shape[0], W.shape[1]) + ((1,) + sizes if d == 1 else sizes)
         return _drop(K.conv2d_grad_input_raw(g4, Wk, stride, padding, x_shape), d, batched)
     return value
 
@@ -220,6 +241,8 @@ def _grad_weight_value(d: int):
         stride, padding = _pairs(d, s, p)
         g4, xp = _lift(g, d, batched), K.pad2d(_lift(x, d, batched), *padding)
         kernel = tuple(xp.shape[2 + a] - (g4.shape[2 + a] - 1) * stride[a] for a in range(2))
+        if _sizes(consts, d):
+            kernel = ((1,) + _sizes(consts, d)) if d == 1 else _sizes(consts, d)
         dW = K.conv2d_grad_weight_raw(g4, xp, stride, kernel)
         return dW[:, :, 0, :] if d == 1 else dW
     return value
@@ -405,9 +428,16 @@ def _conv_vjp(d: int):
         x, W = args[0], args[1]
         s, p = _sp(_consts_of(args, 2, r))
         constants = (Num(str(s)), Num(str(p)))
-        if k == 0:
-            return call(f"{name}_grad_input", g, W, *constants)
-        return call(f"{name}_grad_weight", g, x, *constants)
+        xs, ws = r.shape(x), r.shape(W)
+        outs = tuple(fits(name, (xs, ws), xs[len(xs) - d + a], ws[2 + a], s, p, AXES[d][a]) for a in range(d))
+        inputs, kernels = xs[len(xs) - d:], ws[2:]
+        if k == 0:  # the input's size is written when the stride dropped padding (it is not unique then)
+            natural = tuple(natural_input(o, kk, s, p) for o, kk in zip(outs, kernels))
+            extra = () if natural == inputs else tuple(Num(str(n)) for n in inputs)
+            return call(f"{name}_grad_input", g, W, *constants, *extra)
+        natural = tuple(n + 2 * p - (o - 1) * s for n, o in zip(inputs, outs))
+        extra = () if natural == kernels else tuple(Num(str(n)) for n in kernels)
+        return call(f"{name}_grad_weight", g, x, *constants, *extra)
     return vjp
 
 
@@ -471,10 +501,10 @@ def _conv_ops(d: int) -> dict[str, Op]:
                      f"W {_kernel_layout(d)}"),
         f"{name}_grad_input": Op(f"{name}_grad_input", shape=_grad_input_shape(f"{name}_grad_input", d),
                                  value=_grad_input_value(d), vjp=None, element=_grad_input_element(d),
-                                 arity=(2, 4), consts=2, tensors=2),
+                                 arity=(2, 4 + d), consts=2 + d, tensors=2),
         f"{name}_grad_weight": Op(f"{name}_grad_weight", shape=_grad_weight_shape(f"{name}_grad_weight", d),
                                   value=_grad_weight_value(d), vjp=None, element=_grad_weight_element(d),
-                                  arity=(2, 4), consts=2, tensors=2),
+                                  arity=(2, 4 + d), consts=2 + d, tensors=2),
     }
 
 
