@@ -25,13 +25,12 @@ passing key costs nothing here.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from ..network import engine
-from ..calc.arithmetic import RoundedArithmetic
+from ..calc.arithmetic import TruncatedArithmetic
 from ..errors import BackpropError, ComputeError
 from ..frozen import frozen
 from ..grid import as_written
@@ -560,21 +559,6 @@ def _step_names(solution: Solution, layers: list, new_params: tuple, step: int) 
 
 # ----------------------------------------------------------------------------------------
 # the derivation with every intermediate truncated
-
-
-class TruncatedArithmetic(RoundedArithmetic):
-    """--round D's hand arithmetic, but each result cut off (toward zero) at D decimals:
-    the slip of a student who copies the first D decimals from the calculator."""
-
-    name = "truncate"
-
-    def finish(self, value: Decimal) -> Decimal:
-        if not value.is_finite():
-            raise ComputeError("the result is not a finite number")
-        try:
-            return value.quantize(self.quantum, rounding=ROUND_DOWN)
-        except InvalidOperation:
-            raise ComputeError(f"{value:.3e} is too large to truncate to {self.digits} decimals") from None
 
 
 def _truncated_names(spec, digits: int) -> dict[str, float]:

@@ -24,7 +24,9 @@ WORDS = {
            "pool_avg": "average pooling", "batchnorm": "batch norm: the three-term gradient",
            "layernorm": "layer norm: the three-term gradient", "dropout": "dropout with the given mask",
            "bptt": "backprop through time", "dense": "dense layer", "flatten": "flatten",
-           "running": "running statistics after the step", "activation": "activation"},
+           "running": "running statistics after the step", "activation": "activation",
+           "rounded": "hand-rounded to {d} decimals: every computed number rounded, later steps use the rounded "
+                      "numbers"},
     "ko": {"forward": "순전파", "loss": "오차", "backward": "역전파", "update": "가중치 갱신",
            "after": "{n}단계 학습 후 오차", "step": "{s}단계", "layer": "{l}번째 층", "output": "출력",
            "optimizer": "최적화", "losses": "단계별 오차", "shape": "형태",
@@ -32,7 +34,8 @@ WORDS = {
            "pool_avg": "평균 풀링", "batchnorm": "배치 정규화: 세 항의 기울기",
            "layernorm": "층 정규화: 세 항의 기울기", "dropout": "주어진 마스크의 드롭아웃",
            "bptt": "시간 역전파(BPTT)", "dense": "완전연결층", "flatten": "평탄화",
-           "running": "갱신된 이동 평균 통계", "activation": "활성화 함수"},
+           "running": "갱신된 이동 평균 통계", "activation": "활성화 함수",
+           "rounded": "소수점 {d}자리 반올림 풀이: 계산한 모든 값을 반올림하고 이후 계산에 반올림한 값을 사용"},
 }
 
 
@@ -60,11 +63,14 @@ def layered_document(trace) -> dict:
                 "derivation": [{"title": n.title, "lines": list(n.lines)} for n in st.notes],
             })
         steps.append({"step": record.step, "loss": json_float(record.loss), "layers": layers})
-    return {
+    doc = {
         "format": "backprop/1", "kind": "layered", "name": trace.name, "steps": steps,
         "losses": [json_float(v) for v in trace.losses], "loss_after": json_float(trace.loss_after),
         "named": {k: json_float(v) for k, v in trace.named.items()},
     }
+    if trace.policy == "round":  # as dense networks' JSON says it (SPEC §5)
+        doc["round"] = trace.digits
+    return doc
 
 
 def _fmt(v, digits: int) -> str:
@@ -89,12 +95,15 @@ def _rows(arr, digits: int, limit: int = 12) -> list[str]:
 def _blocks(trace, digits: int, lang: str) -> list[tuple[str, str, list[str]]]:
     """(kind, heading, lines) in reading order; kind: title | h1 | h2 | text."""
     W = WORDS.get(lang, WORDS["en"])
+    if trace.policy == "round":  # the numbers are the D-decimal ones the derivation used: print those
+        digits = trace.digits
     spec = trace.spec
     batched = spec.batched
     one = (lambda a: a) if batched else (lambda a: np.asarray(a)[0])  # noqa: E731
     out = [("title", trace.name, []),
            ("text", "", [" → ".join(f"{layer.type}{tuple(layer.out_shape)}" for layer in spec.layers),
-                         f"{W['loss']}: {spec.loss} ({spec.reduction}); {W['optimizer']}: {optimizer_text(spec)}"])]
+                         f"{W['loss']}: {spec.loss} ({spec.reduction}); {W['optimizer']}: {optimizer_text(spec)}"]
+            + ([W["rounded"].format(d=trace.digits)] if trace.policy == "round" else []))]
     shown = trace.steps if len(trace.steps) <= 3 else (trace.steps[0], trace.steps[-1])
     for record in shown:
         out.append(("h1", W["step"].format(s=record.step), []))
