@@ -79,7 +79,7 @@ def solve_layered(spec: LayeredSpec, steps: Optional[int] = None, round_digits=N
         raise BackpropError("--exact: typed layers are not available in exact arithmetic: tanh, σ, exp and √ "
                             "(RNN and LSTM gates, softmax, batch norm's σ) have no rational values, so every "
                             "number would be a growing closed form; use --round D for hand arithmetic, or float64")
-    if round_digits is not None and spec.optimizer.name == "adam":
+    if (round_digits is not None or arith is not None) and spec.optimizer.name == "adam":
         raise BackpropError("--round is not available with adam: its square roots and bias corrections are not "
                             "hand arithmetic (drop --round, or use sgd)")
     if (round_digits is not None or arith is not None) and total > POLICY_STEP_LIMIT:
