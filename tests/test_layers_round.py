@@ -1,0 +1,441 @@
+"""Hand rounding (`--round D`, SPEC §7) on typed layers, against oracles written here.
+
+* An independent Decimal re-implementation of a tanh RNN + dense head, forward, BPTT
+  and SGD, every written-down number rounded (or truncated) to D decimals and carried:
+  the tool's hand-rounded solve must equal it exactly, name by name, over several steps.
+* Ties: 0.3 · 0.75 = 0.225 exactly, which float64 computes as 0.22499999999999998;
+  hand rounding to 2 decimals must give 0.23 (dense, conv and batch norm paths).
+* The derivation notes re-done in Decimal from their printed numbers: the conv worked
+  element, batch norm's three-term line, one BPTT contribution.
+* `check`: a key of hand-rounded (and of truncated) values, from the oracle, is
+  diagnosed as "hand rounding at 4 decimals" (and "truncated, not rounded").
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
+
+import numpy as np
+import pytest
+
+from backprop_cli.load import loads_spec
+from backprop_cli.network.typed_solve import solve_layered
+from tests.cli_proc import cold
+
+# ------------------------------------------------------------------------------------------
+# the oracle: a tanh RNN (output: last) → dense (identity), mse, SGD, in Decimal
+
+
+def _d(x) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+def rnn_oracle(x, t, W_xh, W_hh, b, h0, Wd, bd, lr, steps, digits, rounding=ROUND_HALF_UP) -> dict[str, Decimal]:
+    """Every canonical name (docs/layers.md) of `steps` SGD steps, by hand: each number
+    a student writes down is rounded to `digits` decimals and used rounded afterwards;
+    tanh in float64 then rounded; given numbers as written. One sample, N = 1."""
+    unit = Decimal(1).scaleb(-digits)
+
+    def r(v: Decimal) -> Decimal:
+        out = v.quantize(unit, rounding=rounding)
+        return abs(out) if out == 0 else out
+
+    def tanh(v: Decimal) -> Decimal:
+        return r(_d(math.tanh(float(v))))
+
+    def at(name: str, s: int) -> str:
+        return name if s == 1 else f"{name}@{s}"
+
+    x = [[_d(v) for v in row] for row in x]
+    t = _d(t)
+    W_xh = [[_d(v) for v in row] for row in W_xh]
+    W_hh = [[_d(v) for v in row] for row in W_hh]
+    b = [_d(v) for v in b]
+    h0 = [_d(v) for v in h0]
+    Wd = [_d(v) for v in Wd]
+    bd = _d(bd)
+    lr = _d(lr)
+    T, F, H = len(x), len(x[0]), len(W_hh)
+    out: dict[str, Decimal] = {}
+
+    def forward():
+        hs = [h0]
+        for step in range(T):
+            z = [r(sum(x[step][j] * W_xh[i][j] for j in range(F)) + sum(hs[-1][k] * W_hh[i][k] for k in range(H)) + b[i])
+                 for i in range(H)]
+            hs.append([tanh(v) for v in z])
+        y = r(sum(Wd[k] * hs[-1][k] for k in range(H)) + bd)
+        return hs, y
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for s in range(1, steps + 1):
+            hs, y = forward()
+            loss = r((y - t) ** 2)
+            out[at("loss", s)] = loss
+            out[at("L2.out[1]", s)] = y
+            for k in range(H):
+                out[at(f"L1.out[{k + 1}]", s)] = hs[-1][k]
+            g = r(2 * (y - t))
+            dWd = [r(g * hs[-1][k]) for k in range(H)]
+            dbd = r(g)
+            up = [r(g * Wd[k]) for k in range(H)]
+            dW_xh = [[Decimal(0)] * F for _ in range(H)]
+            dW_hh = [[Decimal(0)] * H for _ in range(H)]
+            db = [Decimal(0)] * H
+            dh_next = [Decimal(0)] * H
+            for step in range(T - 1, -1, -1):
+                dh = [r((up[k] if step == T - 1 else 0) + dh_next[k]) for k in range(H)]
+                dz = [r(dh[i] * (1 - hs[step + 1][i] ** 2)) for i in range(H)]
+                for i in range(H):
+                    for j in range(F):
+                        share = r(dz[i] * x[step][j])
+                        out[at(f"L1.W_xh_share[{step + 1},{i + 1},{j + 1}]", s)] = share
+                        dW_xh[i][j] += share
+                    for k in range(H):
+                        share = r(dz[i] * hs[step][k])
+                        out[at(f"L1.W_hh_share[{step + 1},{i + 1},{k + 1}]", s)] = share
+                        dW_hh[i][k] += share
+                    db[i] += r(dz[i])
+                    out[at(f"dL/dL1.h[{step + 1},{i + 1}]", s)] = dh[i]
+                dh_next = [r(sum(dz[i] * W_hh[i][k] for i in range(H))) for k in range(H)]
+            for i in range(H):
+                for j in range(F):
+                    out[at(f"dL/dL1.W_xh[{i + 1},{j + 1}]", s)] = dW_xh[i][j]
+                    W_xh[i][j] = r(W_xh[i][j] - lr * dW_xh[i][j])
+                    out[at(f"L1.W_xh_new[{i + 1},{j + 1}]", s)] = W_xh[i][j]
+                for k in range(H):
+                    out[at(f"dL/dL1.W_hh[{i + 1},{k + 1}]", s)] = dW_hh[i][k]
+                    W_hh[i][k] = r(W_hh[i][k] - lr * dW_hh[i][k])
+                    out[at(f"L1.W_hh_new[{i + 1},{k + 1}]", s)] = W_hh[i][k]
+                out[at(f"dL/dL1.b[{i + 1}]", s)] = db[i]
+                b[i] = r(b[i] - lr * db[i])
+                out[at(f"L1.b_new[{i + 1}]", s)] = b[i]
+            for k in range(H):
+                out[at(f"dL/dL2.weights[1,{k + 1}]", s)] = dWd[k]
+                Wd[k] = r(Wd[k] - lr * dWd[k])
+                out[at(f"L2.weights_new[1,{k + 1}]", s)] = Wd[k]
+            out[at("dL/dL2.bias[1]", s)] = dbd
+            bd = r(bd - lr * dbd)
+            out[at("L2.bias_new[1]", s)] = bd
+        _, y = forward()
+        out["loss_after"] = r((y - t) ** 2)
+    return out
+
+
+RNN_SPEC = """\
+name: rnn by hand
+input: {x}
+target: [{t}]
+layers:
+  - type: rnn
+    W_xh: {W_xh}
+    W_hh: {W_hh}
+    b: {b}
+    h0: {h0}
+    output: last
+  - weights: [{Wd}]
+    bias: [{bd}]
+loss: mse
+optimizer: {{name: sgd, lr: {lr}}}
+steps: {steps}
+"""
+
+
+def rnn_case(seed: int, T: int = 4, H: int = 2, F: int = 1, steps: int = 3, lr: float = 0.5):
+    rng = np.random.default_rng(seed)
+
+    def draw(*shape):
+        return np.round(rng.uniform(-0.9, 0.9, shape), 2).tolist()
+
+    case = dict(x=draw(T, F), t=round(float(rng.uniform(-0.9, 0.9)), 2), W_xh=draw(H, F), W_hh=draw(H, H), b=draw(H),
+                h0=draw(H), Wd=draw(H), bd=round(float(rng.uniform(-0.5, 0.5)), 2), lr=lr, steps=steps)
+    return case, RNN_SPEC.format(**case)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("digits", [2, 4])
+def test_rnn_by_hand_equals_the_decimal_oracle(seed, digits):
+    case, text = rnn_case(seed)
+    trace = solve_layered(loads_spec(text, "rnn.yaml"), round_digits=digits)
+    expected = rnn_oracle(case["x"], case["t"], case["W_xh"], case["W_hh"], case["b"], case["h0"], case["Wd"],
+                          case["bd"], case["lr"], case["steps"], digits)
+    assert len(expected) > 60
+    wrong = {name: (str(v), trace.named.get(name)) for name, v in expected.items() if trace.named.get(name) != float(v)}
+    assert not wrong, wrong
+    assert trace.policy == "round" and trace.digits == digits
+
+
+def test_rnn_truncated_equals_the_decimal_oracle():
+    from backprop_cli.calc.arithmetic import TruncatedArithmetic
+
+    case, text = rnn_case(7)
+    trace = solve_layered(loads_spec(text, "rnn.yaml"), arith=TruncatedArithmetic(4))
+    expected = rnn_oracle(case["x"], case["t"], case["W_xh"], case["W_hh"], case["b"], case["h0"], case["Wd"],
+                          case["bd"], case["lr"], case["steps"], 4, ROUND_DOWN)
+    wrong = {name: (str(v), trace.named.get(name)) for name, v in expected.items() if trace.named.get(name) != float(v)}
+    assert not wrong, wrong
+
+
+# ------------------------------------------------------------------------------------------
+# ties: exact decimal arithmetic, not float noise
+
+TIE_DENSE = """\
+name: tie
+input: [0.3]
+target: [0.0]
+layers:
+  - weights: [[0.75]]
+  - type: relu               # a typed layer: the network is solved by the layer rules
+loss: mse
+optimizer: {name: sgd, lr: 0.1}
+"""
+
+TIE_CONV = """\
+name: tie conv
+input: [[[0.3, 0.0], [0.0, 0.0]]]
+target: [[[0.0, 0.0], [0.0, 0.0]]]
+layers:
+  - type: conv2d
+    weights: [[[[0.75]]]]
+loss: sse
+optimizer: {name: sgd, lr: 0.1}
+"""
+
+
+def test_a_tie_rounds_half_away_from_zero_on_the_exact_product():
+    assert 0.3 * 0.75 == 0.22499999999999998  # what float64 computes: a naive rounding gives 0.22
+    dense = solve_layered(loads_spec(TIE_DENSE, "tie.yaml"), round_digits=2)
+    assert dense.named["L1.z[1]"] == 0.23 and dense.named["L2.out[1]"] == 0.23
+    conv = solve_layered(loads_spec(TIE_CONV, "tie.yaml"), round_digits=2)
+    assert conv.named["L1.out[1,1,1]"] == 0.23
+    # the gradient 2·0.23 = 0.46; dL/dW = 0.46 · 0.3 = 0.138 → 0.14; W_new = 0.75 − 0.1·0.14 = 0.736 → 0.74
+    assert conv.named["dL/dL1.weights[1,1,1,1]"] == 0.14
+    assert conv.named["L1.weights_new[1,1,1,1]"] == 0.74
+
+
+def test_negative_tie_rounds_away_from_zero():
+    text = TIE_DENSE.replace("input: [0.3]", "input: [-0.3]")
+    assert solve_layered(loads_spec(text, "tie.yaml"), round_digits=2).named["L1.z[1]"] == -0.23
+
+
+# ------------------------------------------------------------------------------------------
+# the printed derivation lines, re-done in Decimal
+
+NUM = r"−?[0-9]+\.[0-9]+"
+
+
+def _num(text: str) -> Decimal:
+    return Decimal(text.replace("−", "-"))
+
+
+def _notes(trace, layer: int, step: int = 0) -> list[str]:
+    return [line for note in trace.steps[step].layers[layer - 1].notes for line in note.lines]
+
+
+CONV_SPEC = """\
+name: conv worked element
+input: [[[0.35, -0.72, 0.15], [0.48, 0.91, -0.26], [-0.13, 0.57, 0.66]]]
+target: [[[0.2, -0.1], [0.4, 0.3]]]
+layers:
+  - type: conv2d
+    weights: [[[[0.25, -0.45], [0.65, 0.15]]]]
+    bias: [0.05]
+    activation: tanh
+loss: mse
+optimizer: {name: sgd, lr: 0.1}
+"""
+
+
+@pytest.mark.parametrize("digits", [3, 4])
+def test_conv_worked_element_redone_from_its_printed_numbers(digits):
+    trace = solve_layered(loads_spec(CONV_SPEC, "conv.yaml"), round_digits=digits)
+    line = next(l for l in _notes(trace, 1) if l.startswith("worked element"))
+    products = re.findall(rf"({NUM})·({NUM})", line)
+    assert len(products) == 4  # the 2×2 output: every term printed
+    printed = _num(re.search(rf"= ({NUM})$", line).group(1))
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = sum(_num(a) * _num(b) for a, b in products)
+    assert exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP) == printed
+    assert float(printed) == trace.named["dL/dL1.weights[1,1,1,1]"]
+
+
+BN_SPEC = """\
+name: bn three terms
+input: [[0.37, -1.21], [0.85, 0.44], [-0.63, 0.18], [1.12, -0.55]]
+target: [[0.5], [-0.2], [0.1], [0.8]]
+layers:
+  - weights: [[1.0, 0.0], [0.0, 1.0]]   # identity: batch norm's input is the data as written
+  - type: batchnorm
+    gamma: [1.3, 0.7]
+    beta: [0.1, -0.2]
+  - weights: [[0.6, -0.9]]
+    bias: [0.05]
+loss: mse
+optimizer: {name: sgd, lr: 0.1}
+"""
+
+
+@pytest.mark.parametrize("digits", [3, 4])
+def test_batchnorm_three_term_line_redone_from_its_printed_numbers(digits):
+    trace = solve_layered(loads_spec(BN_SPEC, "bn.yaml"), round_digits=digits)
+    line = next(l for l in _notes(trace, 2) if l.startswith("worked element"))
+    m = re.fullmatch(rf"worked element: ∂L/∂x\[1,1\] = \(([0-9]+)·({NUM}) − ({NUM}) − ({NUM})·({NUM})\) / "
+                     rf"\(([0-9]+)·({NUM})\) = ({NUM})", line)
+    assert m, line
+    M, dxhat, s1, xhat, s2, M2, std, printed = (_num(v) for v in m.groups())
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = (M * dxhat - s1 - xhat * s2) / (M2 * std)
+    assert exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP) == printed
+    # the printed operands are the recorded ones, and the result is what flows on down
+    assert float(xhat) == trace.named["L2.xhat[1,1]"]
+    assert float(printed) == trace.named["dL/dL1.out[1,1]"]
+    # μ and σ² lines: the statistics of channel 1, by hand from the input as written
+    stats = next(l for l in _notes(trace, 2) if l.startswith("channel 1"))
+    mu, var = (_num(v) for v in re.findall(rf"(?:μ|σ²) = ({NUM})", stats))
+    std = M2 and _num(re.search(rf"/ \([0-9]+·({NUM})\)", line).group(1))
+    with localcontext() as ctx:
+        ctx.prec = 60
+        xs = [Decimal("0.37"), Decimal("0.85"), Decimal("-0.63"), Decimal("1.12")]
+        unit = Decimal(1).scaleb(-digits)
+        mu_hand = (sum(xs) / 4).quantize(unit, rounding=ROUND_HALF_UP)
+        var_hand = (sum((v - mu_hand) ** 2 for v in xs) / 4).quantize(unit, rounding=ROUND_HALF_UP)
+        std_hand = Decimal(repr(math.sqrt(float(var_hand + Decimal("0.00001"))))).quantize(unit, rounding=ROUND_HALF_UP)
+    assert (mu, var, std) == (mu_hand, var_hand, std_hand)
+
+
+def test_bptt_contribution_redone_from_its_printed_numbers():
+    case, text = rnn_case(3, T=3)
+    trace = solve_layered(loads_spec(text, "rnn.yaml"), round_digits=4)
+    lines = _notes(trace, 1)
+    k = next(i for i, l in enumerate(lines) if l.strip().startswith("δ_3 ="))
+    m = re.fullmatch(rf"\s*δ_3 = ∂L/∂h_3 ⊙ \(1 − h_3²\) = \[({NUM}), ({NUM})\], h_2 = \[({NUM}), ({NUM})\]", lines[k])
+    assert m, lines[k]
+    delta, h_prev = [_num(v) for v in m.groups()[:2]], [_num(v) for v in m.groups()[2:]]
+    assert "contribution of t = 3" in lines[k + 1]
+    rows = [[_num(v) for v in re.findall(NUM, lines[k + 2 + i])] for i in range(2)]
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for i in range(2):
+            for j in range(2):
+                assert (delta[i] * h_prev[j]).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP) == rows[i][j]
+    # δ_3 itself from the printed ∂L/∂h_3 and the recorded h_3
+    dh = [_num(v) for v in re.findall(NUM, lines[k - 1])]
+    h3 = [Decimal(repr(trace.named[f"L1.h[3,{i}]"])) for i in (1, 2)]
+    with localcontext() as ctx:
+        ctx.prec = 60
+        assert [(dh[i] * (1 - h3[i] ** 2)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP) for i in range(2)] == delta
+
+
+# ------------------------------------------------------------------------------------------
+# check: keys a student would write by hand
+
+
+def _drifting_case():
+    """An RNN whose hand-rounded values drift past the default tolerance of a 4-decimal
+    literal (1.5e-4) from float64: long enough, and a large lr."""
+    case, text = rnn_case(11, T=6, H=3, F=2, steps=4, lr=0.9)
+    return case, text
+
+
+def _key(values: dict[str, Decimal], names) -> str:
+    return "named:\n" + "".join(f'  "{n}": {values[n]}\n' for n in names)
+
+
+def _check(tmp_path, text: str, key: str, *extra) -> dict:
+    spec, key_path = tmp_path / "rnn.yaml", tmp_path / "rnn.hand.key.yaml"
+    spec.write_text(text)
+    key_path.write_text(key)
+    run = cold(["check", spec, "--key", key_path, "--format", "json", *extra], timeout=120)
+    assert run.code in (0, 1), run.describe()
+    return {r["name"]: r for r in json.loads(run.stdout)["specs"][0]["results"]}
+
+
+def test_check_names_hand_rounding_and_truncation_for_a_typed_layer_key(tmp_path):
+    case, text = _drifting_case()
+    args = (case["x"], case["t"], case["W_xh"], case["W_hh"], case["b"], case["h0"], case["Wd"], case["bd"],
+            case["lr"], case["steps"], 4)
+    rounded, cut = rnn_oracle(*args), rnn_oracle(*args, ROUND_DOWN)
+    floats = solve_layered(loads_spec(text, "rnn.yaml")).named
+    names = [n for n in rounded if "share" not in n and n.endswith("@4") or n == "loss_after"]
+
+    # hand-rounded: every value float64 does not reproduce is hand rounding at 4 decimals
+    drifted = [n for n in names if abs(float(rounded[n]) - floats[n]) > 2e-4]
+    assert len(drifted) >= 3, "the case must drift past the tolerance to test anything"
+    results = _check(tmp_path, text, _key(rounded, names))
+    for n in drifted:
+        assert results[n]["ok"] is False
+        assert results[n]["cause"] == "hand rounding at 4 decimals: backprop solve --round 4 reproduces it", results[n]
+    # and `check --round 4` compares with the hand-rounded solve: everything matches
+    assert all(r["ok"] for r in _check(tmp_path, text, _key(rounded, names), "--round", "4").values())
+
+    # truncated: values neither float64 nor hand rounding reproduce
+    cut_off = [n for n in names if abs(float(cut[n]) - floats[n]) > 2e-4 and abs(cut[n] - rounded[n]) > Decimal("2e-4")]
+    assert len(cut_off) >= 3
+    results = _check(tmp_path, text, _key(cut, names))
+    for n in cut_off:
+        assert results[n]["cause"] == \
+            "truncated, not rounded, to 4 decimals: every intermediate cut off instead of rounded", results[n]
+
+
+# ------------------------------------------------------------------------------------------
+# the CLI: every format, Korean, the refusals
+
+
+LAYERED = ["rnn_bptt", "cnn_maxpool", "cnn_avgpool", "batchnorm_mlp", "layernorm_mlp", "dropout_mlp"]
+
+
+@pytest.mark.parametrize("example", LAYERED)
+def test_every_format_under_round(example):
+    from tests.test_render_golden import ROOT
+
+    spec = ROOT / "configs" / f"{example}.yaml"
+    run = cold(["solve", spec, "--round", "3", "--format", "json"])
+    assert run.code == 0, run.describe()
+    doc = json.loads(run.stdout)
+    assert doc["round"] == 3
+    for value in doc["named"].values():  # every number a 3-decimal one (given data here have ≤ 3)
+        assert abs(value * 1000 - round(value * 1000)) < 1e-6, value
+    for fmt, lang in (("table", "en"), ("markdown", "ko"), ("latex", "en"), ("table", "ko")):
+        run = cold(["solve", spec, "--round", "3", "--format", fmt, "--lang", lang])
+        assert run.code == 0, run.describe()
+        assert ("반올림" if lang == "ko" else "hand-rounded to 3 decimals") in run.stdout
+        assert not re.search(r"[0-9]\.[0-9]{4}", run.stdout.replace("1e-05", "")), "numbers print with 3 decimals"
+
+
+def test_exact_is_refused_with_the_reason(tmp_path):
+    from tests.test_render_golden import ROOT
+
+    run = cold(["solve", ROOT / "configs" / "rnn_bptt.yaml", "--exact"])
+    assert run.code == 2 and "no rational values" in run.stderr and "--round" in run.stderr, run.describe()
+
+
+def test_adam_is_refused_under_round():
+    from tests.test_render_golden import ROOT
+
+    run = cold(["solve", ROOT / "configs" / "conv1d_signal.yaml", "--round", "4"])
+    assert run.code == 2 and "adam" in run.stderr, run.describe()
+
+
+def test_rmsprop_second_moment_rounded_to_zero_asks_for_more_decimals():
+    """lstm_sequence uses RMSprop (α = 0.99): sq = 0.01·g² rounds to 0 at 4 decimals for
+    small gradients, as it does for dense networks (exit 2), and works with 12."""
+    from tests.test_render_golden import ROOT
+
+    spec = ROOT / "configs" / "lstm_sequence.yaml"
+    run = cold(["solve", spec, "--round", "4"])
+    assert run.code == 2 and "use more decimals with --round" in run.stderr, run.describe()
+    run = cold(["solve", spec, "--round", "12", "--format", "json"])
+    assert run.code == 0, run.describe()
+    assert json.loads(run.stdout)["round"] == 12
+
+
+def test_float_solve_is_unchanged_by_the_numbers_object():
+    """The float path through the same rules: a float64 value, not a rounded one."""
+    case, text = rnn_case(0)
+    named = solve_layered(loads_spec(text, "rnn.yaml")).named
+    assert named["loss"] != round(named["loss"], 4)
