@@ -230,6 +230,11 @@ def norm_forward(layer, params, x, q=FLOAT):
     mean = q(x.mean(axis=axes, keepdims=True))
     var = q(((x - mean) ** 2).mean(axis=axes, keepdims=True))
     std = q.fn(np.sqrt, var + q.c(layer.eps))
+    if q.name != "float" and (q.float(std) == 0).any():
+        from ..errors import ComputeError
+
+        raise ComputeError(f"{layer.type}: σ = √(σ² + ε) rounds to 0 where x̂ = (x − μ)/σ divides by it: "
+                           "use more decimals with --round")
     xhat = q((x - mean) / std)
     y = q(_broadcast(layer, params["gamma"], x) * xhat + _broadcast(layer, params["beta"], x))
     return y, {"x": x, "mean": mean, "var": var, "std": std, "xhat": xhat, "axes": axes}

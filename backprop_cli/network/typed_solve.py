@@ -91,12 +91,19 @@ def solve_layered(spec: LayeredSpec, steps: Optional[int] = None, round_digits=N
         params = [{k: q.given(v) for k, v in layer.params.items()} for layer in spec.layers]
         running = [(q.given(layer.running_mean), q.given(layer.running_var)) if layer.type == "batchnorm" else None
                    for layer in spec.layers]
-        for s in range(1, total + 1):
-            record, params, running, state = _step(spec, params, running, state, s, q)
-            records.append(record)
-            losses.append(record.loss)
-        outputs, caches = _forward(spec, params, q)
-        losses.append(float(_loss(spec, outputs[-1], caches[-1], q)[0]))
+        s = 0
+        try:
+            for s in range(1, total + 1):
+                record, params, running, state = _step(spec, params, running, state, s, q)
+                records.append(record)
+                losses.append(record.loss)
+            s = total + 1
+            outputs, caches = _forward(spec, params, q)
+            losses.append(float(_loss(spec, outputs[-1], caches[-1], q)[0]))
+        except ArithmeticError:  # Decimal's 0/0 or x/0: only hand arithmetic raises it
+            where = f"step {s}" if s <= total else "the loss after the last step"
+            raise ComputeError(f"{where}: a rounded value reached 0 where the derivation divides by it: "
+                               "use more decimals with --round", file=spec.file) from None
     if not np.isfinite(losses[-1]):
         raise ComputeError("the loss after the last step is not a finite number (overflow)", file=spec.file)
     named = _named(spec, records, losses)
