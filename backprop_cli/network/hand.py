@@ -82,15 +82,12 @@ class Float:
     def fmt(self, v) -> str:
         return f"{float(v):.4f}".replace("-", "−")
 
-    def conv2d(self, x, W, b, stride, padding):
-        from .layers import conv2d_raw
+    def conv2d(self, kernel, x, W, b, stride, padding):
+        """`kernel` is layers.conv2d_raw (passed in: the kernels live with the layers)."""
+        return kernel(x, W, b, stride, padding)
 
-        return conv2d_raw(x, W, b, stride, padding)
-
-    def conv2d_backward(self, g, xp, W, stride, padding, x_shape):
-        from .layers import conv2d_raw_backward
-
-        return conv2d_raw_backward(g, xp, W, stride, padding, x_shape)
+    def conv2d_backward(self, kernel, g, xp, W, stride, padding, x_shape):
+        return kernel(g, xp, W, stride, padding, x_shape)
 
     def context(self):
         return nullcontext()
@@ -266,25 +263,23 @@ class Hand:
                                "significant digits (use fewer decimals)")
         return np.asarray(np.frompyfunc(lambda v: Decimal(int(v)).scaleb(-scale), 1, 1)(ints), dtype=object)
 
-    def conv2d(self, x, W, b, stride, padding):
-        from .layers import conv2d_raw, pad2d
-
+    def conv2d(self, kernel, x, W, b, stride, padding):
+        """The float64 `kernel` (layers.conv2d_raw) on integers; its padded input comes
+        back as integers too and is scaled back to the Decimals it was made from."""
         sx, sw = _decimals(x), _decimals(W)
         X, K = self._ints(x, sx), self._ints(W, sw)
-        out, _ = conv2d_raw(X, K, None, stride, padding)
-        bound, _ = conv2d_raw(np.abs(X), np.abs(K), None, stride, padding)
+        out, XP = kernel(X, K, None, stride, padding)
+        bound, _ = kernel(np.abs(X), np.abs(K), None, stride, padding)
         z = self._back(out, bound, sx + sw)
         if b is not None:
             z = z + np.asarray(b, dtype=object)[None, :, None, None]
-        return self(z), pad2d(x, *padding)
+        return self(z), self._back(XP, np.abs(XP), sx)
 
-    def conv2d_backward(self, g, xp, W, stride, padding, x_shape):
-        from .layers import conv2d_raw_backward
-
+    def conv2d_backward(self, kernel, g, xp, W, stride, padding, x_shape):
         sg, sx, sw = _decimals(g), _decimals(xp), _decimals(W)
         G, XP, K = self._ints(g, sg), self._ints(xp, sx), self._ints(W, sw)
-        dx, dW, db = conv2d_raw_backward(G, XP, K, stride, padding, x_shape)
-        bx, bW, _ = conv2d_raw_backward(np.abs(G), np.abs(XP), np.abs(K), stride, padding, x_shape)
+        dx, dW, db = kernel(G, XP, K, stride, padding, x_shape)
+        bx, bW, _ = kernel(np.abs(G), np.abs(XP), np.abs(K), stride, padding, x_shape)
         return (self(self._back(dx, bx, sg + sw)), self(self._back(dW, bW, sg + sx)),
                 self(self._back(db, np.abs(G).sum(axis=(0, 2, 3)), sg)))
 

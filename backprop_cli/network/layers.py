@@ -96,7 +96,7 @@ def conv2d_raw_backward(g, xp, W, stride, padding, x_shape):
 
 
 def conv2d_forward(layer, params, x, q=FLOAT):
-    z, xp = q.conv2d(x, params["weights"], params.get("bias"), layer.stride, layer.padding)
+    z, xp = q.conv2d(conv2d_raw, x, params["weights"], params.get("bias"), layer.stride, layer.padding)
     a, da = _activate(layer.activation, z, q)
     return a, {"x": x, "xp": xp, "z": z, "a": a, "da": da}
 
@@ -104,7 +104,8 @@ def conv2d_forward(layer, params, x, q=FLOAT):
 def conv2d_backward(layer, params, cache, g, dz=None, q=FLOAT):
     dz = _activation_backward(layer.activation, cache, g, q) if dz is None else dz
     cache["dz"] = dz
-    dx, dW, db = q.conv2d_backward(dz, cache["xp"], params["weights"], layer.stride, layer.padding, cache["x"].shape)
+    dx, dW, db = q.conv2d_backward(conv2d_raw_backward, dz, cache["xp"], params["weights"], layer.stride, layer.padding,
+                                   cache["x"].shape)
     grads = {"weights": dW}
     if "bias" in params:
         grads["bias"] = db
@@ -114,7 +115,7 @@ def conv2d_backward(layer, params, cache, g, dz=None, q=FLOAT):
 def conv1d_forward(layer, params, x, q=FLOAT):
     """(N, C, L) as a 2-D convolution of height 1."""
     W = params["weights"][:, :, None, :]
-    z, xp = q.conv2d(x[:, :, None, :], W, params.get("bias"), (1, layer.stride[1]), (0, layer.padding[1]))
+    z, xp = q.conv2d(conv2d_raw, x[:, :, None, :], W, params.get("bias"), (1, layer.stride[1]), (0, layer.padding[1]))
     z = z[:, :, 0, :]
     a, da = _activate(layer.activation, z, q)
     return a, {"x": x, "xp": xp, "z": z, "a": a, "da": da}
@@ -124,7 +125,7 @@ def conv1d_backward(layer, params, cache, g, dz=None, q=FLOAT):
     dz = _activation_backward(layer.activation, cache, g, q) if dz is None else dz
     cache["dz"] = dz
     x = cache["x"]
-    dx, dW, db = q.conv2d_backward(dz[:, :, None, :], cache["xp"], params["weights"][:, :, None, :],
+    dx, dW, db = q.conv2d_backward(conv2d_raw_backward, dz[:, :, None, :], cache["xp"], params["weights"][:, :, None, :],
                                      (1, layer.stride[1]), (0, layer.padding[1]), x[:, :, None, :].shape)
     grads = {"weights": dW[:, :, 0, :]}
     if "bias" in params:
