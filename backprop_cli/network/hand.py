@@ -7,7 +7,9 @@ derivation notes (derive.py) are written once, against a `Numbers` object `q`:
     q.given(a)      given data and hyperparameters, used as written
     q.c(x)          a constant of a rule (ε, 1 − p, the momentum) as written
     q.fn(f, a)      a function (tanh, exp, sqrt, σ) in float64, then rounded
+    q.activate(…)   an activation and its derivative, each written down
     q.conv2d(…)     the convolution kernels of layers.py, exact on rounded operands
+    q.update(…)     one optimizer step of a parameter array
 
 `Float` makes every one of these the float64 operation itself, so the float solve is
 the PyTorch-parity one. `Hand` (SPEC §7's hand calculation) holds arrays as NumPy
@@ -15,8 +17,8 @@ object arrays of `Decimal`: + − × ÷, sums and matrix products on them are ex
 arithmetic (a 60-digit context, as RoundedArithmetic evaluates an equation), and `q(a)`
 then rounds each element with the policy's own `finish` — half away from zero
 (RoundedArithmetic) or toward zero (TruncatedArithmetic, check's "truncated, not
-rounded"). So a tie such as 0.15 · 0.5 = 0.075 rounds to 0.08, never to the 0.07 that
-float noise (0.07499999…) would give.
+rounded"). So a tie such as 0.3 · 0.75 = 0.225 rounds to 0.23, never to the 0.22 that
+float64's 0.22499999999999998 would give.
 
 The convolution kernels (`conv2d_raw`, `conv2d_raw_backward`) are float64 code shared
 with the tensor package; they are run *around*, not copied: each operand is scaled to
@@ -61,9 +63,6 @@ class Float:
     def fn(self, f: Callable, a):
         return f(a)
 
-    def raw_fn(self, f: Callable, a):
-        return f(a)
-
     def activate(self, name: str, z, slope: float):
         """(a, da/dz) of an elementwise activation (calc/functions.py)."""
         from ..calc import functions as F
@@ -72,9 +71,6 @@ class Float:
 
     def zeros(self, shape):
         return np.zeros(shape)
-
-    def ones(self, shape):
-        return np.ones(shape)
 
     def float(self, a):
         return a
