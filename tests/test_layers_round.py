@@ -736,3 +736,44 @@ def test_a_big_hand_rounded_solve_is_refused_before_it_starts(tmp_path):
     assert run.seconds < 10
     run = cold(["check", spec, "--key", spec, "--round", "4"])
     assert run.code == 2 and "estimated" in run.stderr, run.describe()
+
+
+LONG_CONV = """\
+name: long decimals through the convolution kernel
+input: [[[0.123456789, -0.987654321, 0.5], [0.314159265, 0.271828182, -0.141421356], [0.25, -0.75, 0.333333333]]]
+target: [[[0.1, -0.2], [0.3, 0.05]]]
+layers:
+  - type: conv2d
+    weights: [[[[0.707106781, -0.577350269], [0.866025403, 0.1]]]]
+    bias: [0.012345678]
+loss: sse
+optimizer: {name: sgd, lr: 0.1}
+"""
+
+
+@pytest.mark.parametrize("digits", [12, 9])
+def test_convolution_is_exact_on_long_decimals(digits):
+    """Operands of 9 decimals are integers past 10^6: the kernel runs on base-10^6 digits
+    of them (hand.py) and must still give the exact decimal result, here re-done in
+    Decimal: z = Σ x·W + b, then ∂L/∂z = 2(z − t), ∂L/∂W[u,v] = Σ δ·x, each rounded."""
+    spec = loads_spec(LONG_CONV, "conv.yaml")
+    trace = solve_layered(spec, round_digits=digits)
+    r = _rounder(digits, ROUND_HALF_UP)
+    x = [[Decimal(v) for v in row] for row in
+         (["0.123456789", "-0.987654321", "0.5"], ["0.314159265", "0.271828182", "-0.141421356"],
+          ["0.25", "-0.75", "0.333333333"])]
+    W = [[Decimal("0.707106781"), Decimal("-0.577350269")], [Decimal("0.866025403"), Decimal("0.1")]]
+    t = [[Decimal("0.1"), Decimal("-0.2")], [Decimal("0.3"), Decimal("0.05")]]
+    with localcontext() as ctx:
+        ctx.prec = 60
+        z = [[r(sum(x[i + u][j + v] * W[u][v] for u in range(2) for v in range(2)) + Decimal("0.012345678"))
+              for j in range(2)] for i in range(2)]
+        delta = [[r(2 * (z[i][j] - t[i][j])) for j in range(2)] for i in range(2)]
+        dW = [[r(sum(delta[i][j] * x[i + u][j + v] for i in range(2) for j in range(2))) for v in range(2)]
+              for u in range(2)]
+    for i in range(2):
+        for j in range(2):
+            assert trace.named[f"L1.z[1,{i + 1},{j + 1}]"] == float(z[i][j])
+    for u in range(2):
+        for v in range(2):
+            assert trace.named[f"dL/dL1.weights[1,1,{u + 1},{v + 1}]"] == float(dW[u][v])

@@ -23,9 +23,11 @@ float64's 0.22499999999999998 would give.
 The convolution kernels (`conv2d_raw`, `conv2d_raw_backward`) are float64 code shared
 with the tensor package; they are run *around*, not copied: each operand is scaled to
 integers (x·10^dx, exactly, since a hand-rounded value has finitely many decimals),
-the kernel sums products of integers — exact in float64 while every partial sum stays
-below 2^53, which is checked by running the kernel on the absolute values — and the
-integer result is scaled back as a Decimal before it is rounded. See docs/layers.md,
+long integers are split into base-10^6 digits, the kernel runs once per pair of digits
+and sums products of integers below 10^12 — exact in float64 while every partial sum
+stays below 2^53, which is checked by running the kernel on the absolute values — and
+the digits' results are combined as Python integers and scaled back as a Decimal
+before it is rounded. See docs/layers.md,
 "Hand rounding".
 """
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ..errors import ComputeError
 
 _MORE_DECIMALS = "use more decimals with --round"
 EXACT_FLOAT_INTEGER = 2.0 ** 53  # integers below this are exact in float64, and so are their sums
+CHUNK = 10 ** 6  # base of the integer digits a convolution runs on: a product of two is < 10^12
 
 
 class Float:
@@ -243,41 +246,75 @@ class Hand:
 
     # -- the convolution kernels, exact on integers -----------------------------------------
 
-    def _ints(self, a, scale: int):
-        """Decimal array → float64 array of the integers a·10^scale (exact, checked)."""
+    def _digits(self, a, scale: int) -> list:
+        """A Decimal array's integers a·10^scale (exact: `scale` is at least its decimals)
+        as signed base-CHUNK digits, each a float64 array: a·10^scale = Σ_k digit_k·CHUNK^k.
+        One digit for everyday values (|a|·10^scale < 10^6); more for long decimals."""
         flat = [_decimal(d).scaleb(scale) for d in np.asarray(a, dtype=object).reshape(-1)]
         ints = [int(d) for d in flat]
-        if any(i != d for i, d in zip(ints, flat)) or any(abs(i) >= EXACT_FLOAT_INTEGER for i in ints):
-            raise ComputeError(f"--round {self.digits}: an operand has too many digits for exact convolution")
-        return np.array(ints, dtype=np.float64).reshape(np.shape(a))
+        if any(i != d for i, d in zip(ints, flat)):  # cannot happen: scale = the longest decimals
+            raise ComputeError(f"--round {self.digits}: an operand of the convolution is not a decimal")
+        signs, rest = [1 if i >= 0 else -1 for i in ints], [abs(i) for i in ints]
+        digits = []
+        while True:
+            digits.append(np.array([sg * (r % CHUNK) for sg, r in zip(signs, rest)], dtype=np.float64)
+                          .reshape(np.shape(a)))
+            rest = [r // CHUNK for r in rest]
+            if not any(rest):
+                return digits
 
-    def _back(self, ints, bound, scale: int):
-        """The kernel's integer results as Decimals ÷ 10^scale; `bound` (the kernel on the
-        absolute values) proves every partial sum was exact."""
-        if np.size(bound) and float(np.max(bound)) >= EXACT_FLOAT_INTEGER:
-            raise ComputeError(f"--round {self.digits}: the convolution's exact products need more than 15 "
-                               "significant digits (use fewer decimals)")
-        return np.asarray(np.frompyfunc(lambda v: Decimal(int(v)).scaleb(-scale), 1, 1)(ints), dtype=object)
+    @staticmethod
+    def _exact(runs, scale: int):
+        """Σ value·CHUNK^k over the kernel's runs, as exact Decimals ÷ 10^scale. Each run's
+        `bound` (the kernel on absolute values) proves its partial sums stayed below 2^53."""
+        total = 0
+        for k, value, bound in runs:
+            if np.size(bound) and float(np.max(bound)) >= EXACT_FLOAT_INTEGER:
+                raise ComputeError("the convolution sums too many products per element (over 9,000) for exact "
+                                   "hand arithmetic: drop --round")
+            total = total + _to_int(value) * CHUNK ** k
+        return np.asarray(np.frompyfunc(lambda v: Decimal(v).scaleb(-scale), 1, 1)(total), dtype=object)
 
     def conv2d(self, kernel, x, W, b, stride, padding):
-        """The float64 `kernel` (layers.conv2d_raw) on integers; its padded input comes
-        back as integers too and is scaled back to the Decimals it was made from."""
+        """The float64 `kernel` (layers.conv2d_raw) on integer digits of the operands,
+        once per pair of digits; its padded input comes back as digits too."""
         sx, sw = _decimals(x), _decimals(W)
-        X, K = self._ints(x, sx), self._ints(W, sw)
-        out, XP = kernel(X, K, None, stride, padding)
-        bound, _ = kernel(np.abs(X), np.abs(K), None, stride, padding)
-        z = self._back(out, bound, sx + sw)
+        X, K = self._digits(x, sx), self._digits(W, sw)
+        runs, padded = [], []
+        for i, Xi in enumerate(X):
+            for j, Kj in enumerate(K):
+                out, XPi = kernel(Xi, Kj, None, stride, padding)
+                bound, _ = kernel(np.abs(Xi), np.abs(Kj), None, stride, padding)
+                runs.append((i + j, out, bound))
+                if j == 0:
+                    padded.append((i, XPi, np.abs(XPi)))
+        z = self._exact(runs, sx + sw)
         if b is not None:
             z = z + np.asarray(b, dtype=object)[None, :, None, None]
-        return self(z), self._back(XP, np.abs(XP), sx)
+        return self(z), self._exact(padded, sx)
 
     def conv2d_backward(self, kernel, g, xp, W, stride, padding, x_shape):
+        """dx (g with W), dW (g with the padded input), db (Σ g) from the kernel on digits:
+        run i, j pairs digit i of g with digit j of both xp and W (0 where one has fewer)."""
         sg, sx, sw = _decimals(g), _decimals(xp), _decimals(W)
-        G, XP, K = self._ints(g, sg), self._ints(xp, sx), self._ints(W, sw)
-        dx, dW, db = kernel(G, XP, K, stride, padding, x_shape)
-        bx, bW, _ = kernel(np.abs(G), np.abs(XP), np.abs(K), stride, padding, x_shape)
-        return (self(self._back(dx, bx, sg + sw)), self(self._back(dW, bW, sg + sx)),
-                self(self._back(db, np.abs(G).sum(axis=(0, 2, 3)), sg)))
+        G, XP, K = self._digits(g, sg), self._digits(xp, sx), self._digits(W, sw)
+        n = max(len(XP), len(K))
+        XP += [np.zeros_like(XP[0])] * (n - len(XP))
+        K += [np.zeros_like(K[0])] * (n - len(K))
+        runs_dx, runs_dW, runs_db = [], [], []
+        for i, Gi in enumerate(G):
+            for j in range(n):
+                dx, dW, db = kernel(Gi, XP[j], K[j], stride, padding, x_shape)
+                bx, bW, bb = kernel(np.abs(Gi), np.abs(XP[j]), np.abs(K[j]), stride, padding, x_shape)
+                runs_dx.append((i + j, dx, bx))
+                runs_dW.append((i + j, dW, bW))
+                if j == 0:
+                    runs_db.append((i, db, bb))
+        return (self(self._exact(runs_dx, sg + sw)), self(self._exact(runs_dW, sg + sx)),
+                self(self._exact(runs_db, sg)))
+
+
+_to_int = np.frompyfunc(lambda v: int(v), 1, 1)
 
 
 def numbers(round_digits=None, arith: Any = None):
