@@ -777,3 +777,21 @@ def test_convolution_is_exact_on_long_decimals(digits):
     for u in range(2):
         for v in range(2):
             assert trace.named[f"dL/dL1.weights[1,1,{u + 1},{v + 1}]"] == float(dW[u][v])
+
+
+def test_rmsprop_update_by_hand_follows_the_dense_equations():
+    """Each element: sq = (1 − α)·g² rounded; new = p − lr·g/(√sq + ε) with √ in float64
+    inside the expression, then rounded — re-done here in Decimal from the recorded g."""
+    case, text = bn_case(2)
+    text = text.replace("{name: sgd, lr: 0.5}", "{name: rmsprop, lr: 0.01, alpha: 0.9}")
+    trace = solve_layered(loads_spec(text, "bn.yaml"), round_digits=6)
+    r = _rounder(6, ROUND_HALF_UP)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for c in (1, 2):
+            g = Decimal(repr(trace.named[f"dL/dL1.gamma[{c}]"]))
+            p = Decimal(repr(case["gamma"][c - 1]))
+            sq = r(Decimal("0.1") * g ** 2)
+            assert trace.named[f"sq_L1.gamma[{c}]"] == float(sq)
+            root = Decimal(repr(math.sqrt(float(sq))))
+            assert trace.named[f"L1.gamma_new[{c}]"] == float(r(p - Decimal("0.01") * (g / (root + Decimal("1e-08")))))
