@@ -123,21 +123,27 @@ def _forward(spec, params, q):
 def _loss(spec, y, cache, q):
     """The loss of the last output and ∂L/∂output (SPEC §2 on one row per sample;
     cross-entropy on the logits z, PyTorch's form; by hand, on the rounded ŷ)."""
-    N = y.shape[0]
     if q.name != "float":
-        loss, g = _hand_loss(spec, y.reshape(N, -1), q.given(spec.target).reshape(N, -1), q)
+        loss, g = _hand_loss(spec, _rows(spec, y), _rows(spec, q.given(spec.target)), q)
         return loss, g.reshape(y.shape)
-    a, t = y.reshape(N, -1), spec.target.reshape(N, -1)
-    z = cache["z"].reshape(N, -1) if spec.loss == "cross_entropy" else None
+    a, t = _rows(spec, y), _rows(spec, spec.target)
+    z = _rows(spec, cache["z"]) if spec.loss == "cross_entropy" else None
     return F.loss_value(spec.loss, spec.reduction, a, z, t), F.loss_grad(spec.loss, spec.reduction, a, t).reshape(y.shape)
+
+
+def _rows(spec, arr):
+    """The loss's rows: one per sample — for cross-entropy one per sample and time step
+    (PyTorch's CrossEntropyLoss on (N·T, K) after `output: all`)."""
+    return arr.reshape(-1, arr.shape[-1]) if spec.loss == "cross_entropy" else arr.reshape(arr.shape[0], -1)
 
 
 _MORE_DECIMALS = "use more decimals with --round"
 
 
 def _hand_loss(spec, a, t, q):
-    """SPEC §2's losses by hand: + − × ÷ exact on the rounded ŷ, log in float64; a
-    probability rounded to 0 or 1 under a log or a division is an error (SPEC §7)."""
+    """SPEC §2's losses by hand on the loss's rows: + − × ÷ exact on the rounded ŷ, log
+    in float64; a probability rounded to 0 or 1 under a log or a division is an error
+    (SPEC §7)."""
     from decimal import Decimal
 
     N, K = a.shape
@@ -173,12 +179,11 @@ def _hand_loss(spec, a, t, q):
 def _step(spec: LayeredSpec, params, running, state, s: int, q):
     outputs, caches = _forward(spec, params, q)
     y = outputs[-1]
-    N = y.shape[0]
     loss, g = _loss(spec, y, caches[-1], q)
     dz = None
     if spec.loss == "cross_entropy":  # δ = ∂L/∂z = ŷ·Σt − t (scaled), not through −t/ŷ
-        a, t = y.reshape(N, -1), q.given(spec.target).reshape(N, -1)
-        dz = q((a * t.sum(axis=1, keepdims=True) - t) / loss_scale("cross_entropy", spec.reduction, N, a.shape[1]))
+        a, t = _rows(spec, y), _rows(spec, q.given(spec.target))
+        dz = q((a * t.sum(axis=1, keepdims=True) - t) / loss_scale("cross_entropy", spec.reduction, *a.shape))
     loss = float(loss)
     if not np.isfinite(loss):
         raise ComputeError(f"step {s}: the loss is not a finite number (overflow)", file=spec.file)
