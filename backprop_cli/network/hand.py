@@ -227,7 +227,7 @@ class Hand:
                     env[at(f"{kind}_w", step - 1)] = state[(kind,) + key][index]
 
             def emit(name, expression, env=env):
-                env[name] = arith.finish(evaluate(expression, env, arith))
+                env[name] = self._finish_one(evaluate(expression, env, arith))
 
             def guard(what, value, gradient, env=env):
                 if value <= 0 and float(evaluate(gradient, env, arith)) != 0:
