@@ -75,11 +75,10 @@ def tokens(line: str) -> list[Tok]:
             mant, _, exp = raw.partition("e")
             tex = mant if not exp else f"{mant} \\times 10^{{{int(exp)}}}"
             if out and out[-1].tex == "-" and _unary(out[:-1]):  # −0.5 is one number
-                minus = out.pop()
+                out.pop()
                 tex = "-" + tex
                 if _after_operator(out):
                     tex = r"\left(" + tex + r"\right)"
-                del minus
             out.append(Tok("math", tex, raw))
         elif kind == "path":
             layer, _, param = raw.partition(".")
