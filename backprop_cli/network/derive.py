@@ -165,7 +165,9 @@ def _recurrent(layer, P, params, cache, upstream, grads, batched, q):
 
     for t in range(T - 1, -1, -1):
         lines.append(f"t = {t + 1}: ∂L/∂h_{t + 1} = {row(dH[0, t])}" + (" (sample 1)" if batched else ""))
-        lines.append(f"  {delta.format(t=t + 1)} = {row(dZ[t][0])}, h_{t} = {row(hs[t][0])}")
+        # an LSTM's δ in its four gate blocks (i, f, g, o): one row of 4·hidden values is too wide to print
+        deltas = row(dZ[t][0]) if layer.type == "rnn" else ", ".join(row(block) for block in np.split(dZ[t][0], 4))
+        lines.append(f"  {delta.format(t=t + 1)} = {deltas}, h_{t} = {row(hs[t][0])}")
         lines += _matrix(f"  contribution of t = {t + 1} to ∂L/∂{P}.W_hh = δ_{t + 1}ᵀ h_{t}", contributions[t]["W_hh"], fmt)
     lines += _matrix(f"∂L/∂{P}.W_hh = Σ_t", grads["W_hh"], fmt)
     lines += _matrix(f"∂L/∂{P}.{W} = Σ_t δ_tᵀ x_t", grads[W], fmt)
