@@ -176,6 +176,57 @@ def network_advice(spec, steps: int, detail: str, policy: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------
+# typed layers by hand (--round D)
+
+# Hand arithmetic on typed layers (network/hand.py) runs on NumPy object arrays of Decimal;
+# measured on the reference machine: 0.11 µs per multiply-add of an object matrix
+# product, 0.8 µs per number rounded, 2 µs per function value, ~40 µs per parameter
+# element through the optimizer's equations. Costs below carry the factor-of-two headroom.
+HAND_MAC = 0.25e-6
+HAND_NUMBER = (3e-6, 400)  # one number written down: rounded, held as a Decimal in the caches
+HAND_UPDATE = 100e-6
+
+
+def layered_work(spec) -> tuple[int, int, int]:
+    """(multiply-adds in object matrix products, numbers written down, parameter
+    elements updated) of one hand-rounded step of a typed-layer spec. Convolutions run
+    as float64 kernels on integers (exact): only their numbers count."""
+    import numpy as np
+
+    N = int(np.shape(spec.input)[0])
+    macs = numbers = params = 0
+    for layer in spec.layers:
+        size_in, size_out = int(np.prod(layer.in_shape)), int(np.prod(layer.out_shape))
+        count = sum(int(np.size(v)) for v in layer.params.values())
+        params += count
+        numbers += 8 * N * (size_in + size_out) + 4 * count
+        if layer.type == "dense":
+            macs += 3 * N * size_out * layer.in_shape[-1]
+        elif layer.type in ("rnn", "lstm"):
+            T, F = layer.in_shape[0], layer.in_shape[-1]
+            gates = layer.params["W_hh"].shape[0]
+            hidden = layer.params["W_hh"].shape[1]
+            macs += 3 * N * T * gates * (F + hidden)
+            numbers += 12 * N * T * gates + 3 * T * count
+    return macs, numbers, params
+
+
+def layered_advice(spec) -> str:
+    return "use fewer steps (--steps) or a smaller example, or drop --round for float64"
+
+
+def estimate_layered(spec, *, steps: int, what: str = "solve") -> Estimate:
+    """A typed-layer solve by hand (--round D; check's rounded and truncated re-solves)."""
+    macs, numbers, params = layered_work(spec)
+    runs = steps + 1  # and the loss after the last step
+    seconds = START_SECONDS + runs * (macs * HAND_MAC + numbers * HAND_NUMBER[0] + params * HAND_UPDATE)
+    megabytes = START_MB + runs * numbers * HAND_NUMBER[1] / 1e6
+    counts = (("multiply-adds by hand", runs * macs), ("numbers written down", runs * numbers),
+              ("parameter updates", steps * params))
+    return Estimate(what, counts, seconds, megabytes)
+
+
+# ------------------------------------------------------------------------------------------
 # graphs
 
 

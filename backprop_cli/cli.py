@@ -237,7 +237,14 @@ def _enforce_budget(loaded, *, steps, round_digits, exact, detail, fmt) -> None:
 
     policy = "exact" if exact else "round" if round_digits is not None else "float"
     if getattr(loaded, "kind", "network") == "layered":
-        return  # typed layers: numpy arrays only, bounded by the spec's own array sizes
+        # float64: numpy arrays only, bounded by the spec's own array sizes; by hand
+        # (--round), every number is a Decimal: estimated like the other policies
+        total = steps if steps is not None else loaded.steps
+        if policy == "round" and isinstance(total, int) and total >= 1:
+            from .budget import estimate_layered, layered_advice
+
+            enforce(estimate_layered(loaded, steps=total), layered_advice(loaded))
+        return
     if _is_graph_spec(loaded):
         enforce(estimate_graph(loaded, policy=policy, fmt=fmt), graph_advice(loaded))
         return

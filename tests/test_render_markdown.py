@@ -41,7 +41,7 @@ def variants(example: Path):
 
     spec = load_spec(example)
     if type(spec).__name__ == "GraphSpec" or getattr(spec, "kind", "network") in ("graph", "layered"):
-        return  # graphs have no such variants; typed layers refuse --round/--symbolic (docs/layers.md)
+        return  # graphs have no such variants; typed layers have no scalar/symbolic forms (docs/layers.md)
     for name, options in (("round4", {"round_digits": 4}), ("symbolic", {"symbolic": True}),
                           ("scalar", {"detail": "scalar"})):
         try:

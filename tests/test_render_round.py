@@ -52,7 +52,7 @@ def test_round_4_equations_hold_as_printed(example):
         pytest.skip(f"{VERIFY} is not here")
     trace = _rounded(example)
     if trace is None:
-        pytest.skip("--round is refused for adam (SPEC §7) and for typed layers (docs/layers.md)")
+        pytest.skip("--round is refused for adam (SPEC §7); typed layers print no equations (tests/test_layers_round.py)")
     doc = _scalar_records(render(trace, "json"))
     run = subprocess.run([sys.executable, str(VERIFY), "--round", "4"], input=doc, capture_output=True,
                          text=True, timeout=120)

@@ -12,7 +12,7 @@ Every policy offers the same small set of operations, so `expr.evaluate` is writ
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
 from ..errors import ComputeError
@@ -180,6 +180,22 @@ class RoundedArithmetic:
 
     def to_float(self, value) -> float:
         return float(value)
+
+
+class TruncatedArithmetic(RoundedArithmetic):
+    """--round D's hand arithmetic, but each result cut off (toward zero) at D decimals:
+    the slip of a student who copies the first D decimals from the calculator (check's
+    "truncated, not rounded" diagnosis re-solves with it)."""
+
+    name = "truncate"
+
+    def finish(self, value: Decimal) -> Decimal:
+        if not value.is_finite():
+            raise ComputeError("the result is not a finite number")
+        try:
+            return value.quantize(self.quantum, rounding=ROUND_DOWN)
+        except InvalidOperation:
+            raise ComputeError(f"{value:.3e} is too large to truncate to {self.digits} decimals") from None
 
 
 EXACT_SIZE_LIMIT = 5000  # nodes of a closed form, counted as printed (shared parts repeated)

@@ -190,7 +190,9 @@ def check_budget(spec: Any, options: CheckOptions) -> None:
 
     policy = "exact" if options.exact else "round" if options.round_digits is not None else "float"
     if getattr(spec, "kind", "network") == "layered":
-        return  # typed layers: numpy arrays only, bounded by the spec's own array sizes
+        if policy == "round":  # by hand: Decimal numbers (float64 is bounded by the spec's own arrays)
+            budget.enforce(budget.estimate_layered(spec, steps=spec.steps, what="check"), budget.layered_advice(spec))
+        return
     if _is_graph(spec):
         budget.enforce(budget.estimate_graph(spec, policy=policy, fmt=None, what="check"), budget.graph_advice(spec))
         return

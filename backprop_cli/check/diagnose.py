@@ -25,13 +25,12 @@ passing key costs nothing here.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from ..network import engine
-from ..calc.arithmetic import RoundedArithmetic
+from ..calc.arithmetic import TruncatedArithmetic
 from ..errors import BackpropError, ComputeError
 from ..frozen import frozen
 from ..grid import as_written
@@ -216,8 +215,14 @@ class Diagnoser:
         """Every name of the scalar derivation with each intermediate truncated (not
         rounded) to `digits` decimals; empty where --round would not be available."""
         if digits not in self._truncated:
-            affordable = self.network and self._rounding_affordable()  # the same work as --round
-            self._truncated[digits] = _truncated_names(self.solution.spec, digits) if affordable else {}
+            layered = self.solution.kind == "layered"
+            affordable = (self.network or layered) and self._rounding_affordable()  # the same work as --round
+            if not affordable:
+                self._truncated[digits] = {}
+            elif layered:
+                self._truncated[digits] = _truncated_layered(self.solution.spec, digits)
+            else:
+                self._truncated[digits] = _truncated_names(self.solution.spec, digits)
         return self._truncated[digits]
 
     def same_subject(self, name: str) -> list[str]:
@@ -237,8 +242,10 @@ class Diagnoser:
         from .. import budget
 
         spec = self.solution.spec
-        if self.solution.kind == "layered":
-            return False  # --round is not available for typed layers
+        if self.solution.kind == "layered":  # hand arithmetic on Decimal arrays, estimated by its size
+            from ..network.typed_solve import POLICY_STEP_LIMIT as LAYERED_STEP_LIMIT
+
+            return spec.steps <= LAYERED_STEP_LIMIT and budget.estimate_layered(spec, steps=spec.steps).within()
         if not self.network:
             return budget.estimate_graph(spec, policy="round", fmt=None).within()
         from ..network.solve import POLICY_STEP_LIMIT
@@ -563,19 +570,17 @@ def _step_names(solution: Solution, layers: list, new_params: tuple, step: int) 
 # the derivation with every intermediate truncated
 
 
-class TruncatedArithmetic(RoundedArithmetic):
-    """--round D's hand arithmetic, but each result cut off (toward zero) at D decimals:
-    the slip of a student who copies the first D decimals from the calculator."""
+def _truncated_layered(spec, digits: int) -> dict[str, float]:
+    """Every canonical name of a typed-layer solve whose every written-down number is
+    truncated to `digits` decimals: the --round solve itself, with TruncatedArithmetic
+    as its quantizer (network/hand.py); empty where that is refused (adam) or breaks
+    down (a probability cut to 0 under a log)."""
+    from ..network.typed_solve import solve_layered
 
-    name = "truncate"
-
-    def finish(self, value: Decimal) -> Decimal:
-        if not value.is_finite():
-            raise ComputeError("the result is not a finite number")
-        try:
-            return value.quantize(self.quantum, rounding=ROUND_DOWN)
-        except InvalidOperation:
-            raise ComputeError(f"{value:.3e} is too large to truncate to {self.digits} decimals") from None
+    try:
+        return dict(solve_layered(spec, arith=TruncatedArithmetic(digits)).named)
+    except (BackpropError, ArithmeticError, ValueError):
+        return {}
 
 
 def _truncated_names(spec, digits: int) -> dict[str, float]:

@@ -5,6 +5,10 @@ array with torch and with finite differences). Each step records, per layer, the
 output, the upstream gradient ∂L/∂out, the parameters before, their gradients and their
 values after the step, what the layer's backward pass writes down (x̂, σ, hidden
 states, max-pool winners) and the derivation as a student writes it (derive.py).
+
+Under `--round D` the same rules run on hand arithmetic (hand.py): every number the
+derivation writes down is rounded to D decimals and later steps use the rounded
+numbers (SPEC §7); the trace records the rounded values as floats.
 """
 from __future__ import annotations
 
@@ -13,12 +17,13 @@ from typing import Any, Optional
 import numpy as np
 
 from ..calc import functions as F
-from .engine import optimizer_step
+from ..calc.conventions import loss_scale
 from ..errors import BackpropError, ComputeError
 from ..frozen import frozen
 from ..trace import NotebookDisplay
 from .names import at
 from . import derive
+from .hand import numbers
 from .layers import RULES, running_stats
 from .typed_names import elements, per_sample, prefix
 from .typed_spec import LayeredSpec
@@ -62,43 +67,65 @@ class LayeredTrace(NotebookDisplay):
         return self.losses[-1]
 
 
+POLICY_STEP_LIMIT = 1000  # --round: the same bound as dense networks (network/solve.py)
+
+
 def solve_layered(spec: LayeredSpec, steps: Optional[int] = None, round_digits=None, exact: bool = False,
-                  **_ignored) -> LayeredTrace:
-    if round_digits is not None or exact:
-        raise BackpropError(f"{'--round' if round_digits is not None else '--exact'}: typed layers (conv, pooling, "
-                            "norm, dropout, rnn, lstm) are solved in float64; hand rounding and exact arithmetic "
-                            "apply to dense networks and graphs")
+                  arith=None, **_ignored) -> LayeredTrace:
+    """Solve in float64, or by hand arithmetic: `round_digits` (--round D) or any
+    `arith` with RoundedArithmetic's interface (check's truncated re-solve)."""
     total = steps if steps is not None else spec.steps
-    params = [{k: np.array(v, dtype=np.float64) for k, v in layer.params.items()} for layer in spec.layers]
-    running = [(layer.running_mean, layer.running_var) for layer in spec.layers]
+    if exact:
+        raise BackpropError("--exact: typed layers are not available in exact arithmetic: tanh, σ, exp and √ "
+                            "(RNN and LSTM gates, softmax, batch norm's σ) have no rational values, so every "
+                            "number would be a growing closed form; use --round D for hand arithmetic, or float64")
+    if (round_digits is not None or arith is not None) and spec.optimizer.name == "adam":
+        raise BackpropError("--round is not available with adam: its square roots and bias corrections are not "
+                            "hand arithmetic (drop --round, or use sgd)")
+    if (round_digits is not None or arith is not None) and total > POLICY_STEP_LIMIT:
+        raise BackpropError(f"--round evaluates every number by hand: at most {POLICY_STEP_LIMIT} steps, got {total}")
+    q = numbers(round_digits, arith)
     state: dict = {}
     records, losses = [], []
-    with np.errstate(all="ignore"):
-        for s in range(1, total + 1):
-            record, params, running, state = _step(spec, params, running, state, s)
-            records.append(record)
-            losses.append(record.loss)
-        outputs, caches = _forward(spec, params)
-        losses.append(_loss(spec, outputs[-1], caches[-1])[0])
+    with q.context(), np.errstate(all="ignore"):
+        params = [{k: q.given(v) for k, v in layer.params.items()} for layer in spec.layers]
+        running = [(q.given(layer.running_mean), q.given(layer.running_var)) if layer.type == "batchnorm" else None
+                   for layer in spec.layers]
+        s = 0
+        try:
+            for s in range(1, total + 1):
+                record, params, running, state = _step(spec, params, running, state, s, q)
+                records.append(record)
+                losses.append(record.loss)
+            s = total + 1
+            outputs, caches = _forward(spec, params, q)
+            losses.append(float(_loss(spec, outputs[-1], caches[-1], q)[0]))
+        except ArithmeticError:  # Decimal's 0/0 or x/0: only hand arithmetic raises it
+            where = f"step {s}" if s <= total else "the loss after the last step"
+            raise ComputeError(f"{where}: a rounded value reached 0 where the derivation divides by it: "
+                               "use more decimals with --round", file=spec.file) from None
     if not np.isfinite(losses[-1]):
         raise ComputeError("the loss after the last step is not a finite number (overflow)", file=spec.file)
     named = _named(spec, records, losses)
-    return LayeredTrace(spec.name, spec, tuple(records), tuple(losses), named)
+    return LayeredTrace(spec.name, spec, tuple(records), tuple(losses), named, policy=q.name, digits=q.digits)
 
 
-def _forward(spec, params):
+def _forward(spec, params, q):
     outputs, caches = [], []
-    x = spec.input
+    x = q.given(spec.input)
     for layer, p in zip(spec.layers, params):
-        x, cache = RULES[layer.type][0](layer, p, x)
+        x, cache = RULES[layer.type][0](layer, p, x, q=q)
         outputs.append(x)
         caches.append(cache)
     return outputs, caches
 
 
-def _loss(spec, y, cache):
+def _loss(spec, y, cache, q):
     """The loss of the last output and ∂L/∂output (SPEC §2 on one row per sample;
-    cross-entropy on the logits z, PyTorch's form)."""
+    cross-entropy on the logits z, PyTorch's form; by hand, on the rounded ŷ)."""
+    if q.name != "float":
+        loss, g = _hand_loss(spec, _rows(spec, y), _rows(spec, q.given(spec.target)), q)
+        return loss, g.reshape(y.shape)
     a, t = _rows(spec, y), _rows(spec, spec.target)
     z = _rows(spec, cache["z"]) if spec.loss == "cross_entropy" else None
     return F.loss_value(spec.loss, spec.reduction, a, z, t), F.loss_grad(spec.loss, spec.reduction, a, t).reshape(y.shape)
@@ -110,14 +137,54 @@ def _rows(spec, arr):
     return arr.reshape(-1, arr.shape[-1]) if spec.loss == "cross_entropy" else arr.reshape(arr.shape[0], -1)
 
 
-def _step(spec: LayeredSpec, params, running, state, s: int):
-    outputs, caches = _forward(spec, params)
+_MORE_DECIMALS = "use more decimals with --round"
+
+
+def _hand_loss(spec, a, t, q):
+    """SPEC §2's losses by hand on the loss's rows: + − × ÷ exact on the rounded ŷ, log
+    in float64; a probability rounded to 0 or 1 under a log or a division is an error
+    (SPEC §7)."""
+    from decimal import Decimal
+
+    N, K = a.shape
+    scale = loss_scale(spec.loss, spec.reduction, N, K)
+    af = q.float(a)
+    if spec.loss in ("mse", "sse", "half_sse"):
+        total = ((a - t) ** 2).sum()
+        if spec.loss == "half_sse":
+            total = total / 2
+        value = total if spec.reduction == "sum" else total / (N * K) if spec.loss == "mse" else total / N
+        return q(value), q((a - t) * (1 if spec.loss == "half_sse" else 2) / scale)
+    tf = q.float(t)
+    if spec.loss == "bce":
+        if ((af <= 0) & (tf != 0)).any() or ((af >= 1) & (tf != 1)).any():
+            raise ComputeError(f"a rounded probability ŷ reached 0 or 1 where log(ŷ) or log(1 − ŷ) needs it: {_MORE_DECIMALS}")
+        one = Decimal(1)
+        log_a = q.raw_fn(np.log, np.where(af > 0, a, one))
+        log_b = q.raw_fn(np.log, np.where(af < 1, 1 - a, one))
+        value = -(t * log_a + (1 - t) * log_b).sum() / scale
+        spread = a * (1 - a)
+        if (q.float(spread) == 0).any():
+            raise ComputeError(f"a rounded probability ŷ reached 0 or 1 where ∂L/∂ŷ divides by ŷ(1 − ŷ): {_MORE_DECIMALS}")
+        return q(value), q((a - t) / spread / scale)
+    # cross-entropy on the rounded softmax output
+    needed = tf != 0
+    if ((af <= 0) & needed).any():
+        raise ComputeError(f"a rounded probability ŷ reached 0 where the loss takes log(ŷ): {_MORE_DECIMALS}")
+    safe = np.where(needed, a, Decimal(1))
+    value = -(t * q.raw_fn(np.log, safe)).sum() / scale
+    return q(value), q(np.where(needed, -t / safe, Decimal(0)) / scale)
+
+
+def _step(spec: LayeredSpec, params, running, state, s: int, q):
+    outputs, caches = _forward(spec, params, q)
     y = outputs[-1]
-    loss, g = _loss(spec, y, caches[-1])
+    loss, g = _loss(spec, y, caches[-1], q)
     dz = None
     if spec.loss == "cross_entropy":  # δ = ∂L/∂z = ŷ·Σt − t (scaled), not through −t/ŷ
-        dz = F.output_delta("cross_entropy", spec.reduction, "softmax", _rows(spec, y), None, _rows(spec, g),
-                            _rows(spec, spec.target))
+        a, t = _rows(spec, y), _rows(spec, q.given(spec.target))
+        dz = q((a * t.sum(axis=1, keepdims=True) - t) / loss_scale("cross_entropy", spec.reduction, *a.shape))
+    loss = float(loss)
     if not np.isfinite(loss):
         raise ComputeError(f"step {s}: the loss is not a finite number (overflow)", file=spec.file)
     grads_out = [None] * len(spec.layers)
@@ -128,9 +195,9 @@ def _step(spec: LayeredSpec, params, running, state, s: int):
         grads_out[l] = upstream
         backward = RULES[layer.type][1]
         if l == len(spec.layers) - 1 and dz is not None:
-            upstream, grads[l] = backward(layer, params[l], caches[l], upstream, dz=dz.reshape(caches[l]["z"].shape))
+            upstream, grads[l] = backward(layer, params[l], caches[l], upstream, dz=dz.reshape(caches[l]["z"].shape), q=q)
         else:
-            upstream, grads[l] = backward(layer, params[l], caches[l], upstream)
+            upstream, grads[l] = backward(layer, params[l], caches[l], upstream, q=q)
     new_params, new_state, new_running, layers = [], {}, [], []
     for l, layer in enumerate(spec.layers):
         updated = {}
@@ -138,27 +205,33 @@ def _step(spec: LayeredSpec, params, running, state, s: int):
             if name in layer.freeze:
                 updated[name] = p
                 continue
-            updated[name] = optimizer_step(spec.optimizer, p, grads[l][name], state, new_state, (l, name), s)
+            updated[name] = q.update(spec.optimizer, p, grads[l][name], state, new_state, (l, name), s)
         for name, arr in updated.items():
-            if not np.isfinite(arr).all():
+            if not np.isfinite(q.float(arr)).all():
                 raise ComputeError(f"step {s}: the updated {prefix(l + 1)}.{name} is not a finite number: "
                                    f"the {spec.optimizer.name} update diverged (try a smaller lr)", file=spec.file)
         new_params.append(updated)
         extras = _extras(layer, caches[l])
         if layer.type == "batchnorm":
-            rm, rv = running_stats(layer, caches[l], running[l][0], running[l][1])
+            rm, rv = running_stats(layer, caches[l], running[l][0], running[l][1], q)
             extras.update(running_mean_new=rm, running_var_new=rv)
             new_running.append((rm, rv))
         else:
             new_running.append(running[l])
-        notes = derive.notes(layer, l + 1, params[l], caches[l], grads_out[l], grads[l], spec.batched)
-        layers.append(LayerStep(l + 1, layer.type, outputs[l], grads_out[l], params[l], grads[l], updated,
-                                extras, tuple(notes)))
+        notes = derive.notes(layer, l + 1, params[l], caches[l], grads_out[l], grads[l], spec.batched, q)
+        f = q.float
+        layers.append(LayerStep(l + 1, layer.type, f(outputs[l]), f(grads_out[l]), _floats(params[l], f),
+                                _floats(grads[l], f), _floats(updated, f), _floats(extras, f), tuple(notes)))
         for name, arr in [("output", outputs[l]), ("upstream gradient", grads_out[l])] + list(grads[l].items()):
-            if not np.isfinite(arr).all():
+            if not np.isfinite(f(arr)).all():
                 raise ComputeError(f"step {s}: {name} of layer {l + 1} ({layer.type}) is not a finite number "
                                    "(overflow)", file=spec.file)
-    return LayeredStep(s, float(loss), tuple(layers), new_state), new_params, new_running, new_state
+    return (LayeredStep(s, loss, tuple(layers), _floats(new_state, q.float)), new_params, new_running,
+            new_state)
+
+
+def _floats(arrays: dict, f) -> dict:
+    return {k: f(v) for k, v in arrays.items()}
 
 
 def _extras(layer, cache) -> dict:

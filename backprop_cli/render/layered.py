@@ -24,7 +24,9 @@ WORDS = {
            "pool_avg": "average pooling", "batchnorm": "batch norm: the three-term gradient",
            "layernorm": "layer norm: the three-term gradient", "dropout": "dropout with the given mask",
            "bptt": "backprop through time", "dense": "dense layer", "flatten": "flatten",
-           "running": "running statistics after the step", "activation": "activation"},
+           "running": "running statistics after the step", "activation": "activation",
+           "rounded": "hand-rounded to {d} decimals: every computed number rounded, later steps use the rounded "
+                      "numbers"},
     "ko": {"forward": "순전파", "loss": "오차", "backward": "역전파", "update": "가중치 갱신",
            "after": "{n}단계 학습 후 오차", "step": "{s}단계", "layer": "{l}번째 층", "output": "출력",
            "optimizer": "최적화", "losses": "단계별 오차", "shape": "형태",
@@ -32,7 +34,8 @@ WORDS = {
            "pool_avg": "평균 풀링", "batchnorm": "배치 정규화: 세 항의 기울기",
            "layernorm": "층 정규화: 세 항의 기울기", "dropout": "주어진 마스크의 드롭아웃",
            "bptt": "시간 역전파(BPTT)", "dense": "완전연결층", "flatten": "평탄화",
-           "running": "갱신된 이동 평균 통계", "activation": "활성화 함수"},
+           "running": "갱신된 이동 평균 통계", "activation": "활성화 함수",
+           "rounded": "소수점 {d}자리 반올림 풀이: 계산한 모든 값을 반올림하고 이후 계산에 반올림한 값을 사용"},
 }
 
 
@@ -60,11 +63,14 @@ def layered_document(trace) -> dict:
                 "derivation": [{"title": n.title, "lines": list(n.lines)} for n in st.notes],
             })
         steps.append({"step": record.step, "loss": json_float(record.loss), "layers": layers})
-    return {
+    doc = {
         "format": "backprop/1", "kind": "layered", "name": trace.name, "steps": steps,
         "losses": [json_float(v) for v in trace.losses], "loss_after": json_float(trace.loss_after),
         "named": {k: json_float(v) for k, v in trace.named.items()},
     }
+    if trace.policy == "round":  # as dense networks' JSON says it (SPEC §5)
+        doc["round"] = trace.digits
+    return doc
 
 
 def _fmt(v, digits: int) -> str:
@@ -98,8 +104,9 @@ def _blocks(trace, digits: int, lang: str) -> list[tuple]:
     one = (lambda a: a) if batched else (lambda a: np.asarray(a)[0])  # noqa: E731
     shapes = " → ".join(f"{layer.type}{tuple(layer.out_shape)}" for layer in spec.layers)
     about = f"{W['loss']}: {spec.loss} ({spec.reduction}); {W['optimizer']}: {optimizer_text(spec)}"
+    rounded = [W["rounded"].format(d=trace.digits)] if trace.policy == "round" else []
     out = [("title", trace.name, [], []),
-           ("text", "", [shapes, about], [("prose", shapes), ("prose", about)])]
+           ("text", "", [shapes, about] + rounded, [("prose", line) for line in [shapes, about] + rounded])]
     shown = trace.steps if len(trace.steps) <= 3 else (trace.steps[0], trace.steps[-1])
     for record in shown:
         out.append(("h1", W["step"].format(s=record.step), [], []))
@@ -137,6 +144,11 @@ def _blocks(trace, digits: int, lang: str) -> list[tuple]:
     return out
 
 
+def shown_digits(trace, digits: int) -> int:
+    """Decimals printed: under --round D the D-decimal numbers the derivation used."""
+    return trace.digits if trace.policy == "round" else digits
+
+
 def _tex_number(v, digits: int) -> str:
     return _fmt(v, digits).replace("−", "-")
 
@@ -149,6 +161,7 @@ def _param_tex(name: str) -> str:
 
 
 def layered_table(trace, digits: int = 4, lang: str = "en"):
+    digits = shown_digits(trace, digits)
     from rich.console import Group
     from rich.rule import Rule
     from rich.text import Text
@@ -171,6 +184,7 @@ def layered_table(trace, digits: int = 4, lang: str = "en"):
 def layered_markdown(trace, digits: int = 4, lang: str = "en") -> str:
     """Headings, prose, and the derivations as math KaTeX renders: `$$…$$` for
     matrices and formulas, `$…$` inside sentences (note_math.py)."""
+    digits = shown_digits(trace, digits)
     from ..safe_text import markdown_text
 
     out = []
@@ -190,6 +204,7 @@ def layered_markdown(trace, digits: int = 4, lang: str = "en") -> str:
 
 def layered_math(trace, digits: int = 4, lang: str = "en") -> str:
     """Jupyter's `_repr_latex_`: every display of the Markdown page, in order."""
+    digits = shown_digits(trace, digits)
     from .note_math import Rows, display_rows
 
     out = []
@@ -307,6 +322,7 @@ def latex_line(line: str) -> str:
 def layered_latex(trace, digits: int = 4, lang: str = "en", standalone: bool = False) -> str:
     """The Markdown page's story in LaTeX: sections, prose with inline math, and the
     derivations and matrices as displays (amsmath's aligned, bmatrix) for pdflatex."""
+    digits = shown_digits(trace, digits)
     from .latex import fragment_header, has_hangul, preamble
 
     body = []

@@ -83,6 +83,12 @@ def conv2d_raw_backward(g, xp, W, stride, padding, x_shape):
 # -- pooling (no padding; PyTorch's stride defaults to the kernel, decided by the callers) --
 
 
+def zeros(shape, like) -> np.ndarray:
+    """Zeros of `like`'s kind: float64, or an object array when the caller computes in
+    exact decimals (hand rounding, network/hand.py) — the kernels never convert."""
+    return np.zeros(shape, dtype=object if np.asarray(like).dtype == object else np.float64)
+
+
 def pool_windows(H: int, W: int, kernel, stride) -> tuple[int, int]:
     """The number of pooling windows along the height and the width."""
     kh, kw = kernel
@@ -114,7 +120,7 @@ def maxpool2d_route_raw(g, winner, x_shape, kernel, stride):
     sh, sw = stride
     u, v = np.divmod(winner, kw)
     n, c, i, j = np.indices(g.shape)
-    dx = np.zeros(x_shape)
+    dx = zeros(x_shape, g)
     np.add.at(dx, (n, c, i * sh + u, j * sw + v), g)
     return dx
 
@@ -124,24 +130,32 @@ def avgpool2d_raw(x, kernel, stride):
     N, C, H, W = x.shape
     (kh, kw), (sh, sw) = kernel, stride
     Ho, Wo = pool_windows(H, W, kernel, stride)
-    y = np.zeros((N, C, Ho, Wo))
+    y = zeros((N, C, Ho, Wo), x)
     for u in range(kh):
         for v in range(kw):
             y += x[:, :, _taps(u, sh, Ho), _taps(v, sw, Wo)]
     return y / (kh * kw)
 
 
-def avgpool2d_spread_raw(g, x_shape, kernel, stride):
-    """∂L/∂x of average pooling: each g[n,c,i,j] / (kh·kw) spread over its window."""
+def window_add(values, x_shape, kernel, stride):
+    """Each output position's value added at every input position of its window (where
+    windows overlap the values add up): average pooling's backward pass, given the
+    shares ∂L/∂out ÷ (kh·kw)."""
     (kh, kw), (sh, sw) = kernel, stride
-    _, _, Ho, Wo = g.shape
-    dx = np.zeros(x_shape)
+    _, _, Ho, Wo = values.shape
+    dx = zeros(x_shape, values)
     for u in range(kh):
         for v in range(kw):
-            dx[:, :, _taps(u, sh, Ho), _taps(v, sw, Wo)] += g / (kh * kw)
+            dx[:, :, _taps(u, sh, Ho), _taps(v, sw, Wo)] += values
     return dx
+
+
+def avgpool2d_spread_raw(g, x_shape, kernel, stride):
+    """∂L/∂x of average pooling: each window's gradient shared equally by its positions."""
+    kh, kw = kernel
+    return window_add(g / (kh * kw), x_shape, kernel, stride)
 
 
 __all__ = ["pad2d", "conv2d_raw", "conv2d_grad_weight_raw", "conv2d_grad_input_raw", "conv2d_raw_backward",
            "pool_windows", "window_stack", "maxpool2d_raw", "maxpool2d_route_raw", "avgpool2d_raw",
-           "avgpool2d_spread_raw"]
+           "avgpool2d_spread_raw", "window_add", "zeros"]
