@@ -31,7 +31,7 @@ import numpy as np
 
 from ..network import engine
 from ..calc.arithmetic import TruncatedArithmetic
-from ..errors import BackpropError, ComputeError
+from ..errors import BackpropError
 from ..frozen import frozen
 from ..grid import as_written
 from .keys import Solution, Tolerance, field_name
