@@ -481,6 +481,7 @@ def test_negative_tie_rounds_away_from_zero():
 # the printed derivation lines, re-done in Decimal
 
 NUM = r"−?[0-9]+\.[0-9]+"
+OPERAND = rf"\(?({NUM})\)?"  # a negative operand is printed in parentheses: 0.5·(−1.0000)
 
 
 def _num(text: str) -> Decimal:
@@ -509,7 +510,7 @@ optimizer: {name: sgd, lr: 0.1}
 def test_conv_worked_element_redone_from_its_printed_numbers(digits):
     trace = solve_layered(loads_spec(CONV_SPEC, "conv.yaml"), round_digits=digits)
     line = next(l for l in _notes(trace, 1) if l.startswith("worked element"))
-    products = re.findall(rf"({NUM})·({NUM})", line)
+    products = re.findall(rf"{OPERAND}·{OPERAND}", line)
     assert len(products) == 4  # the 2×2 output: every term printed
     printed = _num(re.search(rf"= ({NUM})$", line).group(1))
     with localcontext() as ctx:
@@ -539,7 +540,7 @@ optimizer: {name: sgd, lr: 0.1}
 def test_batchnorm_three_term_line_redone_from_its_printed_numbers(digits):
     trace = solve_layered(loads_spec(BN_SPEC, "bn.yaml"), round_digits=digits)
     line = next(l for l in _notes(trace, 2) if l.startswith("worked element"))
-    m = re.fullmatch(rf"worked element: ∂L/∂x\[1,1\] = \(([0-9]+)·({NUM}) − ({NUM}) − ({NUM})·({NUM})\) / "
+    m = re.fullmatch(rf"worked element: ∂L/∂x\[1,1\] = \(([0-9]+)·{OPERAND} − {OPERAND} − {OPERAND}·{OPERAND}\) / "
                      rf"\(([0-9]+)·({NUM})\) = ({NUM})", line)
     assert m, line
     M, dxhat, s1, xhat, s2, M2, std, printed = (_num(v) for v in m.groups())

@@ -79,7 +79,8 @@ class Float:
         return a
 
     def fmt(self, v) -> str:
-        return f"{float(v):.4f}".replace("-", "−")
+        text = f"{float(v):.4f}"
+        return "0.0000" if text == "-0.0000" else text.replace("-", "−")  # −0 (a ReLU's 0·(−γ)) is 0
 
     def conv2d(self, kernel, x, W, b, stride, padding):
         """`kernel` is tensor/kernels.conv2d_raw, passed in by layers.py (hand.py imports no kernel)."""

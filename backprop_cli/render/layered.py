@@ -74,7 +74,10 @@ def layered_document(trace) -> dict:
 
 
 def _fmt(v, digits: int) -> str:
-    return f"{float(v):.{digits}f}".replace("-", "−")
+    text = f"{float(v):.{digits}f}"
+    if text.lstrip("-").strip("0.") == "":  # a −0 or a tiny negative printed as 0: no sign
+        text = text.lstrip("-")
+    return text.replace("-", "−")
 
 
 def _rows(arr, digits: int, limit: int = 12) -> list[str]:
@@ -120,8 +123,9 @@ def _blocks(trace, digits: int, lang: str) -> list[tuple]:
         out.append(("h2", W["backward"], [], []))
         for st in reversed(record.layers):
             for note in st.notes:
+                lines = note.in_language(lang)
                 out.append(("text", f"{W['layer'].format(l=st.layer)}: {W.get(note.title, note.title)}",
-                            list(note.lines), [("note", note.lines)]))
+                            list(lines), [("note", lines)]))
             if "running_mean_new" in st.extras:
                 out.append(("text", f"{W['layer'].format(l=st.layer)}: {W['running']}",
                             ["running_mean = " + _rows(st.extras["running_mean_new"], digits)[0],
