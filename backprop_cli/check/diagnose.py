@@ -280,9 +280,12 @@ def _old_and_step(d: Diagnoser, miss: Miss) -> Optional[tuple[float, float]]:
     if not d.network:
         spec = d.solution.spec
         base, _, step = miss.name.partition("@")
+        index = ""
+        if getattr(spec, "tensor", False) and base.endswith("]") and "[" in base:  # w_new[2]@3 → w[2]@3
+            base, index = base[:base.index("[")], base[base.index("["):]
         if not getattr(spec, "minimize", None) or not base.endswith("_new") or base[:-4] not in spec.wrt:
             return None
-        old = d.value(at(base[:-4], int(step) if step else 1))
+        old = d.value(at(base[:-4] + index, int(step) if step else 1))
         return None if old is None else (old, old - miss.computed)
     p = parse(miss.name)
     if p is None or p.kind != "new":

@@ -367,6 +367,8 @@ def tensor_array(solution: Solution, name: str):
     trace = solution.trace
     if not getattr(trace, "tensor", False):
         return None
+    if getattr(trace, "steps", ()):  # gradient descent: step-qualified arrays too (w_new@2)
+        return trace.array(name)
     if name in trace.values:
         return trace.values[name]
     m = re.fullmatch(r"d(\w+)/d(\w+)", name)
@@ -584,7 +586,8 @@ class _Resolver:
         from ..tensor.names import element_name
 
         if len(index) == array.ndim:
-            element = element_name(name, index)
+            base, at_, step = name.partition("@")  # w_new@2 → w_new[1]@2: the index before the step
+            element = element_name(base, index) + at_ + step
             literal = _number(node, path, self.file)
             self.entries.append(Entry(element, element, literal.value, literal.text,
                                       self.solution.value(element), **where(node)))

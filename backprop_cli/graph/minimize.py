@@ -117,6 +117,10 @@ class _Descent:
 
 def solve_minimize(spec: GraphSpec, arith) -> GraphTrace:
     """`steps` steps of the optimizer on the wrt leaves, each fully derived."""
+    if spec.tensor:  # vectors and matrices: the tensor tape (imported here: scalar graphs never load numpy)
+        from .tensor_minimize import solve_tensor_minimize
+
+        return solve_tensor_minimize(spec, arith)
     run = _Descent(spec, arith)
     f = spec.output
     leaves: dict | None = None
