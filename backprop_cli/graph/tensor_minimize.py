@@ -196,6 +196,7 @@ def solve_tensor_minimize(spec, arith) -> TensorGraphTrace:
     losses: list[float] = []
     equations: list[TensorEquation] = []
     exact: dict = {}  # --exact: every policy value under its canonical element name
+    s = 1
     try:
         for s in range(1, spec.steps + 1):
             tape = run.derivation(params)
@@ -210,8 +211,9 @@ def solve_tensor_minimize(spec, arith) -> TensorGraphTrace:
             equations += mine + updates
             if run.exact:
                 exact.update((at(k, s), v) for k, v in tape.policy.items())
-        after = spec.steps + 1
+        after = s = spec.steps + 1
         tape = run.derivation(params, sections=("forward",))
+        tape.values[f] = as_array(tape.values[f])  # the tape keeps a rounded scalar as np.float64, not 0-d
         tape.record("loss_after", Ref(f), "after", f)
         after_equations = [_renamed(eq, _qualifier(after, frozenset({"loss_after"}))) for eq in tape.equations]
         losses.append(float(tape.values[f]) + 0.0)
@@ -221,8 +223,12 @@ def solve_tensor_minimize(spec, arith) -> TensorGraphTrace:
             exact.update((_element_at(k), v) for k, v in run.updates.policy.items())
     except ShapeError as error:
         raise SpecError(str(error), file=spec.file) from None
-    except ComputeError as exc:
-        raise exc.located(file=spec.file) from None
+    except ComputeError as exc:  # the step, and the node's line and column
+        where = next(({"line": n.line, "column": n.column} for n in spec.nodes
+                      if exc.message.startswith((f"node {n.name}:", f"node {n.name},"))), {})
+        step = "after the last step" if s > spec.steps else f"step {s}"
+        raise ComputeError(f"{step}: {exc.message}", line=exc.line, column=exc.column).located(
+            file=spec.file, **where) from None
 
     named: dict[str, float] = {}
     for record in steps:

@@ -40,9 +40,11 @@ def check_shapes(nodes, outputs, grad_output, file: str) -> dict[str, tuple[int,
             shapes[node.name] = infer_shape(node.expr, shapes)
         except ShapeError as error:
             raise SpecError(f"shape mismatch in {error.op}: " + " and ".join(show(s) for s in error.shapes)
-                            + f" — {error.rule}", file=file, line=node.line, path=f"graph.{node.name}") from None
+                            + f" — {error.rule}", file=file, line=node.line, column=node.column,
+                            path=f"graph.{node.name}") from None
         except ComputeError as error:
-            raise SpecError(str(error), file=file, line=node.line, path=f"graph.{node.name}") from None
+            raise SpecError(str(error), file=file, line=node.line, column=node.column,
+                            path=f"graph.{node.name}") from None
     for name, shape, _, _, line in grad_output:
         if shape != shapes[name]:
             raise SpecError(f"grad_output for {name} has shape {show(shape)}, but {name} has shape {show(shapes[name])}",

@@ -109,7 +109,7 @@ def graph_symbol(name: str, output: str) -> str:
 def descent_symbol(name: str, output: str, parameters, style: str = "unicode", plain=graph_symbol) -> str:
     """A name of gradient descent on a graph (`minimize:`), as the network derivation
     writes time: w (step 1), w(2) = w_new, buf[w](1), ∂f/∂w(2); hyperparameters α, μ, ρ …"""
-    from .notation import hyper_symbol
+    from .notation import STATE_SYMBOL, hyper_symbol
 
     base, _, step_text = name.partition("@")
     s = int(step_text) if step_text else 1
@@ -128,9 +128,6 @@ def descent_symbol(name: str, output: str, parameters, style: str = "unicode", p
     symbol = plain(base, output)
     return symbol if s == 1 else f"{symbol}({s})"
 
-
-STATE_SYMBOL = {"buf": ("buf", r"\mathrm{buf}"), "m": ("m", "m"), "v": ("v", "v"), "sq": ("s", "s"),
-                 "gavg": ("ḡ", r"\bar{g}"), "sum": ("G", "G")}
 
 
 class TableLook:

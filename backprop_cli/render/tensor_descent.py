@@ -19,8 +19,7 @@ from ..safe_text import latex_text
 from ..tensor.names import element_name, split_element
 from .common import chosen_steps, optimizer_text
 from .formula import format_number
-from .graph_table import STATE_SYMBOL
-from .notation import hyper_symbol
+from .notation import STATE_SYMBOL, hyper_symbol
 from .tensor_format import latex_name, matrix_latex, one_line, shape_text, unicode_name
 from .tensor_graph import latex_equation, text_equation
 
@@ -91,14 +90,14 @@ def descent_table(trace, digits: int = 4, lang: str = "en", show_steps=None):
     from rich.table import Table
     from rich.text import Text
 
-    from .wrap import BrokenEquation
+    from .wrap import BrokenEquation, Hanging
 
     words = WORDS.get(lang, WORDS["en"])
     text_name, _ = _namers(trace)
     title = f"{words['title']}: {trace.name}  ({words['output']} {trace.output})"
     if trace.policy == "round" and trace.digits is not None:
         title += "  — " + words["rounded"].format(d=trace.digits)
-    parts = [Text(title, style="bold"), Rule()]
+    parts = [Hanging(Text(title, style="bold")), Rule()]
     for record, sections in _parts(trace, show_steps):
         s = record.step
         parts.append(Rule(Text(words["step"].format(s=s), style="bold"), align="left"))
