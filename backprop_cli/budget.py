@@ -17,6 +17,7 @@ the promise (30 s, 2 GB).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 from .errors import BackpropError
@@ -211,24 +212,81 @@ def graph_counts(spec) -> tuple[int, int]:
     return first + 3 * consumers, pairs
 
 
-def estimate_graph(spec, *, policy: str, fmt: Optional[str], what: str = "solve") -> Estimate:
-    """A graph solve (and its printing in `fmt`; None: not printed, as in `check`)."""
+# Tensor graphs (and gradient descent on them): per array cell a derivation touches —
+# every leaf, and every computed node's operands and result, three times (forward,
+# backward, their records) — measured on least squares with X 100×100
+# (bench/bench_tensor_minimize.py's spec): float64 0.1 s and 10.5 MB a step to JSON,
+# --round 1.8 s and 60 MB a step (docs/limits.md).
+TENSOR_CELL = {"float": (0.5e-6, 60), "round": (30e-6, 900), "exact": (70e-6, 1800)}  # derive one cell
+TENSOR_PRINT_CELL = {"json": (1.6e-6, 150), "table": (0.2e-6, 10), "latex": (0.2e-6, 10), "markdown": (0.2e-6, 10)}
+TENSOR_OPERATION = 150e-6  # NumPy's fixed cost per operation and equation record (forward, backward, update)
+
+
+def tensor_cells(spec) -> tuple[int, int]:
+    """(array cells one derivation of a tensor graph touches, operations it records),
+    from the leaves' shapes alone (the shapes were checked when the spec was read)."""
+    from .calc.expr import refs
+    from .graph.solve import expression_size
+    from .tensor.tape import infer_shape
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    cells = operations = 0
+    size = math.prod
+    for node in spec.nodes:
+        if node.is_leaf:
+            shapes[node.name] = node.shape
+            cells += size(node.shape)
+            continue
+        try:
+            shapes[node.name] = infer_shape(node.expr, shapes)
+        except Exception:  # the solve reports it, with its own message
+            shapes[node.name] = ()
+        cells += size(shapes[node.name]) + sum(size(shapes[r]) for r in refs(node.expr))
+        operations += expression_size(node.expr)[0]
+    return cells, operations
+
+
+def estimate_graph(spec, *, policy: str, fmt: Optional[str], what: str = "solve",
+                   steps: Optional[int] = None) -> Estimate:
+    """A graph solve (and its printing in `fmt`; None: not printed, as in `check`).
+    Gradient descent (`minimize:`) repeats the derivation `steps` times (default: the
+    spec's), plus the update of every parameter and the forward pass after the last."""
     first, second = graph_counts(spec)
-    nodes = first + second
+    total = (steps or spec.steps) if getattr(spec, "minimize", None) else 1
+    runs = total + (1 if total > 1 or getattr(spec, "minimize", None) else 0)
+    nodes = (first + second) * runs
     cost, size = GRAPH_NODE[policy]
     seconds = START_SECONDS + nodes * cost
     megabytes = START_MB + nodes * size / 1e6
     if fmt is not None:
         cost, size = GRAPH_PRINT_NODE[fmt]
-        seconds += nodes * cost
-        megabytes += nodes * size / 1e6
+        shown = nodes if fmt in ("json", "table") or not getattr(spec, "tensor", False) else \
+            (first + second) * min(runs, DOCUMENT_STEPS + 1)
+        seconds += shown * cost
+        megabytes += shown * size / 1e6
         if policy == "exact":
             seconds += nodes * PRINT_EXACT_NODE
-    counts = (("graph nodes", len(spec.nodes)), ("equation nodes", first), ("second-order nodes", second))
-    return Estimate(what, counts, seconds, megabytes)
+    counts = [("graph nodes", len(spec.nodes)), ("equation nodes", nodes), ("second-order nodes", second)]
+    if getattr(spec, "tensor", False):
+        cells, operations = tensor_cells(spec)
+        parameters = sum(math.prod(spec.node(p).shape) for p in spec.wrt) if getattr(spec, "minimize", None) else 0
+        per_step = 3 * cells + 6 * parameters  # forward and backward; the update's states and operands
+        touched = per_step * runs
+        cost, size = TENSOR_CELL[policy]
+        seconds += touched * cost + runs * 3 * operations * TENSOR_OPERATION
+        megabytes += touched * size / 1e6
+        counts.append(("array cells", touched))
+        if fmt is not None:
+            cost, size = TENSOR_PRINT_CELL[fmt]
+            printed = touched if fmt == "json" else per_step * min(runs, DOCUMENT_STEPS + 1)
+            seconds += printed * cost
+            megabytes += printed * size / 1e6
+    return Estimate(what, tuple(counts), seconds, megabytes)
 
 
 def graph_advice(spec) -> str:
+    if getattr(spec, "minimize", None):
+        return "use fewer steps (steps: or --steps), smaller tensors, or drop --round/--exact"
     if spec.order == 2:
         return "use order: 1, or fewer `wrt` leaves for the second derivatives"
     return "split the graph into smaller specs"

@@ -229,7 +229,8 @@ def _enforce_budget(loaded, *, steps, round_digits, exact, detail, fmt) -> None:
     if getattr(loaded, "kind", "network") == "layered":
         return  # typed layers: numpy arrays only, bounded by the spec's own array sizes
     if _is_graph_spec(loaded):
-        enforce(estimate_graph(loaded, policy=policy, fmt=fmt), graph_advice(loaded))
+        minimize_steps = steps if getattr(loaded, "minimize", None) and isinstance(steps, int) and steps >= 1 else None
+        enforce(estimate_graph(loaded, policy=policy, fmt=fmt, steps=minimize_steps), graph_advice(loaded))
         return
     from .network.solve import resolve_detail
 

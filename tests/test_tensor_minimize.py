@@ -319,3 +319,20 @@ def test_a_diverging_run_names_the_update(cli, tmp_path):
     run = cli.run(["solve", str(spec), "--format", "json"])
     assert run.code == 2 and "Traceback" not in run.stderr, run.describe()
     assert "big.yaml:12:6: step 2: node f" in run.stderr and "1e300" in run.stderr, run.describe()
+
+
+def test_a_long_descent_on_big_tensors_is_refused_before_the_work(cli, tmp_path):
+    """100 parameters × 100 samples: 30 steps solve; 1000 steps (≈ 2 minutes, 12 GB to
+    JSON by measurement of 30) are refused at once, and --round at 30 steps too."""
+    rng = np.random.default_rng(0)
+    spec = tmp_path / "ls100.yaml"
+    spec.write_text(spec_text({"X": rng.normal(size=(100, 100)), "y": rng.normal(size=100), "w": np.zeros(100)},
+                              {"r": "X @ w - y", "f": "sum(r ** 2) / 100"}, ["w"], "{name: sgd, lr: 0.05}", 1000))
+    run = cli.run(["solve", str(spec), "--format", "json", "-o", str(tmp_path / "out.json")])
+    assert run.code == 2 and run.seconds < 2 and "budget" in run.stderr and "--steps" in run.stderr, run.describe()
+    run = cli.run(["solve", str(spec), "--format", "json", "--steps", "30", "--round", "4"])
+    assert run.code == 2 and "budget" in run.stderr, run.describe()
+    run = cli.run(["check", str(spec), "--key", str(CONFIGS / "graph_least_squares.key.yaml")])
+    assert run.code == 2 and "budget" in run.stderr, run.describe()
+    run = cli.run(["solve", str(spec), "--format", "json", "--steps", "3", "-o", str(tmp_path / "out.json")])
+    assert run.code == 0, run.describe()
