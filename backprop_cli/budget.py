@@ -294,3 +294,95 @@ def graph_advice(spec) -> str:
 
 def is_graph(spec: Any) -> bool:
     return getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec"
+
+
+# ------------------------------------------------------------------------------------------
+# typed layers (conv, pooling, norm, dropout, rnn, lstm: network/typed_solve.py)
+
+# Measured on generated conv2d/max-pool, LSTM, RNN and dense+dropout specs (docs/limits.md):
+# the cost is the numbers a step records — every element of every layer's output,
+# upstream gradient, parameters (before, gradient, after), extras (z, x̂, h, c, gates,
+# BPTT shares) and optimizer states, each a named value — ≈ 2 µs each to solve, ≈ 8 µs
+# each to print as JSON (5 µs in a table, LaTeX or Markdown, which write at most three
+# steps); ≈ 200 B each held, ≈ 550 B more while JSON is built. JSON is counted at 12 µs:
+# RNN/LSTM documents measured up to 1.7× the 8 µs of conv and dense ones.
+LAYERED_NAMED = (2e-6, 200)
+LAYERED_PRINT = {"json": (12e-6, 550), "table": (5e-6, 150), "latex": (5e-6, 150), "markdown": (5e-6, 150)}
+# One multiply-add of a layer's forward or backward pass (NumPy einsum/matmul; hand
+# rounding, when typed layers get --round, evaluates each one as an equation).
+LAYERED_MAC = {"float": (2e-9, 0), "round": (25e-6, 900), "exact": (60e-6, 1500)}
+LAYERED_LOOP = 5e-6  # one Python-level iteration (a max-pool window's routing, an RNN time step's ops)
+_STATE_COPIES = {"sgd": 0, "adam": 2, "adagrad": 1}
+
+
+def layered_counts(spec, steps: int) -> dict[str, int]:
+    """(named values, multiply-adds, Python iterations) of a typed-layer solve of `steps`
+    steps, from the layers' shapes alone — what typed_solve records per step."""
+    N = spec.samples
+    opt = spec.optimizer
+    if opt.name == "rmsprop":
+        states = 1 + bool(opt.centered) + bool(opt.momentum.value)
+    elif opt.name == "sgd":
+        states = 1 if opt.momentum.value else 0
+    else:
+        states = _STATE_COPIES.get(opt.name, 2)
+    named = macs = loops = 0
+    for layer in spec.layers:
+        size_in, size_out = math.prod(layer.in_shape), math.prod(layer.out_shape)
+        P = sum(math.prod(p.shape) for p in layer.params.values())
+        named += 2 * N * size_out + (3 + states) * P
+        kind = layer.type
+        if kind in ("dense", "conv2d", "conv1d"):
+            named += N * size_out  # z
+            if kind == "dense":
+                macs += N * size_out * layer.in_shape[-1]
+            else:
+                W = layer.params["weights"]
+                macs += N * size_out * math.prod(W.shape[1:])
+                loops += 3 * math.prod(W.shape[2:])  # one einsum per kernel position, forward and backward
+        elif kind in ("maxpool2d", "avgpool2d"):
+            macs += N * size_out * math.prod(layer.kernel)
+            loops += N * size_out if kind == "maxpool2d" else 2 * math.prod(layer.kernel)  # routing per window
+        elif kind in ("batchnorm", "layernorm"):
+            named += N * size_in + 2 * (layer.in_shape[0] if kind == "batchnorm" else N)
+            macs += 10 * N * size_in
+        elif kind in ("rnn", "lstm"):
+            T, features = layer.in_shape[0], layer.in_shape[-1]
+            H = layer.params["W_hh"].shape[1]
+            gates = 4 if kind == "lstm" else 1
+            named += (7 if kind == "lstm" else 2) * N * T * H + T * P  # h, c, dL/dh, gates; BPTT shares
+            macs += N * T * gates * H * (features + H)
+            loops += 40 * T
+        else:
+            macs += N * size_in
+    macs *= 3  # forward, and the backward pass's two products
+    named += spec.samples * (math.prod(spec.input.shape[1:]) + math.prod(spec.target.shape[1:]))
+    return {"named": named * steps, "named_step": named, "macs": macs * steps, "loops": loops * steps}
+
+
+def estimate_layered(spec, *, steps: Optional[int] = None, fmt: Optional[str], policy: str = "float",
+                     what: str = "solve") -> Estimate:
+    """A typed-layer solve (and its printing in `fmt`; None: not printed, as in `check`).
+    `policy`: "round" when typed layers are hand-rounded (each multiply-add an equation)."""
+    total = steps or spec.steps
+    c = layered_counts(spec, total)
+    numbers = spec.samples * (math.prod(spec.input.shape[1:]) + math.prod(spec.target.shape[1:])) + \
+        sum(math.prod(p.shape) for layer in spec.layers for p in layer.params.values())
+    seconds = START_SECONDS + numbers * READ_NUMBER[0] + c["named"] * LAYERED_NAMED[0] + c["loops"] * LAYERED_LOOP
+    megabytes = START_MB + numbers * READ_NUMBER[1] / 1e6 + c["named"] * LAYERED_NAMED[1] / 1e6
+    cost, size = LAYERED_MAC[policy]
+    seconds += c["macs"] * cost
+    megabytes += c["macs"] * size / 1e6
+    if fmt is not None:
+        cost, size = LAYERED_PRINT[fmt]
+        printed = c["named"] if fmt == "json" else c["named_step"] * min(total, DOCUMENT_STEPS)
+        seconds += printed * cost
+        megabytes += printed * size / 1e6
+    counts = (("numbers read", numbers), ("recorded values", c["named"]), ("multiply-adds", c["macs"]))
+    return Estimate(what, counts, seconds, megabytes)
+
+
+def layered_advice(spec, steps: int) -> str:
+    if steps > 1:
+        return "use fewer steps (steps: or --steps), a smaller input, or fewer filters / hidden units"
+    return "use a smaller input (fewer channels, pixels or time steps), fewer filters or hidden units, or fewer samples"

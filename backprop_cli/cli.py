@@ -226,8 +226,12 @@ def _enforce_budget(loaded, *, steps, round_digits, exact, detail, fmt) -> None:
     from .budget import enforce, estimate_graph, estimate_network, graph_advice, network_advice
 
     policy = "exact" if exact else "round" if round_digits is not None else "float"
-    if getattr(loaded, "kind", "network") == "layered":
-        return  # typed layers: numpy arrays only, bounded by the spec's own array sizes
+    if getattr(loaded, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
+        from .budget import estimate_layered, layered_advice
+
+        total = steps if isinstance(steps, int) and steps >= 1 else loaded.steps
+        enforce(estimate_layered(loaded, steps=total, fmt=fmt, policy=policy), layered_advice(loaded, total))
+        return
     if _is_graph_spec(loaded):
         minimize_steps = steps if getattr(loaded, "minimize", None) and isinstance(steps, int) and steps >= 1 else None
         enforce(estimate_graph(loaded, policy=policy, fmt=fmt, steps=minimize_steps), graph_advice(loaded))

@@ -189,8 +189,10 @@ def check_budget(spec: Any, options: CheckOptions) -> None:
     from .. import budget
 
     policy = "exact" if options.exact else "round" if options.round_digits is not None else "float"
-    if getattr(spec, "kind", "network") == "layered":
-        return  # typed layers: numpy arrays only, bounded by the spec's own array sizes
+    if getattr(spec, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
+        budget.enforce(budget.estimate_layered(spec, fmt=None, policy=policy, what="check"),
+                       budget.layered_advice(spec, spec.steps))
+        return
     if _is_graph(spec):
         budget.enforce(budget.estimate_graph(spec, policy=policy, fmt=None, what="check"), budget.graph_advice(spec))
         return
