@@ -23,6 +23,8 @@ from .notation import STATE_SYMBOL, hyper_symbol
 from .tensor_format import latex_name, matrix_latex, one_line, shape_text, unicode_name
 from .tensor_graph import latex_equation, text_equation
 
+DESCENT_WIDTH = 25.0  # em: step-qualified names (w_{1}(2), buf_{w_{1}}(1)) measure shorter than they set
+
 WORDS = {
     "en": {"title": "Gradient descent on a tensor graph", "step": "Step {s}", "start": "Parameters",
            "given": "Given", "forward": "Forward pass", "backward": "Backward pass: gradients of {o}",
@@ -147,7 +149,9 @@ def descent_lines(trace, digits: int, lang: str, markdown: bool = False, show_st
         head = f"{words['title']}: {trace.name}"
         if trace.policy == "round" and trace.digits is not None:
             head += " (" + words["rounded"].format(d=trace.digits) + ")"
-        lines += [heading(0, head), ""]
+        # LaTeX: a centred block, which breaks a long name ragged (a \section* line overfills)
+        lines += [heading(0, head) if markdown else
+                  "\\begin{center}\n{\\Large\\bfseries " + latex_text(head) + "}\n\\end{center}", ""]
     for record, sections in _parts(trace, show_steps):
         s = record.step
         lines += [heading(1, words["step"].format(s=s)), "", heading(2, words["given"] if s == 1 else words["start"]), ""]
@@ -161,11 +165,11 @@ def descent_lines(trace, digits: int, lang: str, markdown: bool = False, show_st
                 title_ += " — " + optimizer_text(trace.spec)
             lines += [heading(2, title_), ""]
             for eq in eqs:
-                lines += latex_equation(eq, trace, digits, words, markdown, tex_name) + [""]
+                lines += latex_equation(eq, trace, digits, words, markdown, tex_name, DESCENT_WIDTH) + [""]
     n = len(trace.steps)
     lines += [heading(1, words["after"].format(n=n)), ""]
     for eq in trace.after_equations:
-        lines += latex_equation(eq, trace, digits, words, markdown, tex_name) + [""]
+        lines += latex_equation(eq, trace, digits, words, markdown, tex_name, DESCENT_WIDTH) + [""]
     f = tex_name(trace.output)
     if markdown:
         lines += [f"| {words['step'].format(s='').strip() or 'Step'} | ${f}$ |", "|---:|---:|"]

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..calc.expr import Ref
 from ..safe_text import latex_text
-from .tensor_format import (GRADIENT, WORKED_LIMIT, Printer, fits, fmt_policy, latex_name, matrix_latex, one_line,
-                            operand_shapes, shape_text, unicode_name, values_of, worked_element)
+from .tensor_format import (GRADIENT, LATEX_WIDTH, WORKED_LIMIT, Printer, fmt_policy, latex_name, matrix_latex, one_line,
+                            operand_shapes, shape_text, unicode_name, values_of, worked_element, fits as fits_width)
 
 WORDS = {
     "en": {"title": "Tensor graph", "forward": "Forward pass",
@@ -60,9 +60,12 @@ def latex_lines(trace, digits: int, lang: str, markdown: bool = False) -> list[s
     return lines
 
 
-def latex_equation(eq, trace, digits: int, words: dict, markdown: bool, latex_name=latex_name) -> list[str]:
+def latex_equation(eq, trace, digits: int, words: dict, markdown: bool, latex_name=latex_name,
+                   width: float = LATEX_WIDTH) -> list[str]:
     """One tensor equation as an aligned block: name = matrix form, its shapes, the
-    numbers, the result, one worked element. `latex_name` spells a name (descent: w(2))."""
+    numbers, the result, one worked element. `latex_name` spells a name (descent: w(2));
+    `width` (em) is where a row is split (names with scripts measure short)."""
+    fits = lambda row: fits_width(row, width)  # noqa: E731
     shapes = operand_shapes(eq)
     sym = Printer(latex_name, shapes, True).p(eq.expr)
     values = dict(eq.operands)
@@ -89,7 +92,7 @@ def latex_equation(eq, trace, digits: int, words: dict, markdown: bool, latex_na
             rows.append(lhs + " &= " + e_sym + " = " + e_num + " = " + value)
         elif fits(lhs + " &= " + e_sym):
             rows.append(lhs + " &= " + e_sym)
-            rows.append("&= " + e_num + " = " + value if fits("&= " + e_num) else "&= " + value)
+            rows.append("&= " + e_num + " = " + value if fits("&= " + e_num + " = " + value) else "&= " + value)
         else:  # too long to typeset as one row: the numbers alone, when they fit
             rows.append(lhs + " &= " + (e_num + " = " if fits(lhs + " &= " + e_num) else "") + value)
         if element.condition:
