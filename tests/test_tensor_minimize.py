@@ -336,3 +336,18 @@ def test_a_long_descent_on_big_tensors_is_refused_before_the_work(cli, tmp_path)
     assert run.code == 2 and "budget" in run.stderr, run.describe()
     run = cli.run(["solve", str(spec), "--format", "json", "--steps", "3", "-o", str(tmp_path / "out.json")])
     assert run.code == 0, run.describe()
+
+
+def test_a_structured_key_is_read_and_diagnosed_like_named_values(cli, tmp_path):
+    doc = _solve(cli, CONFIGS / "graph_least_squares.yaml")
+    w2, buf = doc["steps"][1]["values"]["w"], doc["named"]["buf_w[2]@2"]
+    wrong = w2[1] + 0.01 * buf  # the gradient step added
+    key = tmp_path / "k.yaml"
+    key.write_text(f"steps:\n  - step: 2\n    updates: {{w: [{doc['steps'][1]['updates']['w'][0]!r}, {wrong!r}]}}\n"
+                   f"    loss: {doc['losses'][1]!r}\nlosses: {json.dumps(doc['losses'])}\n")
+    run = cli.run(["check", str(CONFIGS / "graph_least_squares.yaml"), "--key", str(key), "--format", "json"])
+    assert run.code == 1, run.describe()
+    results = [r for spec in json.loads(run.stdout)["specs"] for r in spec["results"]]
+    miss = [r for r in results if not r["ok"]]
+    assert len(results) == 7 and [r["name"] for r in miss] == ["steps[1].updates.w[1]"], results
+    assert "wrong direction" in miss[0]["cause"]

@@ -383,6 +383,17 @@ def tensor_document_name(trace, path: tuple) -> Optional[str]:
     from ..tensor.names import element_name
 
     head = path[0]
+    steps = getattr(trace, "steps", ())
+    if head == "steps" and len(path) >= 3 and path[1] < len(steps):  # gradient descent: steps[i].field…
+        s, field_ = steps[path[1]].step, path[2]
+        if field_ == "loss":
+            return at("loss", s)
+        if len(path) >= 4 and field_ in ("values", "gradients", "updates"):
+            base = {"values": path[3], "gradients": f"d{trace.output}/d{path[3]}", "updates": f"{path[3]}_new"}[field_]
+            return at(element_name(base, tuple(path[4:])), s)
+        return None
+    if head == "losses" and len(path) == 2 and steps:
+        return at("loss", path[1] + 1) if path[1] < len(steps) else "loss_after"
     if head == "values" and len(path) >= 2:
         return element_name(path[1], tuple(path[2:]))
     if head == "gradients" and len(path) >= 2:
