@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..calc.expr import Bin, Call, Expr, Neg, Num, Ref
+from ..calc.expr import Expr, Ref, rename
 from ..errors import BackpropError, ComputeError, SpecError
 from ..frozen import replace
 from ..network.engine import optimizer_step
@@ -65,21 +65,6 @@ def _element_at(name: str) -> str:
     """w_new@2[1] (the tape's spelling) → w_new[1]@2 (the canonical one)."""
     m = _STEP_ELEMENT.match(name)
     return f"{m['base']}{m['index']}@{m['step']}" if m else name
-
-
-def rename(e: Expr, name) -> Expr:
-    """The expression with every reference renamed by `name(str) -> str`."""
-    if isinstance(e, Ref):
-        return Ref(name(e.name))
-    if isinstance(e, Num):
-        return e
-    if isinstance(e, Neg):
-        return Neg(rename(e.operand, name))
-    if isinstance(e, Bin):
-        return Bin(e.op, rename(e.left, name), rename(e.right, name))
-    if isinstance(e, Call):
-        return Call(e.fn, tuple(rename(a, name) for a in e.args))
-    raise TypeError(type(e).__name__)  # pragma: no cover - the parser builds no other node
 
 
 def _renamed(eq: TensorEquation, name) -> TensorEquation:
