@@ -38,7 +38,6 @@ from ..tensor.tape import Tape, TensorEquation, as_array, gradient_name
 from ..trace import Equation, TensorGraphTrace, TensorStep
 
 _STEP_ELEMENT = re.compile(r"^(?P<base>.*)@(?P<step>[0-9]+)(?P<index>\[[0-9,]+\])$")
-STATE_PREFIXES = ("buf", "m", "v", "sq", "gavg", "sum")
 
 
 class DescentTape(Tape):
