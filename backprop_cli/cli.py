@@ -98,6 +98,16 @@ def _console(**options):
     return Console(file=_VisibleStream(sys.stdout), force_terminal=False, **options)
 
 
+def _piped_width() -> int:
+    """Off a terminal: $COLUMNS when the user set it (a CI log, `COLUMNS=80 … | less`),
+    else 160 — wide enough that a cause is not folded in a log nobody resizes."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return 160
+    return columns if 40 <= columns <= 1000 else 160
+
+
 def _progress(total: int, label: str):
     """A rich progress bar on a TTY for long work; None (silent) when piped."""
     if total < 50 or not sys.stderr.isatty() or os.environ.get("CI"):
@@ -438,11 +448,11 @@ def check(
             while chunk := list(itertools.islice(lines, 2000)):
                 typer.echo(visible("\n".join(chunk), lines=True))
     else:
-        console = _console(highlight=False, width=None if sys.stdout.isatty() else 160)
+        console = _console(highlight=False, width=None if sys.stdout.isatty() else _piped_width())
         several = len(report.specs) > 1
         for spec_report in report.specs:
             if spec_report.checked and (not several or spec_report.mismatches):
-                console.print(render_table(spec_report, mismatches_only=several))
+                console.print(render_table(spec_report, mismatches_only=several, width=console.width))
         for spec_report in report.specs:
             if spec_report.error is None:  # bad input is reported on stderr only (SPEC §8)
                 console.print(visible(summary_line(spec_report)), markup=False)

@@ -120,6 +120,7 @@ _TEXT_UNICODE = {  # beyond ASCII: what pdflatex's UTF-8 input can typeset witho
     "×": r"$\times$", "÷": r"$\div$", "·": r"$\cdot$", "→": r"$\to$", "←": r"$\leftarrow$",
     "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "≈": r"$\approx$", "∂": r"$\partial$",
     "²": r"$^2$", "³": r"$^3$", "½": r"$\frac12$", "°": r"$^\circ$", "±": r"$\pm$", "\u00a0": "~",
+    "ᵀ": r"$^{\top}$", "⊙": r"$\odot$", "√": r"$\surd$", "∑": r"$\sum$",
 }
 
 

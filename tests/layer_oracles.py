@@ -105,10 +105,11 @@ def naive_loss(spec, params, x=None):
         return np.sum((a - t) ** 2) * (0.5 if spec.loss == "half_sse" else 1) / (N if mean else 1)
     if spec.loss == "bce":
         return -np.sum(t * np.log(a) + (1 - t) * np.log(1 - a)) / (a.size if mean else 1)
-    zz = z.reshape(N, -1)
+    K = z.shape[-1]  # one row per sample, or per sample and time step after `output: all`
+    zz, t = z.reshape(-1, K), spec.target.reshape(-1, K)
     m = zz.max(axis=1, keepdims=True)
     lse = m[:, 0] + np.log(np.exp(zz - m).sum(axis=1))
-    return np.sum(lse * t.sum(axis=1) - (t * zz).sum(axis=1)) / (N if mean else 1)
+    return np.sum(lse * t.sum(axis=1) - (t * zz).sum(axis=1)) / (len(zz) if mean else 1)
 
 
 def finite_differences(spec, h=1e-6):
@@ -214,7 +215,8 @@ def torch_run(spec, steps):
                     weights.update(bias_ih_l0=p["b"], bias_hh_l0=torch.zeros_like(p["b"]))
                 seq, _ = torch.func.functional_call(m, weights, (x, h0))
                 x = seq if layer.output == "all" else seq[:, -1]
-            x.retain_grad()
+            if x.requires_grad:  # a parameter-free first layer (max-pool on the input) has no gradient
+                x.retain_grad()
             outs.append(x)
         N = x.shape[0]
         a, tt = x.reshape(N, -1), t.reshape(N, -1)
@@ -225,7 +227,8 @@ def torch_run(spec, steps):
         elif spec.loss == "bce":
             loss = Fn.binary_cross_entropy(a, tt, reduction=spec.reduction)
         else:
-            loss = Fn.cross_entropy(z_last.reshape(N, -1), tt, reduction=spec.reduction)
+            K = z_last.shape[-1]  # the N·T rows of a per-time-step loss
+            loss = Fn.cross_entropy(z_last.reshape(-1, K), t.reshape(-1, K), reduction=spec.reduction)
         loss.backward()
         rec = {"loss": loss.item(), "out": [v.detach().numpy().copy() for v in outs],
                "grad_out": [None if v.grad is None else v.grad.numpy().copy() for v in outs],  # None: off the loss path

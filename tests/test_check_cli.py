@@ -286,3 +286,26 @@ def test_graph_key_unknown_node(tmp_path: Path) -> None:
     result = run(spec)
     assert result.exit_code == 2
     assert "values.qq" in result.stderr and "did you mean 'q'?" in result.stderr
+
+
+def test_check_table_reads_at_80_columns(tmp_path):
+    """Piped with COLUMNS=80 (a narrow log, `… | less`), the table fits and the cause is
+    readable words, not three letters a line: difference and tolerance give way."""
+    import os
+    import subprocess
+    import sys
+
+    spec = tmp_path / "rnn.yaml"
+    shutil.copy(ROOT / "configs" / "rnn_bptt.yaml", spec)
+    (tmp_path / "rnn.key.yaml").write_text("named:\n  dL/dL1.W_hh[1,2]: 0.183955\n  dL/dL1.W_hh[2,1]: 0.324093\n")
+    env = {**os.environ, "COLUMNS": "80"}
+    run = subprocess.run([sys.executable, "-m", "backprop_cli", "check", str(spec)], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80, run.stdout
+    assert "tolerance" not in run.stdout
+    assert "indices swapped?" in " ".join(" ".join(lines).split()), run.stdout
+    wide = subprocess.run([sys.executable, "-m", "backprop_cli", "check", str(spec)], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"}, cwd=tmp_path)
+    assert "tolerance" in wide.stdout and "±" in wide.stdout

@@ -4,6 +4,7 @@ the derivation notes, and bad input for every new field (exit 2 with the field p
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 
@@ -46,12 +47,12 @@ def case(kind: str, seed: int) -> str:
     if kind in ("conv2d", "maxpool", "avgpool", "bn2d"):
         C, H = rng.choice([1, 2]), 4
         O = rng.choice([1, 2])
-        stride, pad = rng.choice([(1, 0), (1, 1), (2, 0)]) if kind == "conv2d" else (1, 0)
+        stride, pad = rng.choice([(1, 0), (1, 1), (2, 0), (2, 1)]) if kind == "conv2d" else (1, 0)
         k = 3 if (kind == "conv2d" and stride == 2) else 2 if kind != "conv2d" else rng.choice([2, 3])
         if kind == "conv2d" and stride == 1 and pad == 1:
             k = 3
-        if stride == 2:
-            H = 5  # (5 − 3) is a multiple of 2: the stride fits
+        if stride == 2:  # 5 − 3 is a multiple of 2; with padding 1 on 6 only the last padded column is unread
+            H = 5 if pad == 0 else 6
         Ho = (H + 2 * pad - k) // stride + 1
         x = (C, H, H)
         conv_bias = "" if kind == "bn2d" else f"    bias: {_arr(rng, (O,), 0.2)}\n"
@@ -109,8 +110,14 @@ def case(kind: str, seed: int) -> str:
                + f"    output: {'all' if every else 'last'}\n")
         layers = [rec, f"  - weights: {_arr(rng, (1, Hn), 0.8)}\n    bias: [0.1]\n"]
         out = (T, 1) if every else (1,)
+        if every and seed % 2:  # a character-level RNN: softmax over 3 classes at every time step
+            layers[1] = f"  - weights: {_arr(rng, (3, Hn), 0.8)}\n    bias: {_arr(rng, (3,), 0.1)}\n    activation: softmax\n"
+            loss, out = "cross_entropy", (T, 3)
     xs = _arr(rng, (N,) + x if N > 1 else x, 1.0)
-    if loss == "cross_entropy":
+    if loss == "cross_entropy" and len(out) == 2:  # one class index per time step
+        one = lambda: "[" + ", ".join(str(rng.randrange(out[1])) for _ in range(out[0])) + "]"  # noqa: E731
+        ts = "[" + ", ".join(one() for _ in range(N)) + "]" if N > 1 else one()
+    elif loss == "cross_entropy":
         ts = "[" + ", ".join(str(rng.randrange(out[0])) for _ in range(N)) + "]" if N > 1 else str(rng.randrange(out[0]))
     elif loss == "bce":
         ts = "[" + ", ".join(f"[{rng.random():.2f}]" for _ in range(N)) + "]" if N > 1 else f"[{rng.random():.2f}]"
@@ -162,6 +169,24 @@ def test_every_layer_matches_torch(kind, seed):
                 close(st.extras["running_var_new"], r["running"][l][1], "running var")
     close(trace.loss_after, ref[spec.steps]["loss"], "loss after")
 
+
+
+@pytest.mark.parametrize("seed", [3, 104])
+def test_stride_that_drops_only_padding_is_accepted(seed):
+    """3×3, stride 2, padding 1 on an even size (ResNet's downsampling): PyTorch's floor
+    leaves only the last padded column unread — no input lost, so no error."""
+    text = case("conv2d", seed)
+    assert "stride: 2\n    padding: 1" in text and "[[[[" in text
+    spec = loads_spec(text)
+    trace = solve_layered(spec, steps=1)
+    for st, want in zip(trace.steps[0].layers, finite_differences(spec)):
+        for name, g in want.items():
+            np.testing.assert_allclose(st.grads[name], g, rtol=1e-5, atol=1e-7, err_msg=f"L{st.layer}.{name}")
+    if importlib.util.find_spec("torch") is not None:
+        ref = torch_run(spec, 1)
+        for st in trace.steps[0].layers:
+            for name in st.params:
+                close(st.grads[name], ref[0]["grads"][st.layer - 1][name], f"grad L{st.layer}.{name}")
 
 # ---------------------------------------------------------------------------------------
 # shipped examples: one per layer type, keys computed by PyTorch
@@ -258,7 +283,23 @@ layers:
 loss: mse
 lr: 0.1
 """
+BASE_CHAR = """\
+input: [[1, 0], [0, 1], [1, 1]]
+target: [0, 2, 1]
+layers:
+  - type: rnn
+    W_xh: [[0.1, 0.2], [0.3, -0.1]]
+    W_hh: [[0.5, -0.2], [0.0, 0.3]]
+    output: all
+  - weights: [[1.0, -1.0], [0.5, 0.2], [-0.3, 0.8]]
+    activation: softmax
+loss: cross_entropy
+lr: 0.1
+"""
 BAD = [
+    (BASE_CHAR, "target: [0, 2, 1]", "target: [0, 2]", "target", "one per time step"),
+    (BASE_CHAR, "target: [0, 2, 1]", "target: [0, 2, 3]", "target[2]", "class index 0…2"),
+    (BASE_CHAR, "target: [0, 2, 1]", "target: [0, [0.5, -0.5, 1], 1]", "target[1]", "non-negative"),
     (BASE_CONV, "[[[[0.1, -0.2], [0.3, 0.4]]]]", "[[[[0.1, -0.2, 0.1, 0.1, 0.1], [0.3, 0.4, 0.1, 0.1, 0.1]]]]",
      "layers[0].weights", "kernel larger"),
     (BASE_CONV, "    stride: 1\n", "    stride: 3\n", "layers[0].stride", "stride does not fit"),
@@ -267,7 +308,7 @@ BAD = [
     (BASE_CONV, "[[[[0.1, -0.2], [0.3, 0.4]]]]", "[[[[0.1, -0.2], [0.3, 0.4]], [[0.1, -0.2], [0.3, 0.4]]]]",
      "layers[0].weights", "channel mismatch"),
     (BASE_CONV, "  - type: flatten\n", "  - type: flaten\n", "layers[2].type", "did you mean 'flatten'"),
-    (BASE_CONV, "    stride: 1\n", "    stride: 0\n", "layers[0].stride", "≥ 1"),
+    (BASE_CONV, "    stride: 1\n", "    stride: 0\n", "layers[0].stride", "from 1 to 10000"),
     (BASE_CONV, "    stride: 1\n", "    strides: 1\n", "layers[0].strides", "did you mean 'stride'"),
     (BASE_RNN, "mask: [1, 0]", "mask: [1, 0, 1]", "layers[1].mask", "shape"),
     (BASE_RNN, "mask: [1, 0]", "mask: [1, 0.5]", "layers[1].mask", "0s and 1s"),
@@ -330,3 +371,96 @@ def test_check_names_the_causes_of_typed_layer_errata(tmp_path):
     assert "stopped at the last step" in causes["dL/dL1.W_hh[1,2]"]
     assert "wrong direction" in causes["L1.W_hh_new[1,1]"]
     assert causes["dL/dL1.W_hh[2,1]"] == "matches dL/dL1.W_hh[1,2]: indices swapped?"
+
+
+POOL_NET = """\
+input: [[[1, 2, 0, 1], [0, 1, 3, 2], [2, 1, 0, 1], [1, 0, 2, 3]]]
+target: [1.0, 0.5]
+layers:
+  - type: conv2d
+    weights: [[[[1, 0, 0.5], [0.5, 1, -0.5], [0, 0.2, 0.3]]]]
+    bias: [0.1]
+    padding: 1
+    activation: relu
+  - type: maxpool2d
+    kernel: 2
+  - type: flatten
+  - weights: [[0.1, 0.2, 0.3, 0.4], [-0.1, 0.2, -0.3, 0.4]]
+loss: mse
+lr: 0.1
+"""
+
+
+def test_check_names_a_flipped_kernel_and_max_pool_routing(tmp_path):
+    """Two CNN errata: ∂L/∂W written 180° rotated (a convolution where PyTorch
+    cross-correlates) and a pooled gradient routed to a position that did not win.
+    ∂L/∂W comes from finite differences; the window maxima from the conv written here."""
+    spec = loads_spec(POOL_NET)
+    dW = finite_differences(spec)[0]["weights"][0, 0]  # (3, 3)
+    # the conv's output by hand (zero padding 1, cross-correlation), then relu
+    x = np.pad(spec.input[0, 0], 1)
+    K = spec.layers[0].params["weights"][0, 0]
+    a = np.maximum(np.array([[(x[i:i + 3, j:j + 3] * K).sum() + 0.1 for j in range(4)] for i in range(4)]), 0)
+    window = a[:2, :2]  # the first pooling window; its maximum wins
+    u, v = divmod(int(window.argmax()), 2)
+    loser = (1 - u, v)
+    trace = solve_layered(spec)
+    g = trace.steps[0].layers[1].grad_output[0, 0, 0, 0]  # the pooled output's gradient
+    (tmp_path / "cnn.yaml").write_text(POOL_NET)
+    (tmp_path / "cnn.key.yaml").write_text(
+        "named:\n"
+        f"  dL/dL1.weights[1,1,1,1]: {dW[2, 2]:.6f}\n"
+        f"  dL/dL1.weights[1,1,1,2]: {dW[2, 1]:.6f}\n"
+        f"  dL/dL1.out[1,{loser[0] + 1},{loser[1] + 1}]: {g:.6f}\n"
+        f"  dL/dL1.out[1,{u + 1},{v + 1}]: 0.0\n")
+    run = cold(["check", str(tmp_path / "cnn.yaml"), "--format", "json"])
+    assert run.code == 1, run.describe()
+    causes = {r["name"]: r["cause"] for r in json.loads(run.stdout)["specs"][0]["results"]}
+    assert causes["dL/dL1.weights[1,1,1,1]"].startswith("matches dL/dL1.weights[1,1,3,3], the kernel rotated 180°")
+    assert "rotated 180°" in causes["dL/dL1.weights[1,1,1,2]"]
+    assert causes[f"dL/dL1.out[1,{loser[0] + 1},{loser[1] + 1}]"].startswith("max-pool routing: the gradient of L2.out[1,1,1]")
+    assert f"L1.out[1,{u + 1},{v + 1}] = {window[u, v]:.4g}" in causes[f"dL/dL1.out[1,{loser[0] + 1},{loser[1] + 1}]"]
+    assert "is the maximum" in causes[f"dL/dL1.out[1,{u + 1},{v + 1}]"]
+
+
+def test_check_names_lstm_gates_in_another_order(tmp_path):
+    """A key whose gate blocks are in a blog's a, i, f, o order: each row matches the
+    same element of another gate's block (gradients by finite differences)."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "configs" / "lstm_sequence.yaml").read_text()
+    spec = loads_spec(text)
+    H = spec.layers[0].params["W_hh"].shape[1]
+    dW = finite_differences(spec)[0]["W_ih"]
+    (tmp_path / "lstm.yaml").write_text(text)
+    # row 1 of the i block written with the g block's first row (a, i, f, o puts g first)
+    (tmp_path / "lstm.key.yaml").write_text(f"named:\n  dL/dL1.W_ih[1,1]: {dW[2 * H, 0]:.6f}\n")
+    run = cold(["check", str(tmp_path / "lstm.yaml"), "--format", "json"])
+    assert run.code == 1, run.describe()
+    cause = json.loads(run.stdout)["specs"][0]["results"][0]["cause"]
+    assert cause.startswith(f"matches dL/dL1.W_ih[{2 * H + 1},1], the same element of the g gate's rows"), cause
+
+
+def test_check_names_the_wrong_variance_of_batch_norm(tmp_path):
+    """Batch norm's classic slips, computed here by hand: normalising with the unbiased
+    variance (÷ (M − 1)), and running_var updated with the biased one."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "configs" / "batchnorm_mlp.yaml").read_text()
+    spec = loads_spec(text)
+    h = spec.input @ spec.layers[0].params["weights"].T  # the affine layer (no bias)
+    bn = spec.layers[1]
+    unbiased = h.var(axis=0, ddof=1)
+    xhat = (h - h.mean(axis=0)) / np.sqrt(unbiased + bn.eps)
+    out = bn.params["gamma"] * xhat + bn.params["beta"]
+    running = (1 - bn.momentum) * bn.running_var + bn.momentum * h.var(axis=0)
+    (tmp_path / "bn.yaml").write_text(text)
+    (tmp_path / "bn.key.yaml").write_text(
+        f"named:\n  L2.var[1]: {unbiased[0]:.6f}\n  L2.xhat[2,3]: {xhat[1, 2]:.6f}\n  L2.out[4,2]: {out[3, 1]:.6f}\n"
+        f"  L2.running_var_new[3]: {running[2]:.6f}\n")
+    run = cold(["check", str(tmp_path / "bn.yaml"), "--format", "json"])
+    assert run.code == 1, run.describe()
+    causes = {r["name"]: r["cause"] for r in json.loads(run.stdout)["specs"][0]["results"]}
+    for name in ("L2.var[1]", "L2.xhat[2,3]", "L2.out[4,2]"):
+        assert causes[name].startswith("normalised with the unbiased variance (÷ (M − 1), M = 4)"), causes
+    assert causes["L2.running_var_new[3]"].startswith("running_var updated with the biased batch variance"), causes

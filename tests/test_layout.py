@@ -104,8 +104,6 @@ def test_in_out_shape_mismatch_names_the_field(tmp_path):
     assert run.code == 2 and "layers[0].layout" in run.stderr and "in_out" in run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="known gap since the matrix-form derivations (tensor issue) landed: "
-                   "--detail matrix prints an in_out layer's gradient in (out, in); see docs/layers.md")
 @pytest.mark.parametrize("fmt", ["table", "latex", "markdown"])
 def test_renderers_show_the_written_matrix(tmp_path, fmt):
     spec = tmp_path / "net.yaml"

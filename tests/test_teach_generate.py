@@ -283,6 +283,24 @@ def test_key_skeleton_and_names(tmp_path: Path):
     assert again.code == 2 and "already exists" in again.stderr
 
 
+@pytest.mark.parametrize("stem", ["cnn_maxpool", "batchnorm_mlp", "lstm_sequence"])
+def test_key_skeleton_of_typed_layers(tmp_path: Path, stem: str):
+    """Typed layers get a skeleton too: every name of the solve, meaning from the layer;
+    filled from an independent source (torch or finite differences elsewhere), it checks."""
+    import json
+
+    spec = ROOT / "configs" / f"{stem}.yaml"
+    run = cold(["key", spec])
+    assert run.code == 0, run.describe()
+    skeleton = yaml.safe_load(run.stdout)["named"]
+    solved = json.loads(cold(["solve", spec, "--format", "json"]).stdout)["named"]
+    assert list(skeleton) == list(solved)
+    names = cold(["key", spec, "--names"]).stdout.splitlines()
+    assert any(l.startswith("dL/dL1.") and "gradient of the loss with respect to layer 1" in l for l in names)
+    unexplained = [l for l in names if len(l.split()) < 3 or l.split()[2] == l.split()[0]]
+    assert not unexplained, unexplained[:5]
+
+
 # Moodle's own cloze parser (question/type/multianswer/questiontype.php,
 # qtype_multianswer_extract_question), its regular expressions ported to Python
 # (PCRE's variable-width look-behind split into three fixed ones).

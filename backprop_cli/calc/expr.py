@@ -26,8 +26,20 @@ FUNCTIONS = FUNCTIONS_1 + FUNCTIONS_N
 # Functions of tensor graphs (the tensor engine, tensor/ops.py): whole-tensor operations.
 # `sum(x, axis)` / `mean(x, axis)` take a 0-based integer axis (PyTorch's dim);
 # `softmax(x, axis)` / `log_softmax(x, axis)` accept the last axis (their default).
-TENSOR_FUNCTIONS = ("sum", "mean", "transpose", "softmax", "log_softmax", "norm")
+# Convolution and pooling (tensor/conv.py) take tensors, then integer constants: the
+# table below gives, per function, (how many tensors, the constants' names, how many
+# constants are required, the least value of each constant or None).
+TENSOR_FUNCTIONS = ("sum", "mean", "transpose", "softmax", "log_softmax", "norm",
+                    "conv2d", "conv1d", "maxpool2d", "avgpool2d", "reshape", "flatten")
 TENSOR_FUNCTIONS_AXIS = ("sum", "mean", "softmax", "log_softmax")
+TENSOR_FUNCTIONS_CONSTANTS = {
+    "conv2d": (2, ("stride", "padding"), 0, (1, 0)),
+    "conv1d": (2, ("stride", "padding"), 0, (1, 0)),
+    "maxpool2d": (1, ("kernel", "stride"), 1, (1, 1)),
+    "avgpool2d": (1, ("kernel", "stride"), 1, (1, 1)),
+    "reshape": (1, ("d1", "d2", "d3", "d4"), 1, (1, 1, 1, 1)),
+    "flatten": (1, ("start_dim",), 0, (None,)),
+}
 GRAPH_FUNCTIONS = FUNCTIONS + TENSOR_FUNCTIONS  # what a graph spec may call
 
 

@@ -383,9 +383,16 @@ def shown_computed(result: Result) -> str:
     return f"{computed:.10g}"
 
 
-def render_table(report: SpecReport, mismatches_only: bool = False, rows: int = TABLE_ROWS):
+COMPACT_BELOW = 120  # columns: narrower tables drop difference and tolerance, so the cause stays readable
+
+
+def render_table(report: SpecReport, mismatches_only: bool = False, rows: int = TABLE_ROWS, width: Optional[int] = None):
     """A rich table: name, expected, computed, difference, tolerance, ok, cause —
-    mismatches first, at most `rows` rows (a caption counts those left out)."""
+    mismatches first, at most `rows` rows (a caption counts those left out). Under
+    COMPACT_BELOW columns the difference and tolerance columns are left out (expected
+    and computed say the same, and JSON/JUnit keep them): at 80 columns the cause would
+    otherwise be squeezed to a few letters a line."""
+    compact = width is not None and width < COMPACT_BELOW
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -402,15 +409,17 @@ def render_table(report: SpecReport, mismatches_only: bool = False, rows: int = 
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("expected", justify="right", no_wrap=True)
     table.add_column("computed", justify="right", no_wrap=True)
-    table.add_column("difference", justify="right", no_wrap=True)
-    table.add_column("tolerance", justify="right", no_wrap=True)
+    if not compact:
+        table.add_column("difference", justify="right", no_wrap=True)
+        table.add_column("tolerance", justify="right", no_wrap=True)
     table.add_column("ok", justify="center", no_wrap=True)
-    table.add_column("cause")
+    table.add_column("cause", min_width=20)
     for r in shown:
         difference = "" if r.difference is None else f"{r.difference:+.2e}"
         cause = (r.warning or "") if r.ok else (r.cause or NO_CAUSE)
         # key text: never markup, never a control character
-        cells = (Text(visible(str(c))) for c in (r.name, r.text, shown_computed(r), difference, shown_tolerance(r)))
+        texts = (r.name, r.text, shown_computed(r)) + (() if compact else (difference, shown_tolerance(r)))
+        cells = (Text(visible(str(c))) for c in texts)
         mark = (Text("~", style="bold yellow") if r.warning else Text("✓", style="green")) if r.ok else Text("✗", style="bold red")
         table.add_row(*cells, mark, Text(visible(cause)), style=None if r.ok and not r.warning else "yellow" if r.ok else "red")
     return table

@@ -36,6 +36,7 @@ from ..errors import BackpropError, ComputeError
 from ..frozen import frozen
 from ..grid import as_written
 from .keys import Solution, Tolerance, field_name
+from . import layer_causes
 from ..network.names import at
 
 ROUND_MAX = 12
@@ -476,7 +477,7 @@ def _swapped(d: Diagnoser, miss: Miss) -> Optional[str]:
 
 
 RULES: tuple[Callable[[Diagnoser, Miss], Optional[str]], ...] = (
-    _sign, _bptt_last_step, _direction, _lr, _activation, _updated_weights, _loss_factor, _batch, _rounding,
+    _sign, _bptt_last_step, *layer_causes.RULES, _direction, _lr, _activation, _updated_weights, _loss_factor, _batch, _rounding,
     _truncation, _integer_literal, _previous_step, _swapped, _other_quantity,
 )
 

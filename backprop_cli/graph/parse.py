@@ -12,7 +12,7 @@ from typing import Mapping, NoReturn
 
 from ..calc.arithmetic import FloatArithmetic
 from ..errors import ComputeError, SpecError
-from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS_AXIS, Bin, Call, Expr, Neg, Num, Ref, children, evaluate, refs
+from ..calc.expr import GRAPH_FUNCTIONS as FUNCTIONS, TENSOR_FUNCTIONS_AXIS, TENSOR_FUNCTIONS_CONSTANTS, Bin, Call, Expr, Neg, Num, Ref, children, evaluate, refs, to_text
 from ..frozen import frozen
 from ..read.numbers import parse_text
 from ..read.suggest import suggest
@@ -293,6 +293,8 @@ class _Parser:
             if len(args) == 2 and not _is_integer_constant(args[1][0]):
                 self.fail(f"the axis of {fn}(x, axis) must be an integer constant (0-based, as PyTorch's dim)",
                           name.start, close.end)
+        elif fn in TENSOR_FUNCTIONS_CONSTANTS:
+            self.check_constants(fn, [e for e, _ in args], name, close)
         elif fn in ("max", "min"):
             if not args:
                 self.fail(f"{fn} takes at least 1 argument (one tensor, or several to compare elementwise), "
@@ -300,6 +302,30 @@ class _Parser:
         elif len(args) != 1:
             self.fail(f"{fn} takes exactly 1 argument, found {len(args)}", name.start, close.end)
         return self.build(name, Call(fn, tuple(e for e, _ in args)), max(d for _, d in args))
+
+    def check_constants(self, fn: str, args: list[Expr], name: _Token, close: _Token) -> None:
+        """conv2d(x, W, stride, padding) and the like: the tensors, then integer constants
+        within range, so a stride of 1.5 or a node as a kernel size is refused here."""
+        tensors, names, required, least = TENSOR_FUNCTIONS_CONSTANTS[fn]
+        signature = f"{fn}({', '.join(['x', 'W'][:tensors] + list(names if fn != 'reshape' else ('d1', '…')))})"
+        if not tensors + required <= len(args) <= tensors + len(names):
+            counts = (f"{tensors + required}" if not names[required:] else
+                      f"{tensors + required} to {tensors + len(names)}")
+            self.fail(f"{fn} takes {counts} arguments ({signature}), found {len(args)}", name.start, close.end)
+        for k, arg in enumerate(args[tensors:]):
+            what = names[k] if fn != "reshape" else "size"
+            value = _constant_float(arg) if isinstance(arg, (Num, Neg)) else None
+            if value is not None and (not math.isfinite(value) or abs(value) > 10_000):
+                self.fail(f"the {what} of {signature} is too large ({to_text(arg, lambda n: n)[:20]}); "
+                          "at most 10,000 (as the typed layers)", name.start, close.end)
+            if not _is_integer_constant(arg):
+                self.fail(f"the {what} of {signature} must be an integer constant, found "
+                          f"{quoted(to_text(arg, lambda n: n))}", name.start, close.end,
+                          hint="stride, padding and kernel sizes are whole numbers written in the expression")
+            value = int(value)
+            if least[k] is not None and value < least[k]:
+                self.fail(f"the {what} of {signature} must be at least {least[k]}, found {value}",
+                          name.start, close.end)
 
     # -- names -------------------------------------------------------------------------
     def resolve(self, tok: _Token) -> str:  # returns only for an earlier node

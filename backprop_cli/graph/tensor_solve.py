@@ -41,7 +41,7 @@ def check_shapes(nodes, outputs, grad_output, file: str) -> dict[str, tuple[int,
         except ShapeError as error:
             raise SpecError(f"shape mismatch in {error.op}: " + " and ".join(show(s) for s in error.shapes)
                             + f" — {error.rule}", file=file, line=node.line, column=node.column,
-                            path=f"graph.{node.name}") from None
+                            path=f"graph.{node.name}", hint=channel_bias_hint(error)) from None
         except ComputeError as error:
             raise SpecError(str(error), file=file, line=node.line, column=node.column,
                             path=f"graph.{node.name}") from None
@@ -60,6 +60,19 @@ def check_shapes(nodes, outputs, grad_output, file: str) -> dict[str, tuple[int,
                             hint=f"add grad_output: {{{name}: …}} shaped {show(shapes[name])} (PyTorch's "
                             f"{name}.backward(gradient=…)), or reduce it first, e.g. sum({name})")
     return shapes
+
+
+def channel_bias_hint(error: ShapeError) -> str | None:
+    """A vector of one value per channel added to a (C, H, W) map: the bias PyTorch
+    writes b.view(C, 1, 1). Broadcasting aligns the vector with the width instead."""
+    if error.op not in ("+", "-") or len(error.shapes) != 2:
+        return None
+    for vector, feature in (error.shapes, tuple(reversed(error.shapes))):
+        if len(vector) == 1 and len(feature) >= 3 and feature[-3] == vector[0]:
+            n = vector[0]
+            return (f"a bias per channel is shaped ({n}, 1, 1), as PyTorch's b.view({n}, 1, 1): write it "
+                    f"[[[b1]], [[b2]], …], or write + reshape(b, {n}, 1, 1)")
+    return None
 
 
 def solve_tensor_graph(spec, arith=None) -> TensorGraphTrace:

@@ -9,7 +9,7 @@ shifted, PyTorch forms); beside the numpy engine (big or long solves) the values
 from the engine (`lookup`) and only the trivial local factors (∂z3/∂W5 = a1) are
 evaluated here.
 
-Forms follow seed 000: ∂L/∂W5 = ∂L/∂a3 × ∂a3/∂z3 × ∂z3/∂W5; a hidden neuron's ∂L/∂a
+Forms follow the 2-2-1 BCE worked example (configs/bce_2_2_1.yaml): ∂L/∂W5 = ∂L/∂a3 × ∂a3/∂z3 × ∂z3/∂W5; a hidden neuron's ∂L/∂a
 sums the chain over the next layer; W5_new = W5 − lr × ∂L/∂W5.
 """
 from __future__ import annotations

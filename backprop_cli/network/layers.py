@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..calc import functions as F
+from ..tensor.kernels import (avgpool2d_raw, avgpool2d_spread_raw, conv2d_raw, conv2d_raw_backward, maxpool2d_raw,
+                               maxpool2d_route_raw)
 
 # --------------------------------------------------------------------------------------
 # dense: y = x Wᵀ + b on the last axis (nn.Linear), then the activation
@@ -45,46 +47,6 @@ def dense_backward(layer, params, cache, g, dz=None):
 
 # --------------------------------------------------------------------------------------
 # convolution (cross-correlation, as PyTorch computes it), 2-D and 1-D
-
-
-def pad2d(x, ph: int, pw: int):
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-
-
-def conv2d_raw(x, W, b, stride: tuple[int, int], padding: tuple[int, int]):
-    """out[n,o,i,j] = b[o] + Σ_c,u,v xpad[n,c,i·s+u,j·s+v] · W[o,c,u,v]."""
-    sh, sw = stride
-    xp = pad2d(x, *padding)
-    N, C, H, Wd = xp.shape
-    O, _, kh, kw = W.shape
-    Ho, Wo = (H - kh) // sh + 1, (Wd - kw) // sw + 1
-    out = np.zeros((N, O, Ho, Wo))
-    for u in range(kh):
-        for v in range(kw):
-            patch = xp[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw]  # (N, C, Ho, Wo)
-            out += np.einsum("nchw,oc->nohw", patch, W[:, :, u, v])
-    if b is not None:
-        out += b[None, :, None, None]
-    return out, xp
-
-
-def conv2d_raw_backward(g, xp, W, stride, padding, x_shape):
-    """dW = the upstream gradient correlated with the (padded) input; db = Σ g;
-    dx = the upstream gradient scattered back through the kernel ("full" convolution)."""
-    sh, sw = stride
-    O, C, kh, kw = W.shape
-    _, _, Ho, Wo = g.shape
-    dW = np.zeros_like(W)
-    dxp = np.zeros_like(xp)
-    for u in range(kh):
-        for v in range(kw):
-            rows = slice(u, u + sh * (Ho - 1) + 1, sh)
-            cols = slice(v, v + sw * (Wo - 1) + 1, sw)
-            dW[:, :, u, v] = np.einsum("nohw,nchw->oc", g, xp[:, :, rows, cols])
-            dxp[:, :, rows, cols] += np.einsum("nohw,oc->nchw", g, W[:, :, u, v])
-    ph, pw = padding
-    dx = dxp[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
-    return dx, dW, g.sum(axis=(0, 2, 3))
 
 
 def conv2d_forward(layer, params, x):
@@ -126,61 +88,23 @@ def conv1d_backward(layer, params, cache, g, dz=None):
 # pooling and flatten
 
 
-def _windows(H: int, W: int, kernel, stride):
-    kh, kw = kernel
-    sh, sw = stride
-    Ho, Wo = (H - kh) // sh + 1, (W - kw) // sw + 1
-    return Ho, Wo
-
-
 def maxpool2d_forward(layer, params, x):
     """The max of each window; `winner[n,c,i,j]` = the flat (u·kw + v) index of the first
     maximum in row-major order, the position the gradient is routed to."""
-    N, C, H, W = x.shape
-    (kh, kw), (sh, sw) = layer.kernel, layer.stride
-    Ho, Wo = _windows(H, W, layer.kernel, layer.stride)
-    windows = np.stack([x[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw]
-                        for u in range(kh) for v in range(kw)], axis=-1)  # (N, C, Ho, Wo, kh·kw)
-    winner = windows.argmax(axis=-1)
-    y = np.take_along_axis(windows, winner[..., None], axis=-1)[..., 0]
+    y, winner = maxpool2d_raw(x, layer.kernel, layer.stride)
     return y, {"x": x, "winner": winner}
 
 
 def maxpool2d_backward(layer, params, cache, g):
-    x, winner = cache["x"], cache["winner"]
-    kw = layer.kernel[1]
-    sh, sw = layer.stride
-    dx = np.zeros_like(x)
-    N, C, Ho, Wo = g.shape
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    u, v = divmod(int(winner[n, c, i, j]), kw)
-                    dx[n, c, i * sh + u, j * sw + v] += g[n, c, i, j]
-    return dx, {}
+    return maxpool2d_route_raw(g, cache["winner"], cache["x"].shape, layer.kernel, layer.stride), {}
 
 
 def avgpool2d_forward(layer, params, x):
-    N, C, H, W = x.shape
-    (kh, kw), (sh, sw) = layer.kernel, layer.stride
-    Ho, Wo = _windows(H, W, layer.kernel, layer.stride)
-    y = np.zeros((N, C, Ho, Wo))
-    for u in range(kh):
-        for v in range(kw):
-            y += x[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw]
-    return y / (kh * kw), {"x": x}
+    return avgpool2d_raw(x, layer.kernel, layer.stride), {"x": x}
 
 
 def avgpool2d_backward(layer, params, cache, g):
-    x = cache["x"]
-    (kh, kw), (sh, sw) = layer.kernel, layer.stride
-    _, _, Ho, Wo = g.shape
-    dx = np.zeros_like(x)
-    for u in range(kh):
-        for v in range(kw):
-            dx[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw] += g / (kh * kw)
-    return dx, {}
+    return avgpool2d_spread_raw(g, cache["x"].shape, layer.kernel, layer.stride), {}
 
 
 def flatten_forward(layer, params, x):

@@ -1,7 +1,7 @@
 """Canonical names (SPEC §3): the notation-independent vocabulary of traces and keys.
 
 Neurons are numbered 1..M globally through the layers, weights 1.. globally layer by
-layer, row-major over (out, in) — so W2 is layer 1 [0][1], as in seed 000 — and biases
+layer, row-major over (out, in) — so W2 is layer 1 [0][1], as in the 2-2-1 BCE worked example (configs/bce_2_2_1.yaml) — and biases
 by parameter (a shared bias is one name, a layer without bias adds none). Sample n of a
 batch is `#n`; step s > 1 is `@s`.
 """

@@ -99,21 +99,25 @@ def _forward(spec, params):
 def _loss(spec, y, cache):
     """The loss of the last output and ∂L/∂output (SPEC §2 on one row per sample;
     cross-entropy on the logits z, PyTorch's form)."""
-    N = y.shape[0]
-    a, t = y.reshape(N, -1), spec.target.reshape(N, -1)
-    z = cache["z"].reshape(N, -1) if spec.loss == "cross_entropy" else None
+    a, t = _rows(spec, y), _rows(spec, spec.target)
+    z = _rows(spec, cache["z"]) if spec.loss == "cross_entropy" else None
     return F.loss_value(spec.loss, spec.reduction, a, z, t), F.loss_grad(spec.loss, spec.reduction, a, t).reshape(y.shape)
+
+
+def _rows(spec, arr):
+    """The loss's rows: one per sample — for cross-entropy one per sample and time step
+    (PyTorch's CrossEntropyLoss on (N·T, K) after `output: all`)."""
+    return arr.reshape(-1, arr.shape[-1]) if spec.loss == "cross_entropy" else arr.reshape(arr.shape[0], -1)
 
 
 def _step(spec: LayeredSpec, params, running, state, s: int):
     outputs, caches = _forward(spec, params)
     y = outputs[-1]
-    N = y.shape[0]
     loss, g = _loss(spec, y, caches[-1])
     dz = None
     if spec.loss == "cross_entropy":  # δ = ∂L/∂z = ŷ·Σt − t (scaled), not through −t/ŷ
-        t = spec.target.reshape(N, -1)
-        dz = F.output_delta("cross_entropy", spec.reduction, "softmax", y.reshape(N, -1), None, g.reshape(N, -1), t)
+        dz = F.output_delta("cross_entropy", spec.reduction, "softmax", _rows(spec, y), None, _rows(spec, g),
+                            _rows(spec, spec.target))
     if not np.isfinite(loss):
         raise ComputeError(f"step {s}: the loss is not a finite number (overflow)", file=spec.file)
     grads_out = [None] * len(spec.layers)

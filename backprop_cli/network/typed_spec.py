@@ -134,7 +134,7 @@ def _pair(r: Reader, node, path: str, what: str, lo: int) -> tuple[int, int]:
     out = []
     for k, item in enumerate(items):
         p = f"{path}[{k}]" if isinstance(node, yaml.SequenceNode) else path
-        n = r.integer(item, p, lo, 10_000, f"{what}: a whole number ≥ {lo}")
+        n = r.integer(item, p, lo, 10_000, f"{what}: a whole number from {lo} to 10000")
         out.append(n)
     return out[0], out[1]
 
@@ -167,8 +167,8 @@ def read_layered(r: Reader, root: yaml.MappingNode) -> LayeredSpec:
         shape = layer.out_shape
     loss = r.choice(top["loss"], "loss", LOSSES, "a loss")
     reduction = r.choice(top["reduction"], "reduction", REDUCTIONS, "mean or sum") if "reduction" in top else "mean"
-    _check_loss(r, top["loss"], loss, layers[-1])
     every_step = any(layer.type in ("rnn", "lstm") and layer.output == "all" for layer in layers)
+    _check_loss(r, top["loss"], loss, layers[-1], every_step)
     target, indices = _read_target(r, top["target"], loss, shape, x.shape[0], batched, every_step)
     optimizer = read_optimizer(r, top, root, warnings)
     steps = r.integer(top["steps"], "steps", 1, MAX_STEPS, f"a whole number of steps from 1 to {MAX_STEPS}") \
@@ -231,18 +231,25 @@ def _freeze(r: Reader, node, path: str, names) -> tuple[str, ...]:
 
 
 def _fits(r: Reader, node, path: str, size: int, kernel: int, stride: int, pad: int, axis: str) -> int:
-    """Output length along one axis; a kernel larger than the (padded) input, or a stride
-    that leaves input positions unused, is an error (PyTorch drops them silently)."""
+    """Output length along one axis (PyTorch's floor); a kernel larger than the (padded)
+    input, or a stride that leaves *input* positions unused, is an error — PyTorch drops
+    them silently, and in a worked example that is almost always a mistake. Dropping only
+    padding is fine: a 3×3 kernel with stride 2 and padding 1 on an even size (ResNet's
+    downsampling) never reads the last padded column, and loses no input."""
     span = size + 2 * pad
     if kernel > span:
         raise r.fail(node, path, "kernel larger than its input", expected=f"a kernel of at most {span} along the "
                      f"{axis} (input {size}" + (f" + 2·padding {pad}" if pad else "") + ")", found=f"{kernel}")
-    if (span - kernel) % stride:
-        raise r.fail(node, path, "stride does not fit", expected=f"(input {size} + 2·padding {pad} − kernel {kernel}) "
-                     f"= {span - kernel} to be a multiple of the stride along the {axis}",
-                     found=f"stride {stride}", hint="PyTorch would silently drop the last positions; change the "
+    out = (span - kernel) // stride + 1
+    last_read = (out - 1) * stride + kernel - 1  # in padded coordinates
+    if last_read < pad + size - 1:
+        unused = pad + size - 1 - last_read
+        raise r.fail(node, path, "stride does not fit", expected=f"windows that reach the last input position along "
+                     f"the {axis}: (input {size} + 2·padding {pad} − kernel {kernel}) = {span - kernel} is not a "
+                     f"multiple of {stride}, and the last {unused} input position{'s' if unused > 1 else ''} would "
+                     "never be read", found=f"stride {stride}", hint="PyTorch would silently drop them; change the "
                      "stride, the padding or the kernel")
-    return (span - kernel) // stride + 1
+    return out
 
 
 def _read_layer(r: Reader, node, path: str, shape: tuple, is_last: bool, N: int) -> TypedLayer:
@@ -341,8 +348,8 @@ def _weighted(r, node, fields, path, kind, shape, is_last) -> TypedLayer:
                       for k, axis in enumerate(("height", "width")))
             out_shape = (W.shape[0], Ho, Wo)
         else:
-            s = r.integer(fields["stride"], f"{path}.stride", 1, 10_000, "a whole number ≥ 1") if "stride" in fields else 1
-            p = r.integer(fields["padding"], f"{path}.padding", 0, 10_000, "a whole number ≥ 0") if "padding" in fields else 0
+            s = r.integer(fields["stride"], f"{path}.stride", 1, 10_000, "a whole number from 1 to 10000") if "stride" in fields else 1
+            p = r.integer(fields["padding"], f"{path}.padding", 0, 10_000, "a whole number from 0 to 10000") if "padding" in fields else 0
             stride, padding = (1, s), (0, p)
             Lo = _conv_axis(r, node, fields, path, shape[1], W.shape[2], s, p, "length")
             out_shape = (W.shape[0], Lo)
@@ -389,34 +396,54 @@ def _recurrent(r, node, fields, path, kind, shape) -> TypedLayer:
                       in_shape=shape, out_shape=out_shape)
 
 
-def _check_loss(r: Reader, node, loss: str, last: TypedLayer) -> None:
+def _check_loss(r: Reader, node, loss: str, last: TypedLayer, every_step: bool) -> None:
+    """cross_entropy reads one row of K classes per sample — or per time step, after a
+    recurrent layer with `output: all` (a (T, K) output: PyTorch's CrossEntropyLoss on the
+    N·T rows, a character-level RNN's loss)."""
     act = last.activation.name if last.type in ("dense", "conv2d", "conv1d") + ACTIVATION_TYPES else "identity"
     if loss == "bce" and act not in ("sigmoid", "softmax"):
         raise r.fail(node, "loss", "bce needs probabilities", expected="a sigmoid or softmax last layer", found=act)
-    if loss == "cross_entropy" and (act != "softmax" or len(last.out_shape) != 1):
-        raise r.fail(node, "loss", "cross_entropy needs a softmax last layer with one row of K classes per sample",
+    rows_ok = len(last.out_shape) == 1 or (every_step and len(last.out_shape) == 2)
+    if loss == "cross_entropy" and (act != "softmax" or not rows_ok):
+        raise r.fail(node, "loss", "cross_entropy needs a softmax last layer with one row of K classes per sample"
+                     + (" (or per time step)" if every_step else ""),
                      found=f"{act}, output shape {_shape(last.out_shape)}")
+
+
+def _class_rows(r: Reader, node, path: str, shape: tuple) -> tuple[np.ndarray, list[int]]:
+    """One sample's cross-entropy target: a class index or K probabilities for a (K,)
+    output; a list of T of those for a (T, K) output (one per time step)."""
+    K = shape[-1]
+    if len(shape) == 2:
+        T = shape[0]
+        if not isinstance(node, yaml.SequenceNode) or len(node.value) != T:
+            raise r.fail(node, path, "sequence length mismatch", expected=f"{T} targets (one per time step: a class "
+                         f"index 0…{K - 1} or {K} probabilities each)", found=describe(node))
+        parts = [_class_rows(r, item, f"{path}[{t}]", shape[1:]) for t, item in enumerate(node.value)]
+        return np.stack([p[0] for p in parts]), [k for p in parts for k in p[1]]
+    if isinstance(node, yaml.ScalarNode):
+        k = r.integer(node, path, 0, K - 1, f"a class index 0…{K - 1}")
+        return np.eye(K)[k], [k]
+    row = read_array(r, node, path, f"a class index or {K} probabilities")
+    if row.shape != (K,):
+        raise r.fail(node, path, "shape mismatch", expected=f"{K} numbers", found=_shape(row.shape))
+    if (row < 0).any():  # as dense networks read them
+        raise r.fail(node, path, expected="non-negative class probabilities", found="a negative value")
+    return row, []
 
 
 def _read_target(r: Reader, node, loss: str, shape: tuple, N: int, batched: bool, every_step: bool = False):
     if loss == "cross_entropy":
-        K = shape[0]
+        rows, indices = [], []
         items = node.value if batched and isinstance(node, yaml.SequenceNode) else [node]
         if batched and len(items) != N:
             raise r.fail(node, "target", "shape mismatch", expected=f"{N} targets (one per sample)", found=f"{len(items)}")
-        rows, indices = [], []
         for n, item in enumerate(items):
-            p = f"target[{n}]" if batched else "target"
-            if isinstance(item, yaml.ScalarNode):
-                k = r.integer(item, p, 0, K - 1, f"a class index 0…{K - 1}")
-                rows.append(np.eye(K)[k])
-                indices.append(k)
-            else:
-                row = read_array(r, item, p, f"a class index or {K} probabilities")
-                if row.shape != (K,):
-                    raise r.fail(item, p, "shape mismatch", expected=f"{K} numbers", found=_shape(row.shape))
-                rows.append(row)
-        return np.stack(rows), tuple(indices) if len(indices) == N else None
+            sample_rows, sample_indices = _class_rows(r, item, f"target[{n}]" if batched else "target", shape)
+            rows.append(sample_rows)
+            indices += sample_indices
+        whole = len(indices) == N * int(np.prod(shape[:-1]))
+        return np.stack(rows), tuple(indices) if whole else None
     t = read_array(r, node, "target", "numbers shaped like the output")
     want = (N,) + shape if batched else shape
     if t.shape != want:

@@ -6,6 +6,7 @@ is a convenience; `backprop validate` remains the authority (it checks shapes to
 """
 from __future__ import annotations
 
+from ..calc.expr import GRAPH_FUNCTIONS
 from ..network.spec import ACTIVATIONS, LAYOUTS, LOSSES, NOTATION_PRESETS, OPTIMIZERS, REDUCTIONS
 
 NUMBER = {
@@ -117,7 +118,9 @@ def spec_schema() -> dict:
                 "additionalProperties": {"anyOf": [{"$ref": "#/definitions/number"}, {"type": "string"},
                                                    {"$ref": "#/definitions/tensor"}]},
                 "description": "Nodes in order: a number, a vector or matrix (a leaf) or an expression "
-                               "over earlier names.",
+                               "over earlier names with + - * / ** @ and the functions "
+                               + ", ".join(GRAPH_FUNCTIONS) + " (conv2d(x, W, stride, padding), "
+                               "maxpool2d(x, kernel, stride), sum(x, axis): integer constants).",
             },
             "output": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
                        "description": "The output node, or several: [w, z, y] (a persistent tape)."},

@@ -118,12 +118,10 @@ def latex_math(trace, *, digits: int = 4, lang: str = "en") -> str:
         from .graph_latex import graph_latex_math
 
         return graph_latex_math(trace, digits=digits, lang=lang)
-    if getattr(trace, "kind", "network") == "layered":  # the display math of its Markdown page
-        import re
+    if getattr(trace, "kind", "network") == "layered":  # the displays of its Markdown page
+        from .layered import layered_math
 
-        from .layered import layered_markdown
-
-        return "\n".join(re.findall(r"\$\$.*?\$\$", layered_markdown(trace, digits, lang), re.S))
+        return layered_math(trace, digits=digits, lang=lang)
     from .latex import render_latex_math
 
     return render_latex_math(trace, digits=digits, lang=lang)

@@ -3,7 +3,7 @@
 One printer, two dialects (Unicode for the terminal, LaTeX for documents), driven by
 the expression tree so the shown arithmetic is exactly the computed arithmetic.
 Display-only simplifications, each an identity a student would also write:
-`a + (−b)` and `a + (−b)·c` show as `a − b`, `a − b·c`; `−(−b)` shows as `b` (seed 000's
+`a + (−b)` and `a + (−b)·c` show as `a − b`, `a − b·c`; `−(−b)` shows as `b` (the worked example's
 `e^{0.3415}`); a negative factor is parenthesised; `x ** 2` is a superscript; a
 sigmoid keeps its fraction.
 

@@ -1,6 +1,6 @@
 """`--format latex`: the worked example as a LaTeX fragment or a standalone document.
 
-The document reads like seed 000's derivation: the network (TikZ, standalone only), the
+The document reads like the 2-2-1 BCE worked example's derivation: the network (TikZ, standalone only), the
 given values, the forward pass as aligned blocks
 
     z_{1} &= W_{1} x_{1} + W_{2} x_{2} + b_{1} \\\\ &= 0.4352 \\times 1 + … \\\\ &= 0.6478
@@ -285,7 +285,7 @@ class DocWriter:
     def one_line(self, eq: Equation) -> Optional[str]:
         """`name = … = value` on one line for a bare name or literal (∂z₃/∂W₅ = σ₁ = 0.6565,
         ∂σ₁/∂z₁ = 0 (z₁ ≤ 0)); None when the equation has arithmetic to show, which gets
-        seed 000's aligned form (formula, numbers, result on their own lines)."""
+        the worked example's aligned form (formula, numbers, result on their own lines)."""
         if not isinstance(eq.expr, (Ref, Num)):
             return None
         one = " = ".join(self.look.chain(eq))

@@ -86,42 +86,66 @@ def _rows(arr, digits: int, limit: int = 12) -> list[str]:
     return out
 
 
-def _blocks(trace, digits: int, lang: str) -> list[tuple[str, str, list[str]]]:
-    """(kind, heading, lines) in reading order; kind: title | h1 | h2 | text."""
+def _blocks(trace, digits: int, lang: str) -> list[tuple]:
+    """(kind, heading, lines, parts) in reading order; kind: title | h1 | h2 | text.
+
+    `lines` is the terminal's plain text; `parts` what the math formats (Markdown,
+    LaTeX) set instead: ("prose", text), ("array", label in LaTeX, an array of the
+    trace), ("note", a derivation note's lines), ("display", LaTeX)."""
     W = WORDS.get(lang, WORDS["en"])
     spec = trace.spec
     batched = spec.batched
     one = (lambda a: a) if batched else (lambda a: np.asarray(a)[0])  # noqa: E731
-    out = [("title", trace.name, []),
-           ("text", "", [" → ".join(f"{layer.type}{tuple(layer.out_shape)}" for layer in spec.layers),
-                         f"{W['loss']}: {spec.loss} ({spec.reduction}); {W['optimizer']}: {optimizer_text(spec)}"])]
+    shapes = " → ".join(f"{layer.type}{tuple(layer.out_shape)}" for layer in spec.layers)
+    about = f"{W['loss']}: {spec.loss} ({spec.reduction}); {W['optimizer']}: {optimizer_text(spec)}"
+    out = [("title", trace.name, [], []),
+           ("text", "", [shapes, about], [("prose", shapes), ("prose", about)])]
     shown = trace.steps if len(trace.steps) <= 3 else (trace.steps[0], trace.steps[-1])
     for record in shown:
-        out.append(("h1", W["step"].format(s=record.step), []))
-        out.append(("h2", W["forward"], []))
+        out.append(("h1", W["step"].format(s=record.step), [], []))
+        out.append(("h2", W["forward"], [], []))
         for st in record.layers:
             head = f"{W['layer'].format(l=st.layer)} ({st.type}) — {W['output']} L{st.layer}.out"
-            out.append(("text", head, _rows(one(st.output), digits)))
-        out.append(("text", f"{W['loss']} = {_fmt(record.loss, digits)}", []))
-        out.append(("h2", W["backward"], []))
+            out.append(("text", head, _rows(one(st.output), digits),
+                        [("array", rf"\mathrm{{L{st.layer}}}.\mathrm{{out}}", one(st.output))]))
+        out.append(("text", f"{W['loss']} = {_fmt(record.loss, digits)}", [],
+                    [("display", r"\mathcal{L} = " + _tex_number(record.loss, digits))]))
+        out.append(("h2", W["backward"], [], []))
         for st in reversed(record.layers):
             for note in st.notes:
-                out.append(("text", f"{W['layer'].format(l=st.layer)}: {W.get(note.title, note.title)}", list(note.lines)))
+                out.append(("text", f"{W['layer'].format(l=st.layer)}: {W.get(note.title, note.title)}",
+                            list(note.lines), [("note", note.lines)]))
             if "running_mean_new" in st.extras:
                 out.append(("text", f"{W['layer'].format(l=st.layer)}: {W['running']}",
                             ["running_mean = " + _rows(st.extras["running_mean_new"], digits)[0],
-                             "running_var = " + _rows(st.extras["running_var_new"], digits)[0]]))
-        out.append(("h2", W["update"], []))
+                             "running_var = " + _rows(st.extras["running_var_new"], digits)[0]],
+                            [("array", r"\mathrm{running\_mean}", st.extras["running_mean_new"]),
+                             ("array", r"\mathrm{running\_var}", st.extras["running_var_new"])]))
+        out.append(("h2", W["update"], [], []))
         for st in record.layers:
             for name, value in st.new_params.items():
                 layout = spec.layers[st.layer - 1].layout
                 v = value.T if name == "weights" and layout == "in_out" else value
                 frozen = " (frozen)" if name in spec.layers[st.layer - 1].freeze else ""
-                out.append(("text", f"L{st.layer}.{name}{frozen} ←", _rows(v, digits)))
+                label = rf"\mathrm{{L{st.layer}}}.{_param_tex(name)}"
+                out.append(("text", f"L{st.layer}.{name}{frozen} ←", _rows(v, digits),
+                            [("array", label + (r"\;\text{(frozen)}" if frozen else "") + r" \leftarrow", v)]))
     n = len(trace.steps)
-    out.append(("h1", W["after"].format(n=n), []))
-    out.append(("text", W["losses"], [" → ".join(_fmt(v, digits) for v in trace.losses)]))
+    out.append(("h1", W["after"].format(n=n), [], []))
+    out.append(("text", W["losses"], [" → ".join(_fmt(v, digits) for v in trace.losses)],
+                [("display", r"\mathcal{L}:\; " + r" \to ".join(_tex_number(v, digits) for v in trace.losses))]))
     return out
+
+
+def _tex_number(v, digits: int) -> str:
+    return _fmt(v, digits).replace("−", "-")
+
+
+def _param_tex(name: str) -> str:
+    """weights → \\mathrm{weights}, W_hh → W_{\\mathrm{hh}}, gamma → \\gamma (note_math's spelling)."""
+    from .note_math import param_tex
+
+    return param_tex(name)
 
 
 def layered_table(trace, digits: int = 4, lang: str = "en"):
@@ -132,7 +156,7 @@ def layered_table(trace, digits: int = 4, lang: str = "en"):
     from .wrap import Hanging
 
     parts = []  # headings on their own lines (a rule's title is cut at the width); lines wrap indented
-    for kind, heading, lines in _blocks(trace, digits, lang):
+    for kind, heading, lines, _ in _blocks(trace, digits, lang):
         if kind in ("title", "h1"):
             parts += [Hanging(Text(heading, style="bold")), Rule()]
         elif kind == "h2":
@@ -145,18 +169,114 @@ def layered_table(trace, digits: int = 4, lang: str = "en"):
 
 
 def layered_markdown(trace, digits: int = 4, lang: str = "en") -> str:
+    """Headings, prose, and the derivations as math KaTeX renders: `$$…$$` for
+    matrices and formulas, `$…$` inside sentences (note_math.py)."""
+    from ..safe_text import markdown_text
+
     out = []
-    for kind, heading, lines in _blocks(trace, digits, lang):
+    for kind, heading, lines, parts in _blocks(trace, digits, lang):
         if kind == "title":
-            out.append(f"# {heading}")
+            out.append(f"# {markdown_text(heading)}")
         elif kind == "h1":
-            out.append(f"## {heading}")
+            out.append(f"## {markdown_text(heading)}")
         elif kind == "h2":
-            out.append(f"### {heading}")
+            out.append(f"### {markdown_text(heading)}")
         else:
-            text = (f"**{heading}**\n\n" if heading else "") + ("```text\n" + "\n".join(lines) + "\n```" if lines else "")
-            out.append(text.strip())
+            if heading and not _labelled(parts):
+                out.append(f"**{markdown_text(heading)}**")
+            out += [_md(item) for item in _math_items(parts, digits)]
     return "\n\n".join(p for p in out if p) + "\n"
+
+
+def layered_math(trace, digits: int = 4, lang: str = "en") -> str:
+    """Jupyter's `_repr_latex_`: every display of the Markdown page, in order."""
+    from .note_math import Rows, display_rows
+
+    out = []
+    for kind, _, _, parts in _blocks(trace, digits, lang):
+        for item in _math_items(parts, digits):
+            if isinstance(item, Rows):
+                out += ["$$\n" + display_rows(rows) + "\n$$" for rows in _chunks(item.rows)]
+    return "\n".join(out)
+
+
+def _labelled(parts) -> bool:
+    """An update or loss block: its math carries its name (L1.weights ←, 𝓛 =), no heading needed."""
+    return any((p[0] == "array" and p[1].endswith(r"\leftarrow")) or (p[0] == "display" and p[1].startswith(r"\mathcal{L} ="))
+               for p in parts)
+
+
+def _math_items(parts, digits: int) -> list:
+    """Each part as paragraphs (Para) or display rows (Rows), in order."""
+    from .note_math import Para, Rows, note_items
+
+    items: list = []
+    for part in parts:
+        if part[0] == "prose":
+            items.append(Para((("text", part[1]),)))
+        elif part[0] == "display":
+            items.append(Rows((part[1],)))
+        elif part[0] == "array":
+            items.append(Rows(tuple(array_rows(part[1], part[2], digits))))
+        else:
+            items += note_items(part[1])
+    return items
+
+
+DISPLAY_ROWS = 8  # rows per display: a long note breaks across pages between its displays
+
+
+def _chunks(rows) -> list:
+    """Rows in displays of about DISPLAY_ROWS, never parting a row from its continuation."""
+    out: list[list] = []
+    for row in rows:
+        if out and (len(out[-1]) < DISPLAY_ROWS or row.startswith(r"\quad")):
+            out[-1].append(row)
+        else:
+            out.append([row])
+    return out
+
+
+def _md(item) -> str:
+    from .note_math import Para, display_rows, paragraph
+
+    if isinstance(item, Para):
+        return paragraph(item, markdown=True)
+    return "\n\n".join("$$\n" + display_rows(rows) + "\n$$" for rows in _chunks(item.rows))
+
+
+def _tex(item) -> str:
+    from .note_math import Para, display_rows, paragraph
+
+    if isinstance(item, Para):
+        return r"{\raggedright\sloppy\noindent " + paragraph(item, markdown=False) + r"\par}"  # long math breaks
+    return "\n".join("\\[\n" + display_rows(rows) + "\n\\]" for rows in _chunks(item.rows))
+
+
+MATRIX_ROWS = 12  # as the terminal's _rows
+
+
+def array_rows(label: str, value, digits: int) -> list[str]:
+    """An array of the trace as display rows `label = bmatrix` (`label ← bmatrix` for
+    an update): a vector as a row, a matrix as itself, higher ranks by their last two
+    axes (label[1,2,:,:]); wide ones in blocks of columns, at most MATRIX_ROWS rows."""
+    from .note_math import matrix_rows
+
+    arr = np.asarray(value, dtype=np.float64)
+    arrow = label.endswith(r"\leftarrow")
+    name = label[:-len(r" \leftarrow")] if arrow else label
+    relation = r"\leftarrow" if arrow else "="
+    if arr.ndim == 0:
+        return [f"{name} {relation} {_tex_number(arr, digits)}"]
+    if arr.ndim > 2:
+        out = []
+        for lead in list(np.ndindex(arr.shape[:-2]))[:MATRIX_ROWS]:
+            index = "[" + ",".join(str(i + 1) for i in lead) + ",:,:]"
+            out += array_rows(name + index + (r" \leftarrow" if arrow else ""), arr[lead], digits)
+        return out
+    matrix = arr[None] if arr.ndim == 1 else arr
+    cells = [[_tex_number(v, digits) for v in row] for row in matrix[:MATRIX_ROWS]]
+    return matrix_rows(name, relation, cells, max(0, matrix.shape[0] - MATRIX_ROWS), vector=arr.ndim == 1)
 
 
 # Unicode math in the derivation lines → LaTeX (pdflatex has no Greek in text mode)
@@ -185,10 +305,12 @@ def latex_line(line: str) -> str:
 
 
 def layered_latex(trace, digits: int = 4, lang: str = "en", standalone: bool = False) -> str:
+    """The Markdown page's story in LaTeX: sections, prose with inline math, and the
+    derivations and matrices as displays (amsmath's aligned, bmatrix) for pdflatex."""
     from .latex import fragment_header, has_hangul, preamble
 
     body = []
-    for kind, heading, lines in _blocks(trace, digits, lang):
+    for kind, heading, lines, parts in _blocks(trace, digits, lang):
         if kind == "title":
             body.append(r"\begin{center}{\Large\bfseries " + latex_line(heading) + r"}\end{center}")
         elif kind == "h1":
@@ -196,11 +318,9 @@ def layered_latex(trace, digits: int = 4, lang: str = "en", standalone: bool = F
         elif kind == "h2":
             body.append(r"\subsection*{" + latex_line(heading) + "}")
         else:
-            text = (r"\noindent\textbf{" + latex_line(heading) + "}" if heading else "")
-            if lines:  # ragged and sloppy: long rows of numbers break at their commas' spaces
-                text += ("\n\n{\\raggedright\\sloppy\n"
-                         + "\n".join(r"\noindent\hspace*{1em}" + latex_line(line) + r"\par" for line in lines) + "\n}")
-            body.append(text)
+            if heading and not _labelled(parts):
+                body.append(r"\noindent\textbf{" + latex_line(heading) + "}")
+            body += [_tex(item) for item in _math_items(parts, digits)]
     text = "\n\n".join(p for p in body if p)
     korean = lang == "ko" or has_hangul(text)
     if standalone:

@@ -42,6 +42,8 @@ def question_sheet(trace) -> QuestionSheet:
     """What a worked example asks, without its answers."""
     if getattr(trace, "kind", "network") == "graph":
         return _graph_sheet(trace)
+    if getattr(trace, "kind", "network") == "layered":
+        return _layered_sheet(trace)
     record = trace.steps[0]
     if not record.equations or getattr(trace, "detail", "scalar") != "scalar":  # matrix form
         layers = [layer.layer for layer in record.layers]
@@ -63,6 +65,18 @@ def question_sheet(trace) -> QuestionSheet:
     if update:
         tasks.append(Task("q_update", update, (("opt", optimizer_text(trace.spec)),)))
     return QuestionSheet("network", tuple(tasks) + _after_task(trace))
+
+
+def _layered_sheet(trace) -> QuestionSheet:
+    """Typed layers: whole arrays by their canonical base names (L1.out, dL/dL1.weights)."""
+    layers = trace.spec.layers
+    params = [(l, name) for l, layer in enumerate(layers, 1) for name in layer.params if name not in layer.freeze]
+    tasks = [Task("q_layer_forward", tuple(f"L{l}.out" for l in range(1, len(layers) + 1))), Task("q_loss", ("loss",))]
+    if params:
+        tasks.append(Task("q_backward", tuple(f"dL/dL{l}.{name}" for l, name in params)))
+        tasks.append(Task("q_update", tuple(f"L{l}.{name}_new" for l, name in params),
+                          (("opt", optimizer_text(trace.spec)),)))
+    return QuestionSheet("layered", tuple(tasks) + _after_task(trace))
 
 
 def _after_task(trace) -> tuple:
@@ -144,6 +158,8 @@ def render_questions(trace, format: str = "table", *, digits: int = 4, lang: str
     if not 1 <= heading_level <= 4:
         raise BackpropError(f"--heading-level takes 1…4, got {heading_level}")
     sheet = question_sheet(trace)
+    if sheet.kind == "layered":
+        return _layered_text(trace, sheet, format, lang, standalone, heading_level, title, width)
     if format == "table":
         return _table(trace, sheet, digits, lang, notation, width)
     from .latex import Options
@@ -296,6 +312,68 @@ def _table(trace, sheet: QuestionSheet, digits: int, lang: str, notation: Option
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False)
     console.print(Group(*parts))
     return buffer.getvalue()
+
+
+def _layered_text(trace, sheet: QuestionSheet, format: str, lang: str, standalone: bool, heading_level: int,
+                  title: bool, width: Optional[int]) -> str:
+    """A typed-layer sheet: the givens as arrays, the layers as formulas, the tasks with
+    blanks — the same content in every format (layer_givens.py says what is given)."""
+    from . import layer_givens
+    from ..safe_text import latex_text, markdown_text
+
+    L = labels(lang)
+    spec = trace.spec
+    heading = f"{trace.name} — {L['q_title']}"
+    givens, structure = layer_givens.givens(spec), layer_givens.structure(spec)
+    tasks = [(number, L[task.key].format(**dict(task.fields)), task.names) for number, task in enumerate(sheet.tasks, 1)]
+    if format == "table":
+        from rich.console import Console, Group
+        from rich.text import Text
+
+        from .wrap import Hanging
+
+        parts: list = [Hanging(Text(visible(heading), style="bold")),
+                       Hanging(Text(f"{L['optimizer']}: {optimizer_text(spec)}")), Text(L["given"], style="bold")]
+        parts += [Hanging(Text(f"  {name} = {visible(value)}"), indent=6) for name, value in givens]
+        parts.append(Text(L["q_structure"], style="bold"))
+        parts += [Hanging(Text(f"  {line}"), indent=6) for line in structure]
+        parts += [Text(L["q_tasks"], style="bold underline"), Hanging(Text(L["q_intro"], style="dim"))]
+        for number, sentence, names in tasks:
+            parts.append(Hanging(Text(f"{number}. {sentence}")))
+            parts += [Text(f"   {name} = {BLANK_TEXT}") for name in names]
+        buffer = io.StringIO()
+        Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False).print(Group(*parts))
+        return buffer.getvalue()
+    if format == "markdown":
+        h = "#" * heading_level
+        out = [f"{h} {markdown_text(heading)}", ""] if title else []
+        out += [f"{h}# {markdown_text(L['given'])}", "", "| | |", "|---|---|"]
+        out += [f"| `{name}` | {markdown_text(value)} |" for name, value in givens]
+        out += ["", f"**{markdown_text(L['q_structure'])}**", "", "```text", *structure, "```", "",
+                f"{h}# {markdown_text(L['q_tasks'])}", "", markdown_text(L["q_intro"]), ""]
+        for number, sentence, names in tasks:
+            out += [f"{number}. {markdown_text(sentence)}", ""] + [f"   - `{name}` = {BLANK_TEXT}" for name in names] + [""]
+        return "\n".join(out)
+    sections = ["section", "subsection", "subsubsection", "paragraph", "subparagraph"]
+    top, sub = sections[heading_level - 1], sections[heading_level]
+    code = lambda text: r"\texttt{" + latex_text(text) + "}"  # noqa: E731
+    out = [rf"\{top}*{{{latex_text(heading)}}}"] if title else []
+    out += [rf"\{sub}*{{{latex_text(L['given'])}}}", r"\begin{flushleft}"]
+    out += [code(name) + " = " + code(value) + r" \\" for name, value in givens]
+    out += [r"\end{flushleft}", rf"\textbf{{{latex_text(L['q_structure'])}}}", r"\begin{flushleft}"]
+    out += [code(line) + r" \\" for line in structure]
+    out += [r"\end{flushleft}", rf"\{sub}*{{{latex_text(L['q_tasks'])}}}", latex_text(L["q_intro"]), r"\begin{enumerate}"]
+    for _, sentence, names in tasks:
+        out.append(r"\item " + latex_text(sentence) + r" \\[1ex]")
+        out.append(r" \qquad ".join(code(name) + " = " + BLANK_LATEX for name in names))
+    out.append(r"\end{enumerate}")
+    body = "\n".join(out)
+    from .latex import fragment_header, has_hangul, preamble
+
+    korean = lang == "ko" or has_hangul(body)
+    if standalone:
+        return preamble(lang, tikz=False, plot=False, korean=korean) + body + "\n\n\\end{document}\n"
+    return fragment_header(lang, korean=korean) + body + "\n"
 
 
 __all__ = ["Task", "QuestionSheet", "question_sheet", "render_questions", "SheetMixin"]

@@ -272,7 +272,7 @@ def _scalar_step(look: Look, trace: Trace, record, L) -> list[RenderableType]:
 def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
     out: list[RenderableType] = [Hanging(Text(L["matrix_note"], style="dim"))]
     if record.equations:  # layer-level equations (matrix_detail.py): each with shapes and numbers
-        from .tensor_format import network_matrix_text
+        from .tensor_format import network_matrix_text, network_text_name, weight_layer
 
         titles = {"forward": L["forward"], "loss": L["loss"], "backward": L["backward"], "update": L["update"]}
         section = None
@@ -280,6 +280,12 @@ def _matrix_step(trace: Trace, record, L, digits: int) -> list[RenderableType]:
             if eq.section != section:
                 section = eq.section
                 out.append(Text(titles.get(section, section), style="bold underline"))
+            l = weight_layer(eq.name)
+            if l is not None and trace.spec.layers[l - 1].layout == "in_out" and getattr(eq.value, "ndim", 0) == 2:
+                # a matrix written (in, out) says so, as the given weights do: rows are inputs
+                out.extend(network_matrix_text(eq, digits, with_value=False))
+                out.append(_matrix(eq.value, digits, f"{network_text_name(eq.name)}{_layout_note('in_out')}"))
+                continue
             out.extend(network_matrix_text(eq, digits))
         return out
     out.append(Text(L["forward"], style="bold underline"))

@@ -73,8 +73,9 @@ def matrix_latex(value, digits: int) -> str:
     if a.ndim == 1:  # a column vector, as textbooks write x in W x
         cells = [num(a[i]) if i is not None else r"\vdots" for i in _corner(a.shape[0])]
         return r"\begin{bmatrix}" + r" \\ ".join(cells) + r"\end{bmatrix}"
-    if a.ndim > 2:
-        return r"\text{(" + r"\times".join(map(str, a.shape)) + " tensor)}"
+    if a.ndim > 2:  # (C, H, W): its matrices stacked in brackets (one column: pages are narrow)
+        parts = [matrix_latex(a[i], digits) if i is not None else r"\vdots" for i in _corner(a.shape[0])]
+        return r"\left[\begin{matrix}" + r" \\[3pt] ".join(parts) + r"\end{matrix}\right]"
     rows = []
     for i in _corner(a.shape[0]):
         if i is None:
@@ -91,8 +92,9 @@ def matrix_text(value, digits: int) -> str:
         return num(a.item())
     if a.ndim == 1:
         return "[" + ", ".join(num(a[i]) if i is not None else "…" for i in _corner(a.shape[0])) + "]"
-    if a.ndim > 2:
-        return f"({'×'.join(map(str, a.shape))} tensor)"
+    if a.ndim > 2:  # (C, H, W): nested as NumPy prints it, the inner matrices indented
+        parts = [matrix_text(a[i], digits).replace("\n", "\n ") if i is not None else " ⋮" for i in _corner(a.shape[0])]
+        return "[" + ",\n ".join(parts) + "]"
     rows = []
     for i in _corner(a.shape[0]):
         if i is None:
@@ -104,7 +106,7 @@ def matrix_text(value, digits: int) -> str:
 
 def one_line(value, digits: int) -> str:
     """A matrix on one line ([[1, 2], [3, 4]]): the terminal breaks it under its `=`."""
-    return matrix_text(value, digits).replace(",\n ", ", ").replace("\n", " ")
+    return re.sub(r",?\n\s*", lambda m: ", " if m.group().startswith(",") else " ", matrix_text(value, digits))
 
 
 def shape_text(shape) -> str:
@@ -121,8 +123,10 @@ class Printer:
     """A tensor-grammar expression as LaTeX (`latex=True`) or Unicode text; `name` prints
     an operand (its symbol, or its value)."""
 
-    def __init__(self, name: Callable[[str], str], shapes: dict, latex: bool) -> None:
+    def __init__(self, name: Callable[[str], str], shapes: dict, latex: bool, textbook: bool = False) -> None:
         self.name, self.shapes, self.latex = name, shapes, latex
+        # textbook: the terminal writes the scalar derivation's signs (√(s), g², ÷, −), not the grammar's
+        self.textbook = textbook and not latex
 
     def shape(self, e):
         try:
@@ -146,6 +150,8 @@ class Printer:
             if needs_parens(e.right, e.op, "right") or right[:1] in "-−":  # a + (−b), never a + −b
                 right = self.paren(right)
             if e.op == "**":
+                if self.textbook and isinstance(e.right, Num) and e.right.text.isdigit():
+                    return left + e.right.text.translate(_SUP)
                 return _base(left) + "^{" + right + "}" if L else f"{left} ** {right}"
             if e.op == "@":
                 return f"{left} \\, {right}" if L else f"{left} @ {right}"
@@ -155,6 +161,9 @@ class Printer:
                 return f"{left} {sym} {right}"
             if e.op == "/" and L:
                 return r"\frac{" + self.p(e.left) + "}{" + self.p(e.right) + "}"
+            if self.textbook and e.op in "-/":
+                both = self.shape(e.left) != () and self.shape(e.right) != ()
+                return f"{left} {'−' if e.op == '-' else ('÷' if both else '/')} {right}"
             return f"{left} {e.op} {right}"
         return self.call(e)
 
@@ -173,6 +182,8 @@ class Printer:
             return f"{args[0]} \\, {_base(right)}^{{\\top}}" if L else f"{args[0]} {right}ᵀ"
         if fn == "ones":
             return r"\mathbf{1}_{" + dims() + "}" if L else f"1₍{dims()}₎"
+        if fn == "sqrt":
+            return r"\sqrt{" + args[0] + "}" if L else (f"√({args[0]})" if self.textbook else f"sqrt({args[0]})")
         if fn == "norm":
             return r"\left\lVert " + args[0] + r" \right\rVert" if L else f"‖{args[0]}‖"
         if fn == "step":
@@ -233,12 +244,16 @@ def indent(text: str, by: int) -> str:
 
 # -- network matrix detail (matrix_detail.py's layer-level equations) -------------------------
 
-_NET = re.compile(r"^(?:(buf|m|v)_)?([A-Za-z]+)\((\d+)\)(_new)?(?:@(\d+))?$")
+_NET = re.compile(r"^(?:(buf|m|v|sq|gavg|sum)_)?([A-Za-z]+)\((\d+)\)(_new)?(?:@(\d+))?$")
 _NET_GRAD = re.compile(r"^d(\w+(?:\(\d+\))?)/d(\w+\(\d+\))$")
 _HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\epsilon",
-                "weight_decay": r"\lambda", "slope": r"\text{slope}", "loss": r"\mathcal{L}", "X": "X", "T": "T"}
+                "weight_decay": r"\lambda", "slope": r"\text{slope}", "loss": r"\mathcal{L}", "X": "X", "T": "T",
+                "alpha": r"\rho", "lr_decay": r"\mathrm{lr\_decay}", "initial_accumulator_value": "G_0"}
 _HYPER_TEXT = {"lr": "α", "momentum": "μ", "beta1": "β₁", "beta2": "β₂", "eps": "ε", "weight_decay": "λ",
-               "loss": "L"}
+               "loss": "L", "alpha": "ρ", "lr_decay": "lr_decay", "initial_accumulator_value": "G₀"}
+# RMSprop's and Adagrad's state as the scalar derivation shows it (notation.py): s[W], ḡ[W], G[W]
+_STATE_LATEX = {"buf": r"\mathrm{buf}", "m": "m", "v": "v", "sq": "s", "gavg": r"\bar{g}", "sum": "G"}
+_STATE_TEXT = {"sq": "s", "gavg": "ḡ", "sum": "G"}
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 
 
@@ -258,7 +273,7 @@ def network_latex_name(name: str) -> str:
     if m[4]:
         text = "{" + text + r"}_{\text{new}}"
     if m[1]:
-        text = {"buf": r"\mathrm{buf}", "m": "m", "v": "v"}[m[1]] + "_{" + text + "}"
+        text = _STATE_LATEX[m[1]] + "_{" + text + "}"
     if m[5]:
         text += r"\big|_{\text{step " + m[5] + "}}"
     return text
@@ -277,7 +292,7 @@ def network_text_name(name: str) -> str:
     if m[4]:
         text += "_new"
     if m[1]:
-        text = f"{m[1]}_{text}"
+        text = f"{_STATE_TEXT.get(m[1], m[1])}[{text}]"
     if m[5]:
         text += f" (step {m[5]})"
     return text
@@ -298,12 +313,23 @@ def equation_rows_latex(eq, name, digits: int) -> list[str]:
     return rows
 
 
-def network_matrix_text(eq, digits: int) -> list:
-    """One layer-level equation for the terminal: matrix form, result, the shapes as a note."""
+def network_matrix_text(eq, digits: int, with_value: bool = True) -> list:
+    """One layer-level equation for the terminal: matrix form, result (unless the caller
+    shows it as a block), the shapes as a note."""
     from .wrap import BrokenEquation
 
     shapes = operand_shapes(eq)
-    sym = Printer(network_text_name, shapes, False).p(eq.expr)
+    sym = Printer(network_text_name, shapes, False, textbook=True).p(eq.expr)
     shape_line = " ".join(shape_text(s) for s in shapes.values()) + " → " + shape_text(eq.shape)
     note = "shapes " + shape_line + (f"; {eq.note}" if eq.note else "")
-    return [BrokenEquation(network_text_name(eq.name), [sym, one_line(eq.value, digits)], note=note)]
+    sides = [sym, one_line(eq.value, digits)] if with_value else [sym]
+    return [BrokenEquation(network_text_name(eq.name), sides, note=note)]
+
+
+_WEIGHT_SHAPED = re.compile(r"^(?:(?:buf|m|v|sq|gavg|sum)_)?(?:dL/d)?W\((\d+)\)(?:_new)?$")
+
+
+def weight_layer(name: str):
+    """The layer (1-based) whose weight matrix, gradient, buffer or update `name` is, else None."""
+    m = _WEIGHT_SHAPED.match(name)
+    return int(m[1]) if m else None

@@ -151,8 +151,11 @@ def _number(text: str) -> Optional[float]:
 
 
 def equations_of(trace) -> list:
+    """The scalar equations error-carried-forward re-evaluates; typed layers (conv,
+    pooling, norm, rnn…) have none — their answers are marked right, hand-rounded or
+    wrong with check's cause, never carried forward (docs/templates.md)."""
     if hasattr(trace, "steps"):
-        return [e for record in trace.steps for e in record.equations]
+        return [e for record in trace.steps for e in getattr(record, "equations", ())]
     return list(getattr(trace, "equations", ()))
 
 

@@ -12,7 +12,7 @@ on another branch can replace `question_*` once both exist.
 from __future__ import annotations
 
 from ..calc.expr import to_text
-from ..render import render
+from ..render import layer_givens, render
 from ..render.common import architecture, given_texts, optimizer_text
 from ..render.formula import latex_math_name
 from ..safe_text import latex_text, markdown_text
@@ -25,6 +25,8 @@ PAGE_BREAK_MD = '\n\n<div style="page-break-after: always;"></div>\n\n'
 def _symbol_latex(spec, name: str) -> str:
     if getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec":
         return _graph_latex(name)
+    if _is_layered(spec):  # typed layers: the canonical name is the symbol
+        return r"\texttt{" + latex_text(name) + "}"
     from ..render.notation import Notation
 
     return Notation.of_spec(spec).latex(name)
@@ -44,10 +46,16 @@ def _is_graph(spec) -> bool:
     return type(spec).__name__ == "GraphSpec"
 
 
+def _is_layered(spec) -> bool:
+    return getattr(spec, "kind", "network") == "layered"
+
+
 def givens(spec) -> list[tuple[str, str]]:
     """(canonical name, value as written) of everything the student is given."""
     if _is_graph(spec):
         return [(n.name, n.text) for n in spec.nodes if n.is_leaf]
+    if _is_layered(spec):
+        return layer_givens.givens(spec)
     return list(given_texts(spec).items())
 
 
@@ -55,6 +63,8 @@ def structure(spec, trace) -> list[str]:
     """The forward formulas (and a graph's node definitions) in canonical names."""
     if _is_graph(spec):
         return [f"{n.name} = {n.text}" for n in spec.nodes if not n.is_leaf]
+    if _is_layered(spec):
+        return layer_givens.structure(spec)
     eqs = trace.steps[0].equations if trace.steps else ()
     return [f"{e.name} = {to_text(e.expr, name=lambda n: n)}" for e in eqs if e.section in ("forward", "loss")]
 
@@ -63,6 +73,8 @@ def describe(spec, lang: str) -> str:
     w = words(lang)
     if _is_graph(spec):
         return w["graph"].format(output=spec.output)
+    if _is_layered(spec):
+        return layer_givens.describe(spec)
     acts = ", ".join(layer.activation.name for layer in spec.layers)
     return w["network"].format(arch=architecture(spec), acts=acts, loss=spec.loss, reduction=spec.reduction,
                                opt=optimizer_text(spec))

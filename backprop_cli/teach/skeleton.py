@@ -19,6 +19,8 @@ def meanings(spec, trace) -> list[tuple[str, str, str]]:
     """(name, symbol, meaning) of every canonical name the solve has, in its order."""
     if type(spec).__name__ == "GraphSpec":
         return [(n, n, _graph_meaning(n, spec)) for n in trace.named]
+    if getattr(spec, "kind", "network") == "layered":  # typed layers: the names are their own symbols
+        return [(n, n, _layered_meaning(n, spec)) for n in trace.named]
     notation = Notation.of_spec(spec)
     where = _parameter_places(spec)
     out = []
@@ -84,6 +86,52 @@ def _network_meaning(name: str, where: dict, spec) -> str:
     if step:
         text += f", step {step}" if base != "loss_after" else f", after step {step}"
     return text
+
+
+_LAYERED_EXTRAS = {
+    "out": "output", "z": "pre-activation (before the activation)", "mean": "batch mean", "var": "batch variance (biased)",
+    "xhat": "normalised input x̂", "running_mean_new": "running mean after the step",
+    "running_var_new": "running variance after the step (unbiased batch variance)", "h": "hidden state h_t",
+    "c": "cell state c_t", "i": "input gate", "f": "forget gate", "g": "candidate (g gate)", "o": "output gate",
+}
+_LAYERED = re.compile(r"(?P<state>(?:buf|m|v|sq|gavg|sum)_)?(?P<grad>dL/d)?L(?P<layer>[0-9]+)\.(?P<field>[A-Za-z_]+)"
+                      r"(?:\[(?P<index>[0-9,]+)\])?")
+
+
+def _layered_meaning(name: str, spec) -> str:
+    """Typed layers (docs/layers.md, "Names"): L2.gamma[1], dL/dL1.out[1,2], L1.W_hh_share[3,1,2]."""
+    m = _SUFFIX.fullmatch(name)
+    base, step = m.group("base"), m.group("step")
+    suffix = f", step {step}" if step else ""
+    if base == "loss_after":
+        return f"the loss after step {step}'s update" if step else "the loss after the last update"
+    if base == "loss":
+        return "the loss" + suffix
+    if re.fullmatch(r"[xt](\[[0-9,]+\])?", base):
+        return ("input" if base[0] == "x" else "target") + (f" element {base[1:]}" if len(base) > 1 else "") + suffix
+    found = _LAYERED.fullmatch(base)
+    if found is None:
+        return base + suffix
+    l, field = int(found["layer"]), found["field"]
+    layer = spec.layers[l - 1] if 1 <= l <= len(spec.layers) else None
+    where = f"layer {l}" + (f" ({layer.type})" if layer is not None else "")
+    element = f", element [{found['index']}]" if found["index"] else ""
+    params = layer.params if layer is not None else {}
+    if field.endswith("_share") and field[:-6] in params:
+        t = found["index"].split(",")[0] if found["index"] else "?"
+        text = f"{where}: time step {t}'s contribution to ∂L/∂{field[:-6]}"
+    elif field in params or (field.endswith("_new") and field[:-4] in params):
+        param = field[:-4] if field.endswith("_new") else field
+        text = f"{where}: parameter {param}" + (" after the update" if field.endswith("_new") else " (before the step)")
+    elif layer is not None and layer.type == "layernorm" and field in ("mean", "var"):
+        text = f"{where}: {field} over one sample's features" + (" (biased)" if field == "var" else "")
+    else:
+        text = f"{where}: {_LAYERED_EXTRAS.get(field, field)}"
+    if found["grad"]:
+        text = f"gradient of the loss with respect to {text}"
+    if found["state"]:
+        text = f"optimizer state {found['state'][:-1]} of {text}"
+    return text + element + suffix
 
 
 def _graph_meaning(name: str, spec) -> str:

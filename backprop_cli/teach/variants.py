@@ -103,15 +103,24 @@ def solve_text(template: Template, text: str):
     A non-finite result rejects the candidate: (spec, None)."""
     spec = _load(text, template.file)
     try:
-        if template.kind == "graph":
-            from ..graph.solve import solve_graph
-
-            return spec, solve_graph(spec)
-        from ..network.solve import solve
-
-        return spec, solve(spec)
+        return spec, solve_spec(spec)
     except ComputeError:
         return spec, None
+
+
+def solve_spec(spec):
+    """The full derivation of any spec kind: graph, typed layers, dense network."""
+    if type(spec).__name__ == "GraphSpec":
+        from ..graph.solve import solve_graph
+
+        return solve_graph(spec)
+    if getattr(spec, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
+        from ..network.typed_solve import solve_layered
+
+        return solve_layered(spec)
+    from ..network.solve import solve
+
+    return solve(spec)
 
 
 def _load(text: str, file: str):
@@ -124,7 +133,11 @@ def _load(text: str, file: str):
 def rejection(template: Template, spec, trace) -> Optional[str]:
     """The first built-in test this variant fails, as text; None when it passes."""
     named = trace.named
-    if template.kind == "network":
+    if getattr(spec, "kind", "network") == "layered":
+        found = _layered_rejection(template, spec, trace)
+        if found:
+            return found
+    elif template.kind == "network":
         for record in trace.steps[:1]:
             for l, layer in enumerate(record.layers):
                 z = _rows(layer.z)
@@ -144,6 +157,28 @@ def rejection(template: Template, spec, trace) -> Optional[str]:
         for name in gradient_names(template, spec, named):
             if abs(named[name]) < limit:
                 return f"built-in: no gradient that prints as 0 at {template.decimals} decimals ({name})"
+    return None
+
+
+def _layered_rejection(template: Template, spec, trace) -> Optional[str]:
+    """The dead-ReLU and saturated-sigmoid tests on typed layers: a dense or conv layer's
+    own activation, or an activation layer (its input is the previous layer's output)."""
+    import numpy as np
+
+    record = trace.steps[0]
+    for st in record.layers:
+        layer = spec.layers[st.layer - 1]
+        if layer.type in ("relu", "sigmoid", "tanh", "leaky_relu"):
+            act, z = layer.type, (spec.input if st.layer == 1 else record.layers[st.layer - 2].output)
+        elif "z" in st.extras:
+            act, z = layer.activation.name, st.extras["z"]
+        else:
+            continue
+        if "dead_relu" in template.reject and act == "relu" and (np.asarray(z) <= 0).any():
+            return f"built-in: no dead ReLU (some input ≤ 0 to the ReLU of layer {st.layer})"
+        a = np.asarray(st.output)
+        if "saturated_sigmoid" in template.reject and act == "sigmoid" and (a * (1 - a) < SATURATED).any():
+            return f"built-in: no saturated sigmoid (σ′ < {SATURATED} in layer {st.layer})"
     return None
 
 
@@ -237,13 +272,6 @@ def load_variants(folder, max_size: int) -> dict[str, Variant]:
             raise SpecError("a spec outside the folder", file=str(index), line=r, found=repr(spec_name))
         path = folder / spec_name
         spec = load_spec(path, max_size=max_size)
-        if type(spec).__name__ == "GraphSpec":
-            from ..graph.solve import solve_graph
-
-            trace = solve_graph(spec)
-        else:
-            from ..network.solve import solve
-
-            trace = solve(spec)
+        trace = solve_spec(spec)
         out[vid] = Variant(vid, int(seed) if seed.isdigit() else 0, (), "", spec, trace)
     return out

@@ -1,7 +1,7 @@
 """One tensor engine: ops beside their local-gradient rules, equations recorded per op.
 
 Graph specs with vectors and matrices use it (graph/tensor_solve.py); network layer types
-(conv, pool, norm, RNN) build on it too. Three modules, one job each:
+(conv, pool, norm, RNN) build on it too. Modules, one job each:
 
 * `shapes.py` — `Shape` tuples, broadcasting (NumPy/PyTorch rules), `@`'s rule, and
   `ShapeError(op, shapes, rule, node)`: bad input (exit 2) naming both shapes and the rule.
@@ -10,6 +10,9 @@ Graph specs with vectors and matrices use it (graph/tensor_solve.py); network la
 * `tape.py`   — `Tape`: named leaves and nodes, forward equations, reverse mode
   (`backward`) that records ∂out/∂node as equations, number policies.
 * `names.py`  — element names with 1-based indices: W[1,2], dz/dx[2,1].
+* `op.py`     — the `Op` record and the expression builders rules use.
+* `conv.py`   — convolution, pooling and reshape ops with their gradient helpers.
+* `kernels.py` — their NumPy kernels, shared with the typed layers (network/layers.py).
 
 Using the tape
 --------------
@@ -32,9 +35,12 @@ Using the tape
 Expressions are the project's `expr` trees (expr.py) with one more operator, `@`, and
 more functions: the user-callable ones (USER_FUNCTIONS: the scalar functions applied
 elementwise, max/min of several tensors elementwise, max of one tensor, sum, mean,
-sum/mean(x, axis), transpose, softmax, log_softmax, norm) and derivation helpers that
-name what a gradient rule does (HELPERS: ones, sum_to, expand, outer, rowsum, step,
-sign, max_share, min_share, argmax_share). Constants (axes, shapes) are `Num` arguments.
+sum/mean(x, axis), transpose, softmax, log_softmax, norm; conv2d, conv1d, maxpool2d,
+avgpool2d, reshape, flatten from conv.py) and derivation helpers that name what a
+gradient rule does (HELPERS: ones, sum_to, expand, outer, rowsum, step, sign,
+max_share, min_share, argmax_share; conv2d_grad_weight, conv2d_grad_input,
+conv1d_grad_*, maxpool2d_route, avgpool2d_spread). Constants (axes, shapes, strides)
+are `Num` arguments.
 
 Defining an op
 --------------
@@ -60,9 +66,11 @@ Add one `Op` to `ops.FUNCTIONS` (or `ops.BINARY` for an operator):
   evaluated by --round/--exact. A piecewise rule returns a literal (`Num("1")`) and
   calls `r.condition("z[1] > 0")` to record the branch taken.
 * `arity=(least, most)` and `consts=n` (how many trailing `Num` constants, such as an
-  axis) describe the call. A function users may call must also join the graph
-  parser's whitelist, `calc/expr.py`'s GRAPH_FUNCTIONS (a test keeps it equal to
-  `ops.USER_FUNCTIONS`).
+  axis) describe the call; `tensors=k` says the first k arguments are tensors and the
+  rest constants (conv2d(x, W, stride, padding)). A function users may call must also
+  join the graph parser's whitelist, `calc/expr.py`'s GRAPH_FUNCTIONS (a test keeps it
+  equal to `ops.USER_FUNCTIONS`), and TENSOR_FUNCTIONS_CONSTANTS when it takes
+  constants (the parser checks them, with their column).
 
 Policies: floats use `value`; --round/--exact evaluate each element's scalar
 expression with `arithmetic.py` and round it, so printed element equations stay true.

@@ -24,54 +24,14 @@ appear in derived gradients, where they name what the rule does.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Callable, Optional
 
 import numpy as np
 
 from ..calc.expr import Bin, Call, Expr, Neg, Num
+from . import conv
 from . import shapes as S
+from .op import Op, add_all, call, ints, mul, number_text
 from .shapes import Shape, ShapeError
-
-# -- expression helpers ---------------------------------------------------------------
-
-
-def mul(a: Expr, b: Expr) -> Expr:
-    return Bin("*", a, b)
-
-
-def call(fn: str, *args: Expr) -> Call:
-    return Call(fn, tuple(args))
-
-
-def ints(*values: int) -> tuple[Num, ...]:
-    return tuple(Num(str(v)) for v in values)
-
-
-def add_all(terms: list[Expr]) -> Expr:
-    out = terms[0]
-    for t in terms[1:]:
-        out = Bin("+", out, t)
-    return out
-
-
-def number_text(x: float) -> str:
-    """A literal for a constant the rule computes (an exponent minus one, a tie share)."""
-    f = Fraction(x).limit_denominator(1000)
-    if float(f) == x:
-        return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
-    return repr(float(x))
-
-
-class Op:
-    """One operation: shape rule, float value, vector-Jacobian rule, element rule."""
-
-    def __init__(self, name: str, *, shape, value, vjp, element, arity: tuple[int, Optional[int]] = (1, 1),
-                 consts: int = 0, doc: str = "") -> None:
-        self.name, self.arity, self.consts, self.doc = name, arity, consts, doc
-        self.shape: Callable[..., Shape] = shape
-        self.value: Callable[..., np.ndarray] = value
-        self.vjp: Callable[..., Expr] = vjp
-        self.element: Callable[..., Expr] = element
 
 
 # -- elementwise ----------------------------------------------------------------------
@@ -429,9 +389,12 @@ def _sum_to(g: np.ndarray, shape: Shape) -> np.ndarray:
     return out.sum(axis=stretched, keepdims=True) if stretched else out
 
 
+FUNCTIONS.update(conv.FUNCTIONS)  # convolution, pooling, reshape (conv.py)
+
 USER_FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "max", "min",
-                  "sum", "mean", "transpose", "softmax", "log_softmax", "norm")
-HELPERS = ("ones", "sum_to", "expand", "outer", "rowsum", "step", "sign", "max_share", "min_share", "argmax_share")
+                  "sum", "mean", "transpose", "softmax", "log_softmax", "norm") + conv.USER_FUNCTIONS
+HELPERS = ("ones", "sum_to", "expand", "outer", "rowsum", "step", "sign", "max_share", "min_share",
+           "argmax_share") + conv.HELPERS
 
 
 def lookup(e: Expr) -> Op:
@@ -450,6 +413,8 @@ def split_args(e: Call, op: Op) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
     or first (a share's position)."""
     if not op.consts:
         return e.args, ()
+    if op.tensors is not None:
+        return e.args[:op.tensors], e.args[op.tensors:]
     if op.name in ("max_share", "min_share"):
         return e.args[1:], e.args[:1]
     if op.name in ("ones",):

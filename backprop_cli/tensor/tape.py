@@ -36,6 +36,21 @@ from .shapes import ShapeError
 
 ELEMENT_LIMIT = 36  # element equations for every element of tensors up to 6×6 (float64)
 POLICY_TERMS_LIMIT = 2_000_000  # scalar operations --round/--exact may spell out
+# Element lookups (Rules.elem calls) one element's rule may make. Rules compose: the
+# element of conv2d_grad_input(avgpool2d_spread(… conv2d(…) …)) written in ONE node
+# reads every element it depends on through every op, a product of fan-ins. Under
+# float64 such elements are only a display (and unreadable): the equation's element
+# records are left out past ELEMENT_WORK_FLOAT (per element) or ELEMENT_WORK_TOTAL (per
+# equation). Under --round/--exact they are the computation: past ELEMENT_WORK_POLICY
+# for one element the node must be split (a sum of that many terms is no hand work);
+# POLICY_TERMS_LIMIT bounds the whole solve.
+ELEMENT_WORK_FLOAT = 5_000
+ELEMENT_WORK_TOTAL = 20_000
+ELEMENT_WORK_POLICY = 20_000
+
+
+class ElementWorkExceeded(Exception):
+    """Raised by Rules.elem past its budget (caught by Tape._elements)."""
 
 
 @frozen
@@ -79,11 +94,12 @@ class Rules:
     expressions, and where to record a kink's branch (see ops.py)."""
 
     def __init__(self, tape: "Tape", memo: dict[int, np.ndarray], root: Expr | None = None,
-                 root_name: str | None = None) -> None:
+                 root_name: str | None = None, budget: int | None = None) -> None:
         self.tape, self.memo = tape, memo
         self.root, self.root_name = root, root_name
         self.current: Expr | None = None
         self.conditions: list[str] = []
+        self.budget = budget  # element lookups left (None: unbounded)
 
     def value(self, e: Expr) -> np.ndarray:
         key = id(e)
@@ -115,6 +131,10 @@ class Rules:
     def elem(self, e: Expr, index: tuple[int, ...]) -> Expr:
         """`e`[index] as a scalar expression over element names (broadcast operands read
         the element they were stretched from)."""
+        if self.budget is not None:
+            self.budget -= 1
+            if self.budget < 0:
+                raise ElementWorkExceeded(self.budget)
         shape = self.shape(e)
         index = S.broadcast_index(tuple(index), shape)
         if isinstance(e, Num):
@@ -203,15 +223,31 @@ class Tape:
         return eq
 
     def _elements(self, name, expr, memo, value, section, node):
+        per_element = ELEMENT_WORK_POLICY if self.exact_policy else ELEMENT_WORK_FLOAT
+        try:
+            return self._element_equations(name, expr, memo, value, section, node, per_element)
+        except ElementWorkExceeded:
+            if not self.exact_policy:
+                return (), value  # too large to read: the matrix form stands alone
+            raise ComputeError(f"node {node}: an element of {name} is too large to spell out by hand (more than "
+                               f"{per_element:,} element terms); split the expression into smaller nodes, or "
+                               "drop --round/--exact") from None
+
+    def _element_equations(self, name, expr, memo, value, section, node, per_element):
         rules = Rules(self, memo)
         out = []
         floats = value.astype(float).copy()
+        total = 0
         for index in np.ndindex(value.shape):
+            rules.budget = per_element
+            if not self.exact_policy and total > ELEMENT_WORK_TOTAL:
+                raise ElementWorkExceeded(total)
             rules.conditions = []
             try:
                 scalar = rules.elem(expr, index)
             except ComputeError as error:
                 raise ComputeError(f"node {node}, {element_name(name, index)}: {error}") from None
+            total += per_element - rules.budget
             operands = tuple((r, self.element_value(r)) for r in refs(scalar))
             if self.exact_policy:
                 self.terms += len(operands) + 1
