@@ -213,11 +213,12 @@ def graph_counts(spec) -> tuple[int, int]:
 
 
 # Tensor graphs (and gradient descent on them): per array cell a derivation touches —
-# every leaf, and every computed node's operands and result, three times (forward,
-# backward, their records) — measured on least squares with X 100×100
-# (bench/bench_tensor_minimize.py's spec): float64 0.1 s and 10.5 MB a step to JSON,
-# --round 1.8 s and 60 MB a step (docs/limits.md).
-TENSOR_CELL = {"float": (0.5e-6, 60), "round": (30e-6, 900), "exact": (70e-6, 1800)}  # derive one cell
+# every leaf, and every computed node's operands and result or its multiply-adds when
+# more (a convolution's), three times (forward, backward, their records) — measured on
+# least squares with X 100×100 (bench/bench_tensor_minimize.py's spec): float64 0.1 s
+# and 10.5 MB a step to JSON, --round 1.8 s and 60 MB a step; bench_conv.py's graph
+# under --round 4: 21 s and 0.9 GB (docs/limits.md).
+TENSOR_CELL = {"float": (0.5e-6, 60), "round": (30e-6, 1400), "exact": (70e-6, 2800)}  # derive one cell
 TENSOR_PRINT_CELL = {"json": (1.6e-6, 150), "table": (0.2e-6, 10), "latex": (0.2e-6, 10), "markdown": (0.2e-6, 10)}
 TENSOR_OPERATION = 150e-6  # NumPy's fixed cost per operation and equation record (forward, backward, update)
 
@@ -239,11 +240,38 @@ def tensor_cells(spec) -> tuple[int, int]:
             continue
         try:
             shapes[node.name] = infer_shape(node.expr, shapes)
+            terms = expression_terms(node.expr, shapes)
         except Exception:  # the solve reports it, with its own message
-            shapes[node.name] = ()
-        cells += size(shapes[node.name]) + sum(size(shapes[r]) for r in refs(node.expr))
+            shapes[node.name], terms = (), 0
+        cells += max(terms, size(shapes[node.name]) + sum(size(shapes[r]) for r in refs(node.expr)))
         operations += expression_size(node.expr)[0]
     return cells, operations
+
+
+def expression_terms(e, shapes: dict) -> int:
+    """Scalar multiply-adds of one tensor expression: a matrix product's result times its
+    inner dimension, a convolution's result times its kernel's size (C·kh·kw), any other
+    operation the larger of its result and its operands — what --round spells out as
+    element equations, and what NumPy runs through."""
+    from .calc.expr import Bin, Call, children
+    from .tensor.tape import infer_shape
+
+    total = 0
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        kids = children(n)
+        if not kids:
+            continue
+        stack += kids
+        result = math.prod(infer_shape(n, shapes))
+        if isinstance(n, Bin) and n.op == "@":
+            total += result * (infer_shape(n.left, shapes) or (1,))[-1]
+        elif isinstance(n, Call) and n.fn in ("conv2d", "conv1d") and len(n.args) >= 2:
+            total += result * math.prod(infer_shape(n.args[1], shapes)[1:])
+        else:
+            total += max(result, sum(math.prod(infer_shape(k, shapes)) for k in kids))
+    return total
 
 
 def estimate_graph(spec, *, policy: str, fmt: Optional[str], what: str = "solve",
