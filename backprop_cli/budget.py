@@ -17,6 +17,7 @@ the promise (30 s, 2 GB).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 from .errors import BackpropError
@@ -211,19 +212,12 @@ def layered_work(spec) -> tuple[int, int, int]:
     return macs, numbers, params
 
 
-def layered_advice(spec) -> str:
-    return "use fewer steps (--steps) or a smaller example, or drop --round for float64"
-
-
-def estimate_layered(spec, *, steps: int, what: str = "solve") -> Estimate:
-    """A typed-layer solve by hand (--round D; check's rounded and truncated re-solves)."""
+def hand_cost(spec, runs: int) -> tuple[float, float]:
+    """(seconds, megabytes) of `runs` hand-rounded passes over a typed-layer spec, on top
+    of the float64 work estimate_layered counts."""
     macs, numbers, params = layered_work(spec)
-    runs = steps + 1  # and the loss after the last step
-    seconds = START_SECONDS + runs * (macs * HAND_MAC + numbers * HAND_NUMBER[0] + params * HAND_UPDATE)
-    megabytes = START_MB + runs * numbers * HAND_NUMBER[1] / 1e6
-    counts = (("multiply-adds by hand", runs * macs), ("numbers written down", runs * numbers),
-              ("parameter updates", steps * params))
-    return Estimate(what, counts, seconds, megabytes)
+    seconds = runs * (macs * HAND_MAC + numbers * HAND_NUMBER[0] + params * HAND_UPDATE)
+    return seconds, runs * numbers * HAND_NUMBER[1] / 1e6
 
 
 # ------------------------------------------------------------------------------------------
@@ -262,24 +256,109 @@ def graph_counts(spec) -> tuple[int, int]:
     return first + 3 * consumers, pairs
 
 
-def estimate_graph(spec, *, policy: str, fmt: Optional[str], what: str = "solve") -> Estimate:
-    """A graph solve (and its printing in `fmt`; None: not printed, as in `check`)."""
+# Tensor graphs (and gradient descent on them): per array cell a derivation touches —
+# every leaf, and every computed node's operands and result or its multiply-adds when
+# more (a convolution's), three times (forward, backward, their records) — measured on
+# least squares with X 100×100 (bench/bench_tensor_minimize.py's spec): float64 0.1 s
+# and 10.5 MB a step to JSON, --round 1.8 s and 60 MB a step; bench_conv.py's graph
+# under --round 4: 21 s and 0.9 GB (docs/limits.md).
+TENSOR_CELL = {"float": (0.5e-6, 60), "round": (30e-6, 1400), "exact": (70e-6, 2800)}  # derive one cell
+TENSOR_PRINT_CELL = {"json": (1.6e-6, 150), "table": (0.2e-6, 10), "latex": (0.2e-6, 10), "markdown": (0.2e-6, 10)}
+TENSOR_OPERATION = 150e-6  # NumPy's fixed cost per operation and equation record (forward, backward, update)
+
+
+def tensor_cells(spec) -> tuple[int, int]:
+    """(array cells one derivation of a tensor graph touches, operations it records),
+    from the leaves' shapes alone (the shapes were checked when the spec was read)."""
+    from .calc.expr import refs
+    from .graph.solve import expression_size
+    from .tensor.tape import infer_shape
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    cells = operations = 0
+    size = math.prod
+    for node in spec.nodes:
+        if node.is_leaf:
+            shapes[node.name] = node.shape
+            cells += size(node.shape)
+            continue
+        try:
+            shapes[node.name] = infer_shape(node.expr, shapes)
+            terms = expression_terms(node.expr, shapes)
+        except Exception:  # the solve reports it, with its own message
+            shapes[node.name], terms = (), 0
+        cells += max(terms, size(shapes[node.name]) + sum(size(shapes[r]) for r in refs(node.expr)))
+        operations += expression_size(node.expr)[0]
+    return cells, operations
+
+
+def expression_terms(e, shapes: dict) -> int:
+    """Scalar multiply-adds of one tensor expression: a matrix product's result times its
+    inner dimension, a convolution's result times its kernel's size (C·kh·kw), any other
+    operation the larger of its result and its operands — what --round spells out as
+    element equations, and what NumPy runs through."""
+    from .calc.expr import Bin, Call, children
+    from .tensor.tape import infer_shape
+
+    total = 0
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        kids = children(n)
+        if not kids:
+            continue
+        stack += kids
+        result = math.prod(infer_shape(n, shapes))
+        if isinstance(n, Bin) and n.op == "@":
+            total += result * (infer_shape(n.left, shapes) or (1,))[-1]
+        elif isinstance(n, Call) and n.fn in ("conv2d", "conv1d") and len(n.args) >= 2:
+            total += result * math.prod(infer_shape(n.args[1], shapes)[1:])
+        else:
+            total += max(result, sum(math.prod(infer_shape(k, shapes)) for k in kids))
+    return total
+
+
+def estimate_graph(spec, *, policy: str, fmt: Optional[str], what: str = "solve",
+                   steps: Optional[int] = None) -> Estimate:
+    """A graph solve (and its printing in `fmt`; None: not printed, as in `check`).
+    Gradient descent (`minimize:`) repeats the derivation `steps` times (default: the
+    spec's), plus the update of every parameter and the forward pass after the last."""
     first, second = graph_counts(spec)
-    nodes = first + second
+    total = (steps or spec.steps) if getattr(spec, "minimize", None) else 1
+    runs = total + (1 if total > 1 or getattr(spec, "minimize", None) else 0)
+    nodes = (first + second) * runs
     cost, size = GRAPH_NODE[policy]
     seconds = START_SECONDS + nodes * cost
     megabytes = START_MB + nodes * size / 1e6
     if fmt is not None:
         cost, size = GRAPH_PRINT_NODE[fmt]
-        seconds += nodes * cost
-        megabytes += nodes * size / 1e6
+        shown = nodes if fmt in ("json", "table") or not getattr(spec, "tensor", False) else \
+            (first + second) * min(runs, DOCUMENT_STEPS + 1)
+        seconds += shown * cost
+        megabytes += shown * size / 1e6
         if policy == "exact":
             seconds += nodes * PRINT_EXACT_NODE
-    counts = (("graph nodes", len(spec.nodes)), ("equation nodes", first), ("second-order nodes", second))
-    return Estimate(what, counts, seconds, megabytes)
+    counts = [("graph nodes", len(spec.nodes)), ("equation nodes", nodes), ("second-order nodes", second)]
+    if getattr(spec, "tensor", False):
+        cells, operations = tensor_cells(spec)
+        parameters = sum(math.prod(spec.node(p).shape) for p in spec.wrt) if getattr(spec, "minimize", None) else 0
+        per_step = 3 * cells + 6 * parameters  # forward and backward; the update's states and operands
+        touched = per_step * runs
+        cost, size = TENSOR_CELL[policy]
+        seconds += touched * cost + runs * 3 * operations * TENSOR_OPERATION
+        megabytes += touched * size / 1e6
+        counts.append(("array cells", touched))
+        if fmt is not None:
+            cost, size = TENSOR_PRINT_CELL[fmt]
+            printed = touched if fmt == "json" else per_step * min(runs, DOCUMENT_STEPS + 1)
+            seconds += printed * cost
+            megabytes += printed * size / 1e6
+    return Estimate(what, tuple(counts), seconds, megabytes)
 
 
 def graph_advice(spec) -> str:
+    if getattr(spec, "minimize", None):
+        return "use fewer steps (steps: or --steps), smaller tensors, or drop --round/--exact"
     if spec.order == 2:
         return "use order: 1, or fewer `wrt` leaves for the second derivatives"
     return "split the graph into smaller specs"
@@ -287,3 +366,102 @@ def graph_advice(spec) -> str:
 
 def is_graph(spec: Any) -> bool:
     return getattr(spec, "kind", "network") == "graph" or type(spec).__name__ == "GraphSpec"
+
+
+# ------------------------------------------------------------------------------------------
+# typed layers (conv, pooling, norm, dropout, rnn, lstm: network/typed_solve.py)
+
+# Measured on generated conv2d/max-pool, LSTM, RNN and dense+dropout specs (docs/limits.md):
+# the cost is the numbers a step records — every element of every layer's output,
+# upstream gradient, parameters (before, gradient, after), extras (z, x̂, h, c, gates,
+# BPTT shares) and optimizer states, each a named value — ≈ 2 µs each to solve, ≈ 8 µs
+# each to print as JSON (5 µs in a table, LaTeX or Markdown, which write at most three
+# steps); ≈ 200 B each held, ≈ 550 B more while JSON is built. JSON is counted at 12 µs:
+# RNN/LSTM documents measured up to 1.7× the 8 µs of conv and dense ones.
+LAYERED_NAMED = (2e-6, 200)
+LAYERED_PRINT = {"json": (12e-6, 550), "table": (5e-6, 150), "latex": (5e-6, 150), "markdown": (5e-6, 150)}
+# One multiply-add of a layer's forward or backward pass (NumPy einsum/matmul); hand
+# rounding is costed by hand_cost() above, from its own measurements.
+LAYERED_MAC = {"float": (2e-9, 0), "exact": (60e-6, 1500)}
+LAYERED_LOOP = 5e-6  # one Python-level iteration (a max-pool window's routing, an RNN time step's ops)
+_STATE_COPIES = {"sgd": 0, "adam": 2, "adagrad": 1}
+
+
+def layered_counts(spec, steps: int) -> dict[str, int]:
+    """(named values, multiply-adds, Python iterations) of a typed-layer solve of `steps`
+    steps, from the layers' shapes alone — what typed_solve records per step."""
+    N = spec.samples
+    opt = spec.optimizer
+    if opt.name == "rmsprop":
+        states = 1 + bool(opt.centered) + bool(opt.momentum.value)
+    elif opt.name == "sgd":
+        states = 1 if opt.momentum.value else 0
+    else:
+        states = _STATE_COPIES.get(opt.name, 2)
+    named = macs = loops = 0
+    for layer in spec.layers:
+        size_in, size_out = math.prod(layer.in_shape), math.prod(layer.out_shape)
+        P = sum(math.prod(p.shape) for p in layer.params.values())
+        named += 2 * N * size_out + (3 + states) * P
+        kind = layer.type
+        if kind in ("dense", "conv2d", "conv1d"):
+            named += N * size_out  # z
+            if kind == "dense":
+                macs += N * size_out * layer.in_shape[-1]
+            else:
+                W = layer.params["weights"]
+                macs += N * size_out * math.prod(W.shape[1:])
+                loops += 3 * math.prod(W.shape[2:])  # one einsum per kernel position, forward and backward
+        elif kind in ("maxpool2d", "avgpool2d"):
+            macs += N * size_out * math.prod(layer.kernel)
+            loops += N * size_out if kind == "maxpool2d" else 2 * math.prod(layer.kernel)  # routing per window
+        elif kind in ("batchnorm", "layernorm"):
+            named += N * size_in + 2 * (layer.in_shape[0] if kind == "batchnorm" else N)
+            macs += 10 * N * size_in
+        elif kind in ("rnn", "lstm"):
+            T, features = layer.in_shape[0], layer.in_shape[-1]
+            H = layer.params["W_hh"].shape[1]
+            gates = 4 if kind == "lstm" else 1
+            named += (7 if kind == "lstm" else 2) * N * T * H + T * P  # h, c, dL/dh, gates; BPTT shares
+            macs += N * T * gates * H * (features + H)
+            loops += 40 * T
+        else:
+            macs += N * size_in
+    macs *= 3  # forward, and the backward pass's two products
+    named += spec.samples * (math.prod(spec.input.shape[1:]) + math.prod(spec.target.shape[1:]))
+    return {"named": named * steps, "named_step": named, "macs": macs * steps, "loops": loops * steps}
+
+
+def estimate_layered(spec, *, steps: Optional[int] = None, fmt: Optional[str], policy: str = "float",
+                     what: str = "solve") -> Estimate:
+    """A typed-layer solve (and its printing in `fmt`; None: not printed, as in `check`).
+    `policy`: "round" when typed layers are hand-rounded (each multiply-add an equation)."""
+    total = steps or spec.steps
+    c = layered_counts(spec, total)
+    numbers = spec.samples * (math.prod(spec.input.shape[1:]) + math.prod(spec.target.shape[1:])) + \
+        sum(math.prod(p.shape) for layer in spec.layers for p in layer.params.values())
+    seconds = START_SECONDS + numbers * READ_NUMBER[0] + c["named"] * LAYERED_NAMED[0] + c["loops"] * LAYERED_LOOP
+    megabytes = START_MB + numbers * READ_NUMBER[1] / 1e6 + c["named"] * LAYERED_NAMED[1] / 1e6
+    if policy in ("round", "truncate"):  # hand arithmetic on Decimal arrays (network/hand.py)
+        hand_seconds, hand_mb = hand_cost(spec, total + 1)  # and the loss after the last step
+        seconds += hand_seconds
+        megabytes += hand_mb
+    else:
+        cost, size = LAYERED_MAC[policy]
+        seconds += c["macs"] * cost
+        megabytes += c["macs"] * size / 1e6
+    if fmt is not None:
+        cost, size = LAYERED_PRINT[fmt]
+        printed = c["named"] if fmt == "json" else c["named_step"] * min(total, DOCUMENT_STEPS)
+        seconds += printed * cost
+        megabytes += printed * size / 1e6
+    counts = (("numbers read", numbers), ("recorded values", c["named"]), ("multiply-adds", c["macs"]))
+    return Estimate(what, counts, seconds, megabytes)
+
+
+def layered_advice(spec, steps: int, policy: str = "float") -> str:
+    if policy in ("round", "truncate"):
+        return "use fewer steps (--steps) or a smaller example, or drop --round for float64"
+    if steps > 1:
+        return "use fewer steps (steps: or --steps), a smaller input, or fewer filters / hidden units"
+    return "use a smaller input (fewer channels, pixels or time steps), fewer filters or hidden units, or fewer samples"

@@ -236,17 +236,15 @@ def _enforce_budget(loaded, *, steps, round_digits, exact, detail, fmt) -> None:
     from .budget import enforce, estimate_graph, estimate_network, graph_advice, network_advice
 
     policy = "exact" if exact else "round" if round_digits is not None else "float"
-    if getattr(loaded, "kind", "network") == "layered":
-        # float64: numpy arrays only, bounded by the spec's own array sizes; by hand
-        # (--round), every number is a Decimal: estimated like the other policies
-        total = steps if steps is not None else loaded.steps
-        if policy == "round" and isinstance(total, int) and total >= 1:
-            from .budget import estimate_layered, layered_advice
+    if getattr(loaded, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
+        from .budget import estimate_layered, layered_advice
 
-            enforce(estimate_layered(loaded, steps=total), layered_advice(loaded))
+        total = steps if isinstance(steps, int) and steps >= 1 else loaded.steps
+        enforce(estimate_layered(loaded, steps=total, fmt=fmt, policy=policy), layered_advice(loaded, total, policy))
         return
     if _is_graph_spec(loaded):
-        enforce(estimate_graph(loaded, policy=policy, fmt=fmt), graph_advice(loaded))
+        minimize_steps = steps if getattr(loaded, "minimize", None) and isinstance(steps, int) and steps >= 1 else None
+        enforce(estimate_graph(loaded, policy=policy, fmt=fmt, steps=minimize_steps), graph_advice(loaded))
         return
     from .network.solve import resolve_detail
 

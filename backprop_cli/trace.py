@@ -179,7 +179,42 @@ class TensorGraphTrace(NotebookDisplay):
     exact: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "graph"
     tensor: bool = True
+    # gradient descent on the output (`minimize:`, graph/tensor_minimize.py): one record
+    # per step; `values`, `gradients` above are step 1's, `equations` holds every step's
+    steps: tuple["TensorStep", ...] = ()
+    losses: tuple[float, ...] = ()  # the minimized node at every step, then after the last
+    after_equations: tuple = ()
 
     @property
     def output(self) -> str:
         return self.outputs[0]
+
+    def array(self, name: str):
+        """The whole array a (step-qualified) name stands for — `W`, `df/dW@2`, `w_new@3`,
+        `buf_w` — or None: answer keys may give whole arrays under these names."""
+        if name in self.values:
+            return self.values[name]
+        for out, grads in self.gradients.items():
+            if name.startswith(f"d{out}/d") and name[len(out) + 2:] in grads:
+                return grads[name[len(out) + 2:]]
+        for eq in self.equations:
+            if eq.name == name:
+                return eq.value
+        base, _, step = name.partition("@")
+        for record in self.steps:
+            if step and str(record.step) == step and base in record.values:
+                return record.values[base]
+        return None
+
+
+@frozen
+class TensorStep:
+    """One step of gradient descent on a tensor graph: the derivation at the step's
+    parameters (arrays by node) and their update. Equation names are step-qualified
+    (`q@2`, `df/dW@2`, `W_new@2`; bare for step 1)."""
+
+    step: int
+    values: Mapping[str, Any]  # node → array at this step
+    gradients: Mapping[str, Any]  # node → ∂output/∂node at this step
+    updates: Mapping[str, Any]  # parameter → its array after the step
+    equations: tuple

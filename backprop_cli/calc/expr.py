@@ -255,6 +255,22 @@ def _evaluate(e: Expr, env: Mapping[str, object], arith) -> object:
 
 # -- small constructors that keep the solver's templates readable ---------------------
 
+def rename(e: Expr, name: Callable[[str], str]) -> Expr:
+    """The expression with every reference renamed by `name` (a step's names qualified
+    with @s in gradient descent on a graph)."""
+    if isinstance(e, Ref):
+        return Ref(name(e.name))
+    if isinstance(e, Num):
+        return e
+    if isinstance(e, Neg):
+        return Neg(rename(e.operand, name))
+    if isinstance(e, Bin):
+        return Bin(e.op, rename(e.left, name), rename(e.right, name))
+    if isinstance(e, Call):
+        return Call(e.fn, tuple(rename(a, name) for a in e.args))
+    raise TypeError(type(e).__name__)  # pragma: no cover - the parser builds no other node
+
+
 def ref(name: str) -> Ref:
     return Ref(name)
 

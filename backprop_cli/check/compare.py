@@ -189,9 +189,9 @@ def check_budget(spec: Any, options: CheckOptions) -> None:
     from .. import budget
 
     policy = "exact" if options.exact else "round" if options.round_digits is not None else "float"
-    if getattr(spec, "kind", "network") == "layered":
-        if policy == "round":  # by hand: Decimal numbers (float64 is bounded by the spec's own arrays)
-            budget.enforce(budget.estimate_layered(spec, steps=spec.steps, what="check"), budget.layered_advice(spec))
+    if getattr(spec, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
+        budget.enforce(budget.estimate_layered(spec, fmt=None, policy=policy, what="check"),
+                       budget.layered_advice(spec, spec.steps, policy))
         return
     if _is_graph(spec):
         budget.enforce(budget.estimate_graph(spec, policy=policy, fmt=None, what="check"), budget.graph_advice(spec))

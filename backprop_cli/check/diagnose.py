@@ -245,7 +245,7 @@ class Diagnoser:
         if self.solution.kind == "layered":  # hand arithmetic on Decimal arrays, estimated by its size
             from ..network.typed_solve import POLICY_STEP_LIMIT as LAYERED_STEP_LIMIT
 
-            return spec.steps <= LAYERED_STEP_LIMIT and budget.estimate_layered(spec, steps=spec.steps).within()
+            return spec.steps <= LAYERED_STEP_LIMIT and budget.estimate_layered(spec, fmt=None, policy="round").within()
         if not self.network:
             return budget.estimate_graph(spec, policy="round", fmt=None).within()
         from ..network.solve import POLICY_STEP_LIMIT
@@ -288,9 +288,12 @@ def _old_and_step(d: Diagnoser, miss: Miss) -> Optional[tuple[float, float]]:
     if not d.network:
         spec = d.solution.spec
         base, _, step = miss.name.partition("@")
+        index = ""
+        if getattr(spec, "tensor", False) and base.endswith("]") and "[" in base:  # w_new[2]@3 → w[2]@3
+            base, index = base[:base.index("[")], base[base.index("["):]
         if not getattr(spec, "minimize", None) or not base.endswith("_new") or base[:-4] not in spec.wrt:
             return None
-        old = d.value(at(base[:-4], int(step) if step else 1))
+        old = d.value(at(base[:-4] + index, int(step) if step else 1))
         return None if old is None else (old, old - miss.computed)
     p = parse(miss.name)
     if p is None or p.kind != "new":

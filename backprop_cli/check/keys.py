@@ -367,6 +367,8 @@ def tensor_array(solution: Solution, name: str):
     trace = solution.trace
     if not getattr(trace, "tensor", False):
         return None
+    if getattr(trace, "steps", ()):  # gradient descent: step-qualified arrays too (w_new@2)
+        return trace.array(name)
     if name in trace.values:
         return trace.values[name]
     m = re.fullmatch(r"d(\w+)/d(\w+)", name)
@@ -381,6 +383,17 @@ def tensor_document_name(trace, path: tuple) -> Optional[str]:
     from ..tensor.names import element_name
 
     head = path[0]
+    steps = getattr(trace, "steps", ())
+    if head == "steps" and len(path) >= 3 and path[1] < len(steps):  # gradient descent: steps[i].field…
+        s, field_ = steps[path[1]].step, path[2]
+        if field_ == "loss":
+            return at("loss", s)
+        if len(path) >= 4 and field_ in ("values", "gradients", "updates"):
+            base = {"values": path[3], "gradients": f"d{trace.output}/d{path[3]}", "updates": f"{path[3]}_new"}[field_]
+            return at(element_name(base, tuple(path[4:])), s)
+        return None
+    if head == "losses" and len(path) == 2 and steps:
+        return at("loss", path[1] + 1) if path[1] < len(steps) else "loss_after"
     if head == "values" and len(path) >= 2:
         return element_name(path[1], tuple(path[2:]))
     if head == "gradients" and len(path) >= 2:
@@ -584,7 +597,8 @@ class _Resolver:
         from ..tensor.names import element_name
 
         if len(index) == array.ndim:
-            element = element_name(name, index)
+            base, at_, step = name.partition("@")  # w_new@2 → w_new[1]@2: the index before the step
+            element = element_name(base, index) + at_ + step
             literal = _number(node, path, self.file)
             self.entries.append(Entry(element, element, literal.value, literal.text,
                                       self.solution.value(element), **where(node)))

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..calc import expr as E
 from ..calc.arithmetic import FloatArithmetic
-from ..calc.expr import Bin, Call, Expr, Neg, Num, Ref, evaluate
+from ..calc.expr import Expr, Ref, evaluate, rename
 from ..errors import ComputeError, SpecError
 from ..network.names import at
 from ..network.optim_equations import update_equations
@@ -51,21 +51,6 @@ def check_names(spec: GraphSpec) -> None:
                 f"{node.name!r} cannot be a node name with minimize: it is {reserved[node.name]}",
                 file=spec.file, path=f"graph.{node.name}", line=node.line, hint=f"rename it, e.g. {node.name}_1",
             )
-
-
-def rename(e: Expr, name) -> Expr:
-    """The expression with every reference renamed by `name(str) -> str`."""
-    if isinstance(e, Ref):
-        return Ref(name(e.name))
-    if isinstance(e, Num):
-        return e
-    if isinstance(e, Neg):
-        return Neg(rename(e.operand, name))
-    if isinstance(e, Bin):
-        return Bin(e.op, rename(e.left, name), rename(e.right, name))
-    if isinstance(e, Call):
-        return Call(e.fn, tuple(rename(a, name) for a in e.args))
-    raise TypeError(type(e).__name__)  # pragma: no cover - the parser builds no other node
 
 
 def _qualified(eq: Equation, s: int) -> Equation:
@@ -117,6 +102,10 @@ class _Descent:
 
 def solve_minimize(spec: GraphSpec, arith) -> GraphTrace:
     """`steps` steps of the optimizer on the wrt leaves, each fully derived."""
+    if spec.tensor:  # vectors and matrices: the tensor tape (imported here: scalar graphs never load numpy)
+        from .tensor_minimize import solve_tensor_minimize
+
+        return solve_tensor_minimize(spec, arith)
     run = _Descent(spec, arith)
     f = spec.output
     leaves: dict | None = None

@@ -156,12 +156,10 @@ def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
     if tensor:  # imported here: scalar graphs never load numpy
         from .tensor_solve import check_shapes
 
-        check_shapes(nodes, outputs, grad_output, file)
         if minimize:
-            k, _ = fields["minimize"]
-            raise SpecError("minimize: applies to scalar graphs", file=file, path="minimize", **where(k),
-                            expected="a graph of numbers (gradient descent on tensors is not supported yet)",
-                            found="tensors or several outputs")
+            _check_tensor_minimize(fields, nodes, minimize, grad_output, file)
+        else:
+            check_shapes(nodes, outputs, grad_output, file)
         if order == 2:
             _, v = fields["order"]
             raise SpecError("order: 2 (second derivatives) applies to scalar graphs", file=file, path="order",
@@ -172,6 +170,28 @@ def read_graph_spec(root: yaml.Node, file: str) -> GraphSpec:
         steps = _read_steps(fields["steps"][1], file)
     return GraphSpec(title, tuple(nodes), outputs[0], wrt, order, file, outputs=outputs, grad_output=grad_output,
                      tensor=tensor, minimize=minimize, steps=steps)
+
+
+def _check_tensor_minimize(fields, nodes: list[GraphNode], minimize: str, grad_output, file: str) -> None:
+    """Gradient descent on a tensor graph lowers one number: the minimized node must be
+    a scalar (sum(...), mean(...), norm(...) of the tensors), as PyTorch's loss.backward()
+    needs; an upstream gradient has no place in it."""
+    from .tensor_solve import check_shapes
+    from ..tensor.shapes import show
+
+    shapes = check_shapes(nodes, (), (), file)
+    if grad_output:
+        k, _ = fields["grad_output"]
+        raise SpecError("grad_output does not apply with minimize: the minimized node is a scalar, its "
+                        "upstream gradient is 1", file=file, path="grad_output", **where(k),
+                        hint="drop grad_output")
+    if shapes[minimize] != ():
+        node = next(n for n in nodes if n.name == minimize)
+        _, v = fields["minimize"]
+        raise SpecError(f"minimize: {minimize} has shape {show(shapes[minimize])}; gradient descent lowers one "
+                        f"number", file=file, path=f"graph.{minimize}", line=node.line, column=node.column,
+                        expected="a scalar node (a loss)", found=f"shape {show(shapes[minimize])}",
+                        hint=f"minimize a reduction of it, e.g. sum({minimize} ** 2) or mean({minimize})")
 
 
 def _uses_tensors(node: GraphNode) -> bool:

@@ -94,7 +94,7 @@ def table_renderable(trace, *, digits: int = 4, lang: str = "en", notation: str 
     if getattr(trace, "kind", "network") == "graph":
         from .graph_table import graph_table
 
-        return graph_table(trace, digits=digits, lang=lang)
+        return graph_table(trace, digits=digits, lang=lang, show_steps=show_steps)
     if getattr(trace, "kind", "network") == "layered":  # conv, pooling, norm, dropout, rnn, lstm
         from .layered import layered_table
 
@@ -106,6 +106,10 @@ def table_renderable(trace, *, digits: int = 4, lang: str = "en", notation: str 
 
 def latex_math(trace, *, digits: int = 4, lang: str = "en") -> str:
     """The derivation as display math only (Jupyter's `_repr_latex_`)."""
+    if getattr(trace, "tensor", False) and getattr(trace, "steps", ()):  # descent on tensors
+        from .tensor_descent import descent_math
+
+        return descent_math(trace, digits=digits, lang=lang)
     if getattr(trace, "tensor", False):  # each equation's aligned block, nothing else
         from .tensor_graph import tensor_graph_math
 

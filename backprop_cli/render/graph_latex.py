@@ -222,6 +222,10 @@ class GraphWriter(DocWriter):
 def graph_latex(trace: GraphTrace, digits: int = 4, lang: str = "en", standalone: bool = False,
                 options: Optional[Options] = None) -> str:
     """A graph's derivation as a LaTeX fragment, or (standalone) a document with the circuit."""
+    if getattr(trace, "tensor", False) and getattr(trace, "steps", ()):  # descent on tensors
+        from .tensor_descent import descent_latex
+
+        return descent_latex(trace, digits=digits, lang=lang, standalone=standalone, options=options)
     if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
         from .tensor_graph import tensor_graph_latex
 

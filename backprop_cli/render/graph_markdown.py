@@ -19,6 +19,10 @@ class GraphMarkdownWriter(MarkdownSyntax, GraphWriter):
 
 def graph_markdown(trace: GraphTrace, digits: int = 4, lang: str = "en", options: Optional[Options] = None) -> str:
     """A graph's derivation as Markdown with KaTeX-compatible math."""
+    if getattr(trace, "tensor", False) and getattr(trace, "steps", ()):  # descent on tensors
+        from .tensor_descent import descent_markdown
+
+        return descent_markdown(trace, digits=digits, lang=lang, options=options)
     if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
         from .tensor_graph import tensor_graph_markdown
 

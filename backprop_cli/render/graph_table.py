@@ -109,7 +109,7 @@ def graph_symbol(name: str, output: str) -> str:
 def descent_symbol(name: str, output: str, parameters, style: str = "unicode", plain=graph_symbol) -> str:
     """A name of gradient descent on a graph (`minimize:`), as the network derivation
     writes time: w (step 1), w(2) = w_new, buf[w](1), ∂f/∂w(2); hyperparameters α, μ, ρ …"""
-    from .notation import hyper_symbol
+    from .notation import STATE_SYMBOL, hyper_symbol
 
     base, _, step_text = name.partition("@")
     s = int(step_text) if step_text else 1
@@ -122,15 +122,12 @@ def descent_symbol(name: str, output: str, parameters, style: str = "unicode", p
     if base.endswith("_new") and base[:-4] in parameters:
         return f"{plain(base[:-4], output)}({s + 1})"
     state, _, p = base.partition("_")
-    if p in parameters and state in _STATE_SYMBOL:
-        letter = _STATE_SYMBOL[state][1 if latex else 0]
+    if p in parameters and state in STATE_SYMBOL:
+        letter = STATE_SYMBOL[state][1 if latex else 0]
         return f"{letter}_{{{plain(p, output)}}}({s})" if latex else f"{letter}[{p}]({s})"
     symbol = plain(base, output)
     return symbol if s == 1 else f"{symbol}({s})"
 
-
-_STATE_SYMBOL = {"buf": ("buf", r"\mathrm{buf}"), "m": ("m", "m"), "v": ("v", "v"), "sq": ("s", "s"),
-                 "gavg": ("ḡ", r"\bar{g}"), "sum": ("G", "G")}
 
 
 class TableLook:
@@ -286,8 +283,12 @@ def _descent(look: TableLook, trace: GraphTrace, words: dict) -> list[Renderable
     return parts
 
 
-def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en") -> RenderableType:
+def graph_table(trace: GraphTrace, digits: int = 4, lang: str = "en", show_steps=None) -> RenderableType:
     """A rich renderable of the whole derivation; it reads well at 80 columns."""
+    if getattr(trace, "tensor", False) and getattr(trace, "steps", ()):  # descent on tensors
+        from .tensor_descent import descent_table
+
+        return descent_table(trace, digits=digits, lang=lang, show_steps=show_steps)
     if getattr(trace, "tensor", False):  # vectors and matrices: tensor_graph.py
         from .tensor_graph import tensor_graph_table
 

@@ -72,6 +72,11 @@ _HYPER_LATEX = {"lr": r"\alpha", "momentum": r"\mu", "weight_decay": r"\lambda",
 
 
 
+# Optimizer states of a graph's gradient descent: prefix → (Unicode, LaTeX) letter
+STATE_SYMBOL = {"buf": ("buf", r"\mathrm{buf}"), "m": ("m", "m"), "v": ("v", "v"), "sq": ("s", "s"),
+                 "gavg": ("ḡ", r"\bar{g}"), "sum": ("G", "G")}
+
+
 def hyper_symbol(name: str, style: str = "unicode") -> Optional[str]:
     """The symbol of a hyperparameter's canonical name (lr → α, alpha → ρ), else None."""
     table = _HYPER if style == "unicode" else _HYPER_LATEX

@@ -211,8 +211,8 @@ def _base(text: str) -> str:
     return "{" + text + "}" if "^" in text or "_" in text and not text.startswith(r"\\left") else text
 
 
-def fits(row: str) -> bool:
-    return tex_width(row) <= LATEX_WIDTH
+def fits(row: str, width: float = LATEX_WIDTH) -> bool:
+    return tex_width(row) <= width
 
 
 def operand_shapes(eq) -> dict:

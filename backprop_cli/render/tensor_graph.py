@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..calc.expr import Ref
 from ..safe_text import latex_text
-from .tensor_format import (GRADIENT, WORKED_LIMIT, Printer, fits, fmt_policy, latex_name, matrix_latex, one_line,
-                            operand_shapes, shape_text, unicode_name, values_of, worked_element)
+from .tensor_format import (GRADIENT, LATEX_WIDTH, WORKED_LIMIT, Printer, fmt_policy, latex_name, matrix_latex, one_line,
+                            operand_shapes, shape_text, unicode_name, values_of, worked_element, fits as fits_width)
 
 WORDS = {
     "en": {"title": "Tensor graph", "forward": "Forward pass",
@@ -55,11 +56,16 @@ def latex_lines(trace, digits: int, lang: str, markdown: bool = False) -> list[s
     for title_, eqs in sections:
         lines += [heading(title_), ""]
         for eq in eqs:
-            lines += _latex_equation(eq, trace, digits, words, markdown) + [""]
+            lines += latex_equation(eq, trace, digits, words, markdown) + [""]
     return lines
 
 
-def _latex_equation(eq, trace, digits: int, words: dict, markdown: bool) -> list[str]:
+def latex_equation(eq, trace, digits: int, words: dict, markdown: bool, latex_name=latex_name,
+                   width: float = LATEX_WIDTH) -> list[str]:
+    """One tensor equation as an aligned block: name = matrix form, its shapes, the
+    numbers, the result, one worked element. `latex_name` spells a name (descent: w(2));
+    `width` (em) is where a row is split (names with scripts measure short)."""
+    fits = lambda row: fits_width(row, width)  # noqa: E731
     shapes = operand_shapes(eq)
     sym = Printer(latex_name, shapes, True).p(eq.expr)
     values = dict(eq.operands)
@@ -78,14 +84,15 @@ def _latex_equation(eq, trace, digits: int, words: dict, markdown: bool) -> list
     if element is not None:
         ops = values_of(element)
         e_sym = Printer(latex_name, {k: () for k in ops}, True).p(element.expr)
-        e_num = Printer(lambda n: fmt_policy(ops[n], digits, "latex", trace.policy), {k: () for k in ops}, True).p(element.expr)
+        e_num = Printer(lambda n: fmt_policy(ops[n], digits, "latex", trace.policy, True), {k: () for k in ops},
+                        True).p(element.expr)
         value = fmt_policy(element.value, digits, "latex", trace.policy)
         lhs = r"\text{" + latex_text(words["element"]) + r" } " + latex_name(element.name)
         if fits(lhs + " &= " + e_sym + " = " + e_num + " = " + value):
             rows.append(lhs + " &= " + e_sym + " = " + e_num + " = " + value)
         elif fits(lhs + " &= " + e_sym):
             rows.append(lhs + " &= " + e_sym)
-            rows.append("&= " + e_num + " = " + value if fits("&= " + e_num) else "&= " + value)
+            rows.append("&= " + e_num + " = " + value if fits("&= " + e_num + " = " + value) else "&= " + value)
         else:  # too long to typeset as one row: the numbers alone, when they fit
             rows.append(lhs + " &= " + (e_num + " = " if fits(lhs + " &= " + e_num) else "") + value)
         if element.condition:
@@ -110,7 +117,7 @@ def tensor_graph_math(trace, digits: int = 4, lang: str = "en") -> str:
     blocks = []
     for _, eqs in sections:
         for eq in eqs:
-            blocks.append("$$" + "\n".join(_latex_equation(eq, trace, digits, words, True)[1:-1]).join(
+            blocks.append("$$" + "\n".join(latex_equation(eq, trace, digits, words, True)[1:-1]).join(
                 (r"\begin{aligned}", r"\end{aligned}")) + "$$")
     return "\n".join(blocks) + "\n"
 
@@ -139,11 +146,13 @@ def tensor_graph_table(trace, digits: int = 4, lang: str = "en"):
         parts.append(Text(""))
         parts.append(Text(title_, style="bold underline"))
         for eq in eqs:
-            parts += _text_equation(eq, trace, digits, words)
+            parts += text_equation(eq, trace, digits, words)
     return Group(*parts)
 
 
-def _text_equation(eq, trace, digits: int, words: dict) -> list:
+def text_equation(eq, trace, digits: int, words: dict, unicode_name=unicode_name) -> list:
+    """One tensor equation as terminal lines (latex_equation's story); `unicode_name`
+    spells a name."""
     from .wrap import BrokenEquation
 
     shapes = operand_shapes(eq)
@@ -151,7 +160,7 @@ def _text_equation(eq, trace, digits: int, words: dict) -> list:
     shape_line = " ".join(shape_text(s) for s in shapes.values()) + " → " + shape_text(eq.shape)
     chain = [sym]
     values = dict(eq.operands)
-    if values and not eq.note and np.size(eq.value) <= WORKED_LIMIT:
+    if values and not eq.note and np.size(eq.value) <= WORKED_LIMIT and not isinstance(eq.expr, Ref):
         num = Printer(lambda n: one_line(values[n], digits), shapes, False).p(eq.expr)
         if num != sym:
             chain.append(num)
