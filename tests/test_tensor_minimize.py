@@ -177,7 +177,7 @@ def test_sgd_momentum_worked_with_numpy():
             assert trace.named[_at(f"w_new[{i + 1}]", s)] == pytest.approx(w[i], rel=1e-12, abs=1e-14)
             assert trace.named[_at(f"buf_w[{i + 1}]", s)] == pytest.approx(buf_w[i], rel=1e-12, abs=1e-14)
         assert trace.named[_at("b_new", s)] == pytest.approx(b, rel=1e-12, abs=1e-14)
-        assert trace.named[_at(f"w[1]", s + 1)] == pytest.approx(w[0], rel=1e-12, abs=1e-14)
+        assert trace.named[_at("w[1]", s + 1)] == pytest.approx(w[0], rel=1e-12, abs=1e-14)
     assert trace.named["loss_after"] == pytest.approx(np.sum((v["X"] @ w + b - v["y"]) ** 2) / 5, rel=1e-12)
 
 
