@@ -116,3 +116,14 @@ def test_bad_descent_fields_exit_2_with_their_path(tmp_path, edit, path):
     spec.write_text(edit(QUADRATIC.format(opt="{name: sgd, lr: 0.1}", steps=2)))
     run = cold(["validate", str(spec)])
     assert run.code == 2 and path in run.stderr and "Traceback" not in run.stderr, run.describe()
+
+
+def test_adam_under_round_is_refused_on_scalar_graphs_too(tmp_path):
+    """SPEC §7: --round is not available with adam — for a network, a tensor descent and
+    a scalar descent alike."""
+    spec = tmp_path / "adam.yaml"
+    spec.write_text("graph: {w1: 0, w2: 0, a: w1 - 2, b: w2 + 1, f: a ** 2 + 3 * b ** 2}\nminimize: f\n"
+                    "optimizer: {name: adam, lr: 0.1}\nsteps: 2\n")
+    run = cold(["solve", spec, "--round", "4"])
+    assert run.code == 2 and "--round is not available with adam" in run.stderr, run.describe()
+    assert cold(["solve", spec]).code == 0

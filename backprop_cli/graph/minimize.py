@@ -18,7 +18,7 @@ from typing import Any
 from ..calc import expr as E
 from ..calc.arithmetic import FloatArithmetic
 from ..calc.expr import Expr, Ref, evaluate, rename
-from ..errors import ComputeError, SpecError
+from ..errors import BackpropError, ComputeError, SpecError
 from ..network.names import at
 from ..network.optim_equations import update_equations
 from ..trace import Equation, GraphStep, GraphTrace, LocalGradient
@@ -102,6 +102,9 @@ class _Descent:
 
 def solve_minimize(spec: GraphSpec, arith) -> GraphTrace:
     """`steps` steps of the optimizer on the wrt leaves, each fully derived."""
+    if getattr(arith, "name", "float") == "round" and spec.optimizer.name == "adam":  # SPEC §7, as for networks
+        raise BackpropError("--round is not available with adam: its square roots and bias corrections are not "
+                            "hand arithmetic (drop --round, or use sgd)")
     if spec.tensor:  # vectors and matrices: the tensor tape (imported here: scalar graphs never load numpy)
         from .tensor_minimize import solve_tensor_minimize
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..calc.expr import Expr, Ref, rename
-from ..errors import BackpropError, ComputeError, SpecError
+from ..errors import ComputeError, SpecError
 from ..frozen import replace
 from ..network.engine import optimizer_step
 from ..network.names import at
@@ -169,9 +169,6 @@ class _Run:
 def solve_tensor_minimize(spec, arith) -> TensorGraphTrace:
     """`steps` steps of the optimizer on the wrt leaves of a tensor graph, each derived."""
     policy = getattr(arith, "name", "float")
-    if policy == "round" and spec.optimizer.name == "adam":
-        raise BackpropError("--round is not available with adam: its square roots and bias corrections are not "
-                            "hand arithmetic (drop --round, or use sgd)")
     run = _Run(spec, arith)
     f = spec.output
     names = [n.name for n in spec.nodes]
