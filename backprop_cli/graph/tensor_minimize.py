@@ -194,7 +194,6 @@ def solve_tensor_minimize(spec, arith) -> TensorGraphTrace:
                 exact.update((at(k, s), v) for k, v in tape.policy.items())
         after = s = spec.steps + 1
         tape = run.derivation(params, sections=("forward",))
-        tape.values[f] = as_array(tape.values[f])  # the tape keeps a rounded scalar as np.float64, not 0-d
         tape.record("loss_after", Ref(f), "after", f)
         after_equations = [_renamed(eq, _qualifier(after, frozenset({"loss_after"}))) for eq in tape.equations]
         losses.append(float(tape.values[f]) + 0.0)

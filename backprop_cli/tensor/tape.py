@@ -267,7 +267,7 @@ class Tape:
                 v = float(value[index])
             out.append(Equation(element_name(name, index), scalar, operands, v, section,
                                 ", ".join(rules.conditions) or None))
-        return tuple(out), floats + 0.0
+        return tuple(out), np.asarray(floats + 0.0)  # + 0.0: no −0; asarray: a 0-d result stays an array
 
     def element_value(self, name: str):
         """An element's value under the policy (its float under float64)."""
