@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import glob
-import importlib.util
 import io
 import json
 import math
@@ -37,7 +36,6 @@ from backprop_cli.render.graph_table import graph_symbol, graph_table
 from backprop_cli.read.yamlsafe import load_text
 
 ROOT = Path(__file__).resolve().parents[1]
-VERIFY = Path("/work/shared/tools/verify_equations.py")
 
 
 def spec_of(text: str, file: str = "g.yaml") -> GraphSpec:
@@ -58,14 +56,6 @@ def spec_error(text: str) -> SpecError:
     return info.value
 
 
-@pytest.fixture(scope="module")
-def verifier():
-    if not VERIFY.exists():  # pragma: no cover - the shared tool ships with the repo
-        pytest.skip("verify_equations.py not available")
-    spec = importlib.util.spec_from_file_location("verify_equations", VERIFY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def assert_equations_hold(trace, verifier, digits=None):

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from backprop_cli.render import render
+from tests.equation_oracles import VERIFY
 from tests.test_render_golden import ROOT, examples
 
-VERIFY = ROOT.parent / "shared" / "tools" / "verify_equations.py"
 
 
 def _rounded(path, digits=4):

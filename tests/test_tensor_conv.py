@@ -10,22 +10,20 @@ line, column and field path.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from tests import conv_oracles as O
+from tests.equation_oracles import matrix_eval
 from tests.cli_proc import ROOT, WarmCLI
 
 CONFIGS = ROOT / "configs"
-VERIFY = Path("/work/shared/tools/verify_equations.py")
 
 
 @pytest.fixture(scope="module")
@@ -147,44 +145,11 @@ def test_values_and_gradients_match_pytorch(solved, case):
 
 # -- every printed equation holds -------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def verifier():
-    if not VERIFY.exists():
-        pytest.skip("verify_equations.py not available")
-    spec = importlib.util.spec_from_file_location("verify_equations", VERIFY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _matrix_eval(expression: str, operands: dict):
     """A matrix record's expression in NumPy with the oracle helpers, not the engine."""
-    names: dict[str, str] = {}
-
-    def sub(m):
-        names[f"_v{len(names)}"] = m.group(1)
-        return f"_v{len(names) - 1}"
-
-    tree = ast.parse(re.sub(r"\{([^{}]+)\}", sub, expression), mode="eval")
-
-    def ev(n):
-        if isinstance(n, ast.Expression):
-            return ev(n.body)
-        if isinstance(n, ast.Constant):
-            return n.value
-        if isinstance(n, ast.Name):
-            return np.asarray(operands[names[n.id]], dtype=float)
-        if isinstance(n, ast.UnaryOp):
-            return -ev(n.operand)
-        if isinstance(n, ast.BinOp):
-            a, b = ev(n.left), ev(n.right)
-            return {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
-                    ast.Pow: np.power, ast.MatMult: np.matmul}[type(n.op)](a, b)
-        if isinstance(n, ast.Call):
-            return O.HELPERS[n.func.id](*[ev(a) for a in n.args])
-        raise AssertionError(ast.dump(n))
-
-    return ev(tree)
+    return matrix_eval(expression, operands, O.HELPERS)
 
 
 def _check_matrix_records(doc, tol=0.0):

@@ -8,18 +8,15 @@ records by a small NumPy evaluator below). Every shape error is bad input (exit 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.equation_oracles import matrix_eval
 from tests.cli_proc import ROOT, WarmCLI, cold
 
 CONFIGS = ROOT / "configs"
-VERIFY = Path("/work/shared/tools/verify_equations.py")
 
 
 @pytest.fixture(scope="module")
@@ -215,25 +212,10 @@ def test_grad_output_is_pytorchs_backward_gradient(cli, tmp_path):
     np.testing.assert_allclose(doc["gradients"]["x"], [0.1 + 0.6, 0.5 - 1.6], rtol=1e-12)
 
 
-@pytest.fixture(scope="module")
-def verifier():
-    if not VERIFY.exists():
-        pytest.skip("verify_equations.py not available")
-    spec = importlib.util.spec_from_file_location("verify_equations", VERIFY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _matrix_eval(expression: str, operands: dict):
     """A matrix record's expression in NumPy, independent of the engine's evaluator."""
-    names: dict[str, str] = {}
-
-    def sub(m):
-        names[f"_v{len(names)}"] = m.group(1)
-        return f"_v{len(names) - 1}"
-
-    tree = ast.parse(re.sub(r"\{([^{}]+)\}", sub, expression), mode="eval")
     helpers = {
         "ones": lambda *d: np.ones(d), "outer": np.multiply.outer, "transpose": np.transpose,
         "sum": lambda x, a=None: np.sum(x, axis=a), "mean": lambda x, a=None: np.mean(x, axis=a),
@@ -246,24 +228,8 @@ def _matrix_eval(expression: str, operands: dict):
         "sum_to": lambda g, *shape: _sum_to(g, shape),
     }
 
-    def ev(n):
-        if isinstance(n, ast.Expression):
-            return ev(n.body)
-        if isinstance(n, ast.Constant):
-            return n.value
-        if isinstance(n, ast.Name):
-            return np.asarray(operands[names[n.id]], dtype=float)
-        if isinstance(n, ast.UnaryOp):
-            return -ev(n.operand)
-        if isinstance(n, ast.BinOp):
-            a, b = ev(n.left), ev(n.right)
-            return {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
-                    ast.Pow: np.power, ast.MatMult: np.matmul}[type(n.op)](a, b)
-        if isinstance(n, ast.Call):
-            return helpers[n.func.id](*[ev(a) for a in n.args])
-        raise AssertionError(ast.dump(n))
 
-    return ev(tree)
+    return matrix_eval(expression, operands, helpers)
 
 
 def _sum_to(g, shape):

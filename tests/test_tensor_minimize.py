@@ -18,7 +18,7 @@ import yaml
 from backprop_cli.graph.minimize import solve_any_graph
 from backprop_cli.load import loads_spec
 from tests.cli_proc import ROOT, WarmCLI
-from tests.test_tensor_graph import VERIFY, _matrix_eval
+from tests.test_tensor_graph import _matrix_eval
 
 CONFIGS = ROOT / "configs"
 
@@ -183,16 +183,6 @@ def test_sgd_momentum_worked_with_numpy():
 
 # -- through the command ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def verifier():
-    if not VERIFY.exists():
-        pytest.skip("verify_equations.py not available")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("verify_equations", VERIFY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _solve(cli, path, *args) -> dict:
