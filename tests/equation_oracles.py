@@ -36,15 +36,21 @@ _BINARY = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div
            ast.MatMult: np.matmul}
 
 
-def matrix_eval(expression: str, operands: dict, helpers: dict):
-    """`{dL/dz} @ transpose({x})` with operands {"dL/dz": [[…]], "x": […]}, in NumPy."""
+def parse_record(expression: str) -> tuple[ast.Expression, dict[str, str]]:
+    """A record's expression as a Python tree, each `{operand}` a placeholder name:
+    (tree, {placeholder: operand name})."""
     names: dict[str, str] = {}
 
     def sub(m):
         names[f"_v{len(names)}"] = m.group(1)
         return f"_v{len(names) - 1}"
 
-    tree = ast.parse(re.sub(r"\{([^{}]+)\}", sub, expression), mode="eval")
+    return ast.parse(re.sub(r"\{([^{}]+)\}", sub, expression), mode="eval"), names
+
+
+def matrix_eval(expression: str, operands: dict, helpers: dict):
+    """`{dL/dz} @ transpose({x})` with operands {"dL/dz": [[…]], "x": […]}, in NumPy."""
+    tree, names = parse_record(expression)
 
     def ev(n):
         if isinstance(n, ast.Expression):

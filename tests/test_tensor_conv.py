@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests import conv_oracles as O
-from tests.equation_oracles import matrix_eval
+from tests.equation_oracles import matrix_eval, parse_record
 from tests.cli_proc import ROOT, WarmCLI
 
 CONFIGS = ROOT / "configs"
@@ -196,13 +196,7 @@ def test_the_gradient_rules_read_as_correlation_and_full_convolution(cli):
 
 def _decimal_eval(expression: str, operands: dict, number):
     """+ − × ÷ over `number` (Decimal or Fraction) of the printed operands; max/relu by comparison."""
-    names: dict[str, str] = {}
-
-    def sub(m):
-        names[f"_v{len(names)}"] = m.group(1)
-        return f"_v{len(names) - 1}"
-
-    tree = ast.parse(re.sub(r"\{([^{}]+)\}", sub, expression), mode="eval")
+    tree, names = parse_record(expression)
 
     def ev(n):
         if isinstance(n, ast.Expression):
