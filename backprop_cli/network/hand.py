@@ -8,7 +8,7 @@ derivation notes (derive.py) are written once, against a `Numbers` object `q`:
     q.c(x)          a constant of a rule (ε, 1 − p, the momentum) as written
     q.fn(f, a)      a function (tanh, exp, sqrt, σ) in float64, then rounded
     q.activate(…)   an activation and its derivative, each written down
-    q.conv2d(…)     the convolution kernels of layers.py, exact on rounded operands
+    q.conv2d(…)     the convolution kernels (tensor/kernels.py), exact on rounded operands
     q.update(…)     one optimizer step of a parameter array
 
 `Float` makes every one of these the float64 operation itself, so the float solve is
