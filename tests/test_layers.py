@@ -464,3 +464,25 @@ def test_check_names_the_wrong_variance_of_batch_norm(tmp_path):
     for name in ("L2.var[1]", "L2.xhat[2,3]", "L2.out[4,2]"):
         assert causes[name].startswith("normalised with the unbiased variance (÷ (M − 1), M = 4)"), causes
     assert causes["L2.running_var_new[3]"].startswith("running_var updated with the biased batch variance"), causes
+
+
+def test_a_big_typed_network_reads_in_the_terminal():
+    """8 samples × 8 channels of 14×14 and a 10×392 gradient: the terminal shows the first
+    slices, rows and values and counts the rest (JSON keeps every value)."""
+    rng = np.random.default_rng(3)
+
+    def arr(*shape, scale=1.0):
+        return json.dumps(np.round(rng.uniform(-scale, scale, shape), 2).tolist())
+
+    text = (f"input: {arr(8, 3, 16, 16)}\ntarget: {json.dumps([int(k) for k in rng.integers(0, 10, 8)])}\nlayers:\n"
+            f"  - {{type: conv2d, weights: {arr(8, 3, 3, 3, scale=0.3)}, activation: relu}}\n"
+            f"  - {{type: maxpool2d, kernel: 2}}\n  - {{type: flatten}}\n"
+            f"  - {{weights: {arr(10, 392, scale=0.05)}, activation: softmax}}\nloss: cross_entropy\nlr: 0.1\n")
+    from backprop_cli.render import render
+
+    trace = solve_layered(loads_spec(text))
+    page = render(trace, "table", width=80)
+    lines = page.splitlines()
+    assert len(lines) < 500, len(lines)
+    assert "more slices" in page and "376 more]" in " ".join(page.split())
+    assert max(len(line) for line in lines) <= 80

@@ -8,6 +8,8 @@ JSON (`"kind": "layered"`) holds every array and every canonical name.
 """
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import numpy as np
@@ -80,18 +82,34 @@ def _fmt(v, digits: int) -> str:
     return text.replace("-", "−")
 
 
+ROW_VALUES = 16  # values shown per printed row; the rest are counted
+SLICES = 4  # leading slices shown of a rank-3+ array (a conv output's samples × channels)
+
+
+def _row(values, digits: int) -> str:
+    shown = ", ".join(_fmt(v, digits) for v in values[:ROW_VALUES])
+    more = len(values) - ROW_VALUES
+    return "[" + shown + (f", … {more} more" if more > 0 else "") + "]"
+
+
 def _rows(arr, digits: int, limit: int = 12) -> list[str]:
-    """An array as text rows: a matrix row per line; higher ranks by their last two axes."""
+    """An array as text rows: a matrix row per line; higher ranks by their last two axes.
+    Big arrays are cut (16 values a row, 12 rows, 4 slices) and say how much is left out:
+    the terminal is for reading — JSON has every value."""
     arr = np.asarray(arr)
     if arr.ndim <= 1:
-        return ["[" + ", ".join(_fmt(v, digits) for v in np.atleast_1d(arr)) + "]"]
+        return [_row(np.atleast_1d(arr), digits)]
     if arr.ndim == 2:
-        out = ["[" + ", ".join(_fmt(v, digits) for v in row) + "]" for row in arr[:limit]]
+        out = [_row(row, digits) for row in arr[:limit]]
         return out + ([f"… {arr.shape[0] - limit} more rows"] if arr.shape[0] > limit else [])
     out = []
-    for lead in list(np.ndindex(arr.shape[:-2]))[:limit]:
+    leads = list(np.ndindex(arr.shape[:-2]))
+    for lead in leads[:SLICES]:
         out.append("[" + ",".join(str(i + 1) for i in lead) + ",:,:] =")
         out += ["  " + r for r in _rows(arr[lead], digits, limit)]
+    if len(leads) > SLICES:
+        out.append(f"… {len(leads) - SLICES} more slices [" + ",".join("·" for _ in arr.shape[:-2]) + ",:,:] "
+                   "(--format json has every value)")
     return out
 
 
@@ -181,8 +199,23 @@ def layered_table(trace, digits: int = 4, lang: str = "en"):
         else:
             if heading:
                 parts.append(Hanging(Text(heading, style="bold")))
-            parts += [Hanging(Text("  " + line), indent=6) for line in lines]
+            parts += [Hanging(Text("  " + _short_lists(line)), indent=6) for line in lines]
     return Group(*parts)
+
+
+_NUMBER_LIST = re.compile(r"\[(−?[0-9.]+(?:, −?[0-9.]+)+)\]")
+
+
+def _short_lists(line: str) -> str:
+    """A derivation line for the terminal: a bracketed list of more than ROW_VALUES
+    numbers (a 392-wide gradient row) cut like the printed arrays; JSON, LaTeX and
+    Markdown keep the whole line."""
+    def cut(m):
+        values = m.group(1).split(", ")
+        if len(values) <= ROW_VALUES:
+            return m.group(0)
+        return "[" + ", ".join(values[:ROW_VALUES]) + f", … {len(values) - ROW_VALUES} more]"
+    return _NUMBER_LIST.sub(cut, line)
 
 
 def layered_markdown(trace, digits: int = 4, lang: str = "en") -> str:
