@@ -283,6 +283,19 @@ layers:
 loss: mse
 lr: 0.1
 """
+BASE_BN = """\
+input: [[1, 2], [2, 0], [0, 1]]
+target: [[1], [0], [1]]
+layers:
+  - weights: [[0.2, -0.5], [0.8, 0.1]]
+  - type: batchnorm
+    gamma: [1.0, 0.5]
+    momentum: 0.2
+  - weights: [[0.3, -0.4]]
+    activation: sigmoid
+loss: bce
+lr: 0.1
+"""
 BASE_CHAR = """\
 input: [[1, 0], [0, 1], [1, 1]]
 target: [0, 2, 1]
@@ -298,6 +311,10 @@ lr: 0.1
 """
 BAD = [
     (BASE_CHAR, "target: [0, 2, 1]", "target: [0, 2]", "target", "one per time step"),
+    (BASE_BN, "momentum: 0.2", "momentum: 2", "layers[1].momentum", "[0, 1]"),
+    (BASE_BN, "momentum: 0.2", "momentum: 0.2\n    running_var: [1, -1]", "layers[1].running_var", "never negative"),
+    (BASE_BN, "momentum: 0.2", "momentum: 0.2\n    eps: -1", "layers[1].eps", "≥ 0"),
+    (BASE_BN, "gamma: [1.0, 0.5]", "gamma: [1.0]", "layers[1].gamma", "shape"),
     (BASE_CHAR, "target: [0, 2, 1]", "target: [0, 2, 3]", "target[2]", "class index 0…2"),
     (BASE_CHAR, "target: [0, 2, 1]", "target: [0, [0.5, -0.5, 1], 1]", "target[1]", "non-negative"),
     (BASE_CONV, "[[[[0.1, -0.2], [0.3, 0.4]]]]", "[[[[0.1, -0.2, 0.1, 0.1, 0.1], [0.3, 0.4, 0.1, 0.1, 0.1]]]]",

@@ -288,9 +288,16 @@ def _read_layer(r: Reader, node, path: str, shape: tuple, is_last: bool, N: int)
                 raise r.fail(node, path, "batch norm in training mode needs more than one value per channel",
                              expected="a batch of at least 2 samples (or spatial positions)", found=f"{per_channel}",
                              hint="PyTorch raises the same error; give a batch: input: [[…], […]]")
+            # momentum weighs the batch: running = (1 − m)·running + m·batch, so 0…1
             momentum = hyper(r, fields["momentum"], f"{path}.momentum", 0.0).value if "momentum" in fields else 0.1
+            if momentum > 1:
+                raise r.fail(fields["momentum"], f"{path}.momentum", expected="a number in [0, 1] (the batch's weight "
+                             "in running = (1 − m)·running + m·batch)", found=f"{momentum:g}")
             rm = _param(r, fields, "running_mean", path, pshape, what, 0.0)
             rv = _param(r, fields, "running_var", path, pshape, what, 1.0)
+            if (rv < 0).any():
+                raise r.fail(fields["running_var"], f"{path}.running_var", "a variance is never negative",
+                             expected="numbers ≥ 0", found=f"{float(rv[rv < 0][0]):g}")
             return TypedLayer(kind, params, eps=eps, momentum=momentum, running_mean=rm, running_var=rv,
                               freeze=_freeze(r, fields.get("freeze"), f"{path}.freeze", params),
                               in_shape=shape, out_shape=shape)
