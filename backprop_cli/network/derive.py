@@ -97,6 +97,12 @@ def _matrix(name: str, arr, fmt=fmt) -> list[str]:
     return out
 
 
+def _input_name(P: str) -> str:
+    """The canonical name of layer P's input: the previous layer's output, or x."""
+    l = int(P[1:])
+    return f"{prefix(l - 1)}.out" if l > 1 else "x"
+
+
 def _factor(fmt, v) -> str:
     """A number as an operand: a negative one in parentheses (0.5·(−1.0000), − (−0.43))."""
     text = fmt(v)
@@ -158,14 +164,15 @@ def _maxpool(layer, P, params, cache, upstream, grads, batched, q, w):
     x, winner = cache["x"], cache["winner"]
     (kh, kw), (sh, sw) = layer.kernel, layer.stride
     lines = [w["max_rule"].format(kh=kh, kw=kw)]
+    source = _input_name(P)  # the canonical name of the pool's input: a key can hold ∂L/∂L1.out[…]
     for index in np.ndindex(upstream.shape):
         n, c, i, j = index
         u, v = divmod(int(winner[index]), kw)
         src = (n, c, i * sh + u, j * sw + v)
         where = src if batched else src[1:]
         at = index if batched else index[1:]
-        lines.append(f"{P}.out{_idx(at)} = max({w['window'].format(r=i * sh + 1, c=j * sw + 1)}) = x{_idx(where)} = "
-                     f"{fmt(x[src])}  →  ∂L/∂x{_idx(where)} += {fmt(upstream[index])}")
+        lines.append(f"{P}.out{_idx(at)} = max({w['window'].format(r=i * sh + 1, c=j * sw + 1)}) = {source}{_idx(where)} = "
+                     f"{fmt(x[src])}  →  ∂L/∂{source}{_idx(where)} += {fmt(upstream[index])}")
     return Note("pool_max", _trim(lines, w))
 
 
