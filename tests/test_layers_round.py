@@ -540,7 +540,7 @@ optimizer: {name: sgd, lr: 0.1}
 def test_batchnorm_three_term_line_redone_from_its_printed_numbers(digits):
     trace = solve_layered(loads_spec(BN_SPEC, "bn.yaml"), round_digits=digits)
     line = next(l for l in _notes(trace, 2) if l.startswith("worked element"))
-    m = re.fullmatch(rf"worked element: ∂L/∂x\[1,1\] = \(([0-9]+)·{OPERAND} − {OPERAND} − {OPERAND}·{OPERAND}\) / "
+    m = re.fullmatch(rf"worked element: ∂L/∂L1\.out\[1,1\] = \(([0-9]+)·{OPERAND} − {OPERAND} − {OPERAND}·{OPERAND}\) / "
                      rf"\(([0-9]+)·({NUM})\) = ({NUM})", line)
     assert m, line
     M, dxhat, s1, xhat, s2, M2, std, printed = (_num(v) for v in m.groups())

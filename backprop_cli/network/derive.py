@@ -195,7 +195,7 @@ def _norm(layer, P, params, cache, upstream, grads, batched, q, w):
     lines.append(f"{w['channel1'] if layer.type == 'batchnorm' else w['sample1']}: μ = {fmt(cache['mean'][group])}, "
                  f"σ² = {fmt(cache['var'][group])}, Σdx̂ = {fmt(s1[group])}, Σ(dx̂·x̂) = {fmt(s2[group])}")
     at = first if batched else first[1:]
-    lines.append(f"{w['worked']}: ∂L/∂x{_idx(at)} = ({M}·{_factor(fmt, dxhat[first])} − {_factor(fmt, s1[group])} − "
+    lines.append(f"{w['worked']}: ∂L/∂{_input_name(P)}{_idx(at)} = ({M}·{_factor(fmt, dxhat[first])} − {_factor(fmt, s1[group])} − "
                  f"{_factor(fmt, xhat[first])}·{_factor(fmt, s2[group])}) / ({M}·{fmt(std[group])}) = {fmt(dx)}")
     lines += _matrix(f"∂L/∂{P}.gamma = Σ ∂L/∂y·x̂", grads["gamma"], fmt)
     lines += _matrix(f"∂L/∂{P}.beta = Σ ∂L/∂y", grads["beta"], fmt)
