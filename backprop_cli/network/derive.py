@@ -22,6 +22,7 @@ from .hand import Float
 from .typed_names import element_name, prefix
 
 MAX_LINES = 24  # a note longer than this shows its first lines and says how many more
+WORKED_TERMS = 25  # the conv's worked element shows every product up to a 5×5 output (so it can be re-done)
 
 
 @frozen
@@ -151,7 +152,8 @@ def _conv(layer, P, params, cache, upstream, grads, batched, q, w):
             total += d * xv
     total = q(total)  # the exact sum of the printed products, then rounded (= the matrix's element)
     name = element_name(f"∂L/∂{P}.weights", (o, c) + k0)
-    shown = " + ".join(terms[:12]) + (" + " + w["terms"].format(n=len(terms)) if len(terms) > 12 else "")
+    shown = " + ".join(terms[:WORKED_TERMS]) + (" + " + w["terms"].format(n=len(terms))
+                                                 if len(terms) > WORKED_TERMS else "")
     lines.append(f"{w['worked']}: {name} = {shown} = {fmt(total)}")
     lines += _matrix(f"∂L/∂{P}.weights", grads["weights"], fmt)
     if "bias" in grads:
