@@ -229,27 +229,32 @@ def rnn_backward(layer, params, cache, g, q=FLOAT):
     W_xh, W_hh = params["W_xh"], params["W_hh"]
     Hn = W_hh.shape[0]
     up = g if layer.output == "all" else np.concatenate([q.zeros((N, T - 1, Hn)), g[:, None]], axis=1)
-    dW_xh, dW_hh, db = q.zeros(W_xh.shape), q.zeros(W_hh.shape), q.zeros(Hn)
     dx = q.zeros(x.shape)
     dh_next = q.zeros((N, Hn))
     dhs, dzs, contributions = [None] * T, [None] * T, [None] * T
     for t in range(T - 1, -1, -1):
         dh = q(up[:, t] + dh_next)
         dz = q(dh * (1 - hs[t + 1] ** 2))
-        contributions[t] = {"W_xh": q(dz.T @ x[:, t]), "W_hh": q(dz.T @ hs[t]), "b": q(dz.sum(axis=0))}
-        dW_xh += contributions[t]["W_xh"]
-        dW_hh += contributions[t]["W_hh"]
-        db += contributions[t]["b"]
+        contributions[t] = _share("W_xh", dz, x[:, t], hs[t], q)
         dx[:, t] = q(dz @ W_xh)
         dh_next = q(dz @ W_hh)
         dhs[t], dzs[t] = dh, dz
+    return dx, _bptt_sums(params, cache, dhs, dzs, contributions, q)
+
+
+def _share(input_weights: str, dz, x_t, h_prev, q) -> dict:
+    """Time step t's contribution to each recurrent parameter's gradient: δ_tᵀ x_t,
+    δ_tᵀ h_(t−1) and Σ δ_t (kept: the derivation shows each step's share)."""
+    return {input_weights: q(dz.T @ x_t), "W_hh": q(dz.T @ h_prev), "b": q(dz.sum(axis=0))}
+
+
+def _bptt_sums(params, cache, dhs, dzs, contributions, q) -> dict:
+    """BPTT's gradients, each the sum of the steps' shares (from the last step back, the
+    order they were computed in); the cache keeps ∂L/∂h_t, δ_t and the shares."""
     cache["dH"] = np.stack(dhs, axis=1)
     cache["dZ"] = dzs
     cache["contributions"] = contributions
-    grads = {"W_xh": q(dW_xh), "W_hh": q(dW_hh)}
-    if "b" in params:
-        grads["b"] = q(db)
-    return dx, grads
+    return {name: q(sum(c[name] for c in reversed(contributions))) for name in contributions[0] if name in params}
 
 
 def _sigmoid(z):
@@ -289,7 +294,6 @@ def lstm_backward(layer, params, cache, g, q=FLOAT):
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     Hn = W_hh.shape[1]
     up = g if layer.output == "all" else np.concatenate([q.zeros((N, T - 1, Hn)), g[:, None]], axis=1)
-    dW_ih, dW_hh, db = q.zeros(W_ih.shape), q.zeros(W_hh.shape), q.zeros(4 * Hn)
     dx = q.zeros(x.shape)
     dh_next, dc_next = q.zeros((N, Hn)), q.zeros((N, Hn))
     dhs, dzs, contributions = [None] * T, [None] * T, [None] * T
@@ -300,21 +304,12 @@ def lstm_backward(layer, params, cache, g, q=FLOAT):
         dc = q(dc_next + dh * o * (1 - tc ** 2))
         dz = np.concatenate([q(dc * gg * i * (1 - i)), q(dc * cs[t] * f * (1 - f)), q(dc * i * (1 - gg ** 2)),
                              q(dh * tc * o * (1 - o))], axis=1)
-        contributions[t] = {"W_ih": q(dz.T @ x[:, t]), "W_hh": q(dz.T @ hs[t]), "b": q(dz.sum(axis=0))}
-        dW_ih += contributions[t]["W_ih"]
-        dW_hh += contributions[t]["W_hh"]
-        db += contributions[t]["b"]
+        contributions[t] = _share("W_ih", dz, x[:, t], hs[t], q)
         dx[:, t] = q(dz @ W_ih)
         dh_next = q(dz @ W_hh)
         dc_next = q(dc * f)
         dhs[t], dzs[t] = dh, dz
-    cache["dH"] = np.stack(dhs, axis=1)
-    cache["dZ"] = dzs
-    cache["contributions"] = contributions
-    grads = {"W_ih": q(dW_ih), "W_hh": q(dW_hh)}
-    if "b" in params:
-        grads["b"] = q(db)
-    return dx, grads
+    return dx, _bptt_sums(params, cache, dhs, dzs, contributions, q)
 
 
 # --------------------------------------------------------------------------------------
