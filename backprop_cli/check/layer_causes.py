@@ -19,18 +19,18 @@ recomputes the network.
 """
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 import numpy as np
 
-_NAME = re.compile(r"(?P<grad>dL/d)?L(?P<layer>[0-9]+)\.(?P<field>[A-Za-z_]+)\[(?P<index>[0-9,]+)\](?P<step>@[0-9]+)?")
-
+from ..network.typed_names import NAME
 
 def _layered_name(d, miss):
+    """An element of a layer's parameter, output or gradient (no optimizer state)."""
     if d.solution.kind != "layered":
         return None
-    return _NAME.fullmatch(miss.name)
+    m = NAME.fullmatch(miss.name)
+    return m if m is not None and m["index"] and not m["state"] else None
 
 
 def flipped_kernel(d, miss) -> Optional[str]:
@@ -124,8 +124,7 @@ def lstm_gate_order(d, miss) -> Optional[str]:
     return None
 
 
-_NORM_NAME = re.compile(r"L(?P<layer>[0-9]+)\.(?P<field>var|xhat|out|running_var_new)(?:\[(?P<index>[0-9,]+)\])?"
-                        r"(?P<step>@[0-9]+)?")
+_NORM_FIELDS = ("var", "xhat", "out", "running_var_new")
 
 
 def norm_variance(d, miss) -> Optional[str]:
@@ -134,9 +133,9 @@ def norm_variance(d, miss) -> Optional[str]:
     where PyTorch keeps the unbiased. Recomputed here from the layer's input in the trace."""
     if d.solution.kind != "layered":
         return None
-    m = _NORM_NAME.fullmatch(miss.name)
+    m = NAME.fullmatch(miss.name)
     layers = d.solution.spec.layers
-    if m is None or not 1 <= int(m["layer"]) <= len(layers):
+    if m is None or m["state"] or m["grad"] or m["field"] not in _NORM_FIELDS or not 1 <= int(m["layer"]) <= len(layers):
         return None
     l, field = int(m["layer"]), m["field"]
     layer = layers[l - 1]

@@ -11,9 +11,15 @@ steps `@s` as everywhere.
 """
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import numpy as np
+
+# One typed-layer name, read back: optimizer state, gradient, layer, field, 1-based
+# element index, step — sq_L1.W_hh[1,2]@3, dL/dL2.out[1,1,3], L2.var (a scalar field).
+NAME = re.compile(r"(?P<state>(?:buf|m|v|sq|gavg|sum)_)?(?P<grad>dL/d)?L(?P<layer>[0-9]+)\.(?P<field>[A-Za-z_]+)"
+                  r"(?:\[(?P<index>[0-9,]+)\])?(?P<step>@[0-9]+)?")
 
 
 def element_name(name: str, index: tuple[int, ...]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ..network import typed_names
 from ..network.names import NetworkNames
 from ..render.notation import Notation
 
@@ -94,8 +95,6 @@ _LAYERED_EXTRAS = {
     "running_var_new": "running variance after the step (unbiased batch variance)", "h": "hidden state h_t",
     "c": "cell state c_t", "i": "input gate", "f": "forget gate", "g": "candidate (g gate)", "o": "output gate",
 }
-_LAYERED = re.compile(r"(?P<state>(?:buf|m|v|sq|gavg|sum)_)?(?P<grad>dL/d)?L(?P<layer>[0-9]+)\.(?P<field>[A-Za-z_]+)"
-                      r"(?:\[(?P<index>[0-9,]+)\])?")
 
 
 def _layered_meaning(name: str, spec) -> str:
@@ -109,7 +108,7 @@ def _layered_meaning(name: str, spec) -> str:
         return "the loss" + suffix
     if re.fullmatch(r"[xt](\[[0-9,]+\])?", base):
         return ("input" if base[0] == "x" else "target") + (f" element {base[1:]}" if len(base) > 1 else "") + suffix
-    found = _LAYERED.fullmatch(base)
+    found = typed_names.NAME.fullmatch(base)
     if found is None:
         return base + suffix
     l, field = int(found["layer"]), found["field"]
