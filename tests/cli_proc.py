@@ -208,3 +208,10 @@ class WarmCLI:
             os.rmdir(self._dir)
         except OSError:
             pass
+
+
+def solve_json(cli, path, *args) -> dict:
+    """`backprop solve PATH --format json ARGS` through a warm CLI, parsed; it must succeed."""
+    run = cli.run(["solve", str(path), "--format", "json", *args])
+    assert run.code == 0, run.stderr
+    return json.loads(run.stdout)

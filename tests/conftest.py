@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.cli_proc import WarmCLI
 from tests.equation_oracles import load_verifier
 
 
@@ -13,3 +14,11 @@ def verifier():
     if module is None:
         pytest.skip("verify_equations.py not available")
     return module
+
+
+@pytest.fixture(scope="module")
+def cli():
+    """One warm backprop process per test module (tests/cli_proc.py)."""
+    warm = WarmCLI()
+    yield warm
+    warm.close()

@@ -17,17 +17,10 @@ import pytest
 from backprop_cli.budget import estimate_layered
 from backprop_cli.load import load_spec, loads_spec
 from backprop_cli.network.typed_solve import solve_layered
-from tests.cli_proc import ROOT, WarmCLI
+from tests.cli_proc import ROOT
 from tests.test_layers import KINDS, case
 
 CONFIGS = ROOT / "configs"
-
-
-@pytest.fixture(scope="module")
-def cli():
-    warm = WarmCLI()
-    yield warm
-    warm.close()
 
 
 def conv_spec(channels: int, size: int, filters: int, steps: int = 1) -> str:

@@ -13,18 +13,10 @@ import re
 
 import pytest
 
-from .cli_proc import WarmCLI
 
 REFUSE_SECONDS = 1.0 + 0.5  # the 1 s promise, plus a fork's scheduling noise on a shared machine
 FINISH_SECONDS = 30.0
 PEAK_MB = 2048
-
-
-@pytest.fixture(scope="module")
-def cli():
-    warm = WarmCLI()
-    yield warm
-    warm.close()
 
 
 def write(tmp_path, name: str, text: str):

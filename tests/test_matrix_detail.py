@@ -13,19 +13,12 @@ import json
 import numpy as np
 import pytest
 
-from tests.cli_proc import ROOT, WarmCLI
+from tests.cli_proc import ROOT
 from tests.test_tensor_graph import _matrix_eval
 
 CONFIGS = ROOT / "configs"
 NETWORKS = ["batch_xor.yaml", "adam_steps.yaml", "bce_2_2_1.yaml", "softmax_ce.yaml", "relu_leaky.yaml",
             "mazur.yaml", "rational_relu.yaml"]
-
-
-@pytest.fixture(scope="module")
-def cli():
-    warm = WarmCLI()
-    yield warm
-    warm.close()
 
 
 def _matrix_doc(cli, path):

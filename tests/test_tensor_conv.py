@@ -21,22 +21,9 @@ import yaml
 
 from tests import conv_oracles as O
 from tests.equation_oracles import matrix_eval, parse_record
-from tests.cli_proc import ROOT, WarmCLI
+from tests.cli_proc import ROOT, solve_json
 
 CONFIGS = ROOT / "configs"
-
-
-@pytest.fixture(scope="module")
-def cli():
-    warm = WarmCLI()
-    yield warm
-    warm.close()
-
-
-def solve_json(cli, path, *args) -> dict:
-    run = cli.run(["solve", str(path), "--format", "json", *args])
-    assert run.code == 0, run.stderr
-    return json.loads(run.stdout)
 
 
 # (spec expression, the same over a namespace of ops (NumPy loops or torch), leaf shapes)

@@ -14,22 +14,9 @@ import numpy as np
 import pytest
 
 from tests.equation_oracles import matrix_eval
-from tests.cli_proc import ROOT, WarmCLI, cold
+from tests.cli_proc import ROOT, cold, solve_json
 
 CONFIGS = ROOT / "configs"
-
-
-@pytest.fixture(scope="module")
-def cli():
-    warm = WarmCLI()
-    yield warm
-    warm.close()
-
-
-def solve_json(cli, path, *args) -> dict:
-    run = cli.run(["solve", str(path), "--format", "json", *args])
-    assert run.code == 0, run.stderr
-    return json.loads(run.stdout)
 
 
 # -- random graphs: every op, broadcasting, shapes up to 4×5 -------------------------------

@@ -17,17 +17,10 @@ import yaml
 
 from backprop_cli.graph.minimize import solve_any_graph
 from backprop_cli.load import loads_spec
-from tests.cli_proc import ROOT, WarmCLI
+from tests.cli_proc import ROOT
 from tests.test_tensor_graph import _matrix_eval
 
 CONFIGS = ROOT / "configs"
-
-
-@pytest.fixture(scope="module")
-def cli():
-    warm = WarmCLI()
-    yield warm
-    warm.close()
 
 
 def _at(name: str, s: int) -> str:
