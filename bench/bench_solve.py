@@ -15,6 +15,7 @@ Usage: python bench/bench_solve.py   (REPEAT=15 for steadier figures)
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import resource
@@ -84,6 +85,26 @@ def big_spec(path: Path, widths=(784, 256, 256, 10), batch=64, seed=0) -> None:
         lines.append(f"    activation: {'softmax' if l == len(widths) - 1 else 'relu'}")
     lines += ["loss: cross_entropy", "optimizer: {name: sgd, lr: 0.1}"]
     path.write_text("\n".join(lines) + "\n")
+
+
+def versus_torch(label: str, spec: Path, torch_script: str, stem: str, goal: str,
+                 max_difference: float | None = None) -> None:
+    """`backprop solve SPEC --format json` against a PyTorch script writing the same named
+    numbers (same JSON `named`): the worst relative difference, then the time ratio."""
+    ours_out, theirs_out = OUT / f"{stem}_ours.json", OUT / f"{stem}_torch.json"
+    commands = {"ours": backprop_cmd() + ["solve", str(spec), "--format", "json", "-o", str(ours_out)]}
+    if find_spec("torch") is None:
+        t = timed(commands, repeat=REPEAT)["ours"]
+        print(f"{label}: backprop CPU {t[0]:.3f}s, wall {t[1]:.3f}s (torch not installed: no ratio)")
+        return
+    commands["torch"] = [sys.executable, str(HERE / torch_script), str(spec), str(theirs_out)]
+    t = timed(commands, repeat=REPEAT)
+    ours, theirs = json.loads(ours_out.read_text()), json.loads(theirs_out.read_text())
+    worst = max(abs(ours["named"][k] - v) / max(1.0, abs(v)) for k, v in theirs["named"].items())
+    if max_difference is not None:
+        assert worst <= max_difference, worst
+    print(f"same numbers: {len(theirs['named'])} named elements, worst relative difference {worst:.1e}")
+    print(ratio_line(f"{label} vs PyTorch script", t["ours"], t["torch"], goal))
 
 
 def main() -> None:

@@ -7,12 +7,9 @@ Usage: python bench/bench_tensor.py   (REPEAT=9 for steadier figures)
 """
 from __future__ import annotations
 
-import json
 import random
-import sys
-from importlib.util import find_spec
 
-from bench_solve import HERE, OUT, REPEAT, backprop_cmd, ratio_line, timed
+from bench_solve import OUT, versus_torch
 
 
 def spec(path, n: int = 256, seed: int = 0) -> None:
@@ -28,19 +25,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     path = OUT / "tensor_256.yaml"
     spec(path)
-    ours_out, theirs_out = OUT / "tensor_ours.json", OUT / "tensor_torch.json"
-    commands = {"ours": backprop_cmd() + ["solve", str(path), "--format", "json", "-o", str(ours_out)]}
-    if find_spec("torch") is None:
-        t = timed(commands, repeat=REPEAT)["ours"]
-        print(f"256x256 graph json: backprop CPU {t[0]:.3f}s, wall {t[1]:.3f}s (torch not installed: no ratio)")
-        return
-    commands["torch"] = [sys.executable, str(HERE / "torch_tensor_graph.py"), str(path), str(theirs_out)]
-    t = timed(commands, repeat=REPEAT)
-    ours, theirs = json.loads(ours_out.read_text()), json.loads(theirs_out.read_text())
-    worst = max(abs(ours["named"][k] - v) / max(1.0, abs(v)) for k, v in theirs["named"].items())
-    print(f"same numbers: {len(theirs['named'])} named elements, worst relative difference {worst:.1e}")
-    print(ratio_line("256x256 tensor graph json vs PyTorch script", t["ours"], t["torch"],
-                     "goal <= 1.5x"))
+    versus_torch("256x256 tensor graph json", path, "torch_tensor_graph.py", "tensor", "goal <= 1.5x")
 
 
 if __name__ == "__main__":

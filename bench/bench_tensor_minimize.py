@@ -7,12 +7,9 @@ Usage: python bench/bench_tensor_minimize.py   (REPEAT=9 for steadier figures)
 """
 from __future__ import annotations
 
-import json
 import random
-import sys
-from importlib.util import find_spec
 
-from bench_solve import HERE, OUT, REPEAT, backprop_cmd, ratio_line, timed
+from bench_solve import OUT, versus_torch
 
 
 def spec(path, features: int = 100, samples: int = 100, steps: int = 10, seed: int = 0) -> None:
@@ -30,20 +27,8 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     path = OUT / "least_squares_100.yaml"
     spec(path)
-    ours_out, theirs_out = OUT / "minimize_ours.json", OUT / "minimize_torch.json"
-    commands = {"ours": backprop_cmd() + ["solve", str(path), "--format", "json", "-o", str(ours_out)]}
-    if find_spec("torch") is None:
-        t = timed(commands, repeat=REPEAT)["ours"]
-        print(f"100-parameter least squares, 10 steps, json: backprop CPU {t[0]:.3f}s, wall {t[1]:.3f}s "
-              "(torch not installed: no ratio)")
-        return
-    commands["torch"] = [sys.executable, str(HERE / "torch_tensor_minimize.py"), str(path), str(theirs_out)]
-    t = timed(commands, repeat=REPEAT)
-    ours, theirs = json.loads(ours_out.read_text()), json.loads(theirs_out.read_text())
-    worst = max(abs(ours["named"][k] - v) / max(1.0, abs(v)) for k, v in theirs["named"].items())
-    print(f"same numbers: {len(theirs['named'])} named elements, worst relative difference {worst:.1e}")
-    print(ratio_line("100-parameter least squares, 10 steps, json vs PyTorch script", t["ours"], t["torch"],
-                     "no goal set; reported"))
+    versus_torch("100-parameter least squares, 10 steps, json", path, "torch_tensor_minimize.py", "minimize",
+                 "no goal set; reported")
 
 
 if __name__ == "__main__":
