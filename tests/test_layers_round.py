@@ -144,12 +144,20 @@ steps: {steps}
 """
 
 
-def rnn_case(seed: int, T: int = 4, H: int = 2, F: int = 1, steps: int = 3, lr: float = 0.5):
+def _drawer(seed: int):
+    """(rng, draw): draw(*shape) gives uniform numbers in ±0.9 with 2 decimals, as a
+    worked example writes them, from the same generator as the case's other numbers."""
     rng = np.random.default_rng(seed)
+    return rng, lambda *shape: np.round(rng.uniform(-0.9, 0.9, shape), 2).tolist()
 
-    def draw(*shape):
-        return np.round(rng.uniform(-0.9, 0.9, shape), 2).tolist()
 
+def _mismatches(trace, expected: dict) -> dict:
+    """name → (the oracle's Decimal, the tool's value) wherever they differ at all."""
+    return {name: (str(v), trace.named.get(name)) for name, v in expected.items() if trace.named.get(name) != float(v)}
+
+
+def rnn_case(seed: int, T: int = 4, H: int = 2, F: int = 1, steps: int = 3, lr: float = 0.5):
+    rng, draw = _drawer(seed)
     case = dict(x=draw(T, F), t=round(float(rng.uniform(-0.9, 0.9)), 2), W_xh=draw(H, F), W_hh=draw(H, H), b=draw(H),
                 h0=draw(H), Wd=draw(H), bd=round(float(rng.uniform(-0.5, 0.5)), 2), lr=lr, steps=steps)
     return case, RNN_SPEC.format(**case)
@@ -163,8 +171,7 @@ def test_rnn_by_hand_equals_the_decimal_oracle(seed, digits):
     expected = rnn_oracle(case["x"], case["t"], case["W_xh"], case["W_hh"], case["b"], case["h0"], case["Wd"],
                           case["bd"], case["lr"], case["steps"], digits)
     assert len(expected) > 60
-    wrong = {name: (str(v), trace.named.get(name)) for name, v in expected.items() if trace.named.get(name) != float(v)}
-    assert not wrong, wrong
+    assert not _mismatches(trace, expected)
     assert trace.policy == "round" and trace.digits == digits
 
 
@@ -175,8 +182,7 @@ def test_rnn_truncated_equals_the_decimal_oracle():
     trace = solve_layered(loads_spec(text, "rnn.yaml"), arith=TruncatedArithmetic(4))
     expected = rnn_oracle(case["x"], case["t"], case["W_xh"], case["W_hh"], case["b"], case["h0"], case["Wd"],
                           case["bd"], case["lr"], case["steps"], 4, ROUND_DOWN)
-    wrong = {name: (str(v), trace.named.get(name)) for name, v in expected.items() if trace.named.get(name) != float(v)}
-    assert not wrong, wrong
+    assert not _mismatches(trace, expected)
 
 
 # ------------------------------------------------------------------------------------------
@@ -314,11 +320,7 @@ steps: {steps}
 
 
 def lstm_case(seed: int, T: int = 3, H: int = 2, F: int = 2, steps: int = 2, lr: float = 0.5):
-    rng = np.random.default_rng(seed)
-
-    def draw(*shape):
-        return np.round(rng.uniform(-0.9, 0.9, shape), 2).tolist()
-
+    rng, draw = _drawer(seed)
     case = dict(x=draw(T, F), t=round(float(rng.uniform(-0.9, 0.9)), 2), W_ih=draw(4 * H, F), W_hh=draw(4 * H, H),
                 b=draw(4 * H), Wd=draw(H), bd=round(float(rng.uniform(-0.5, 0.5)), 2), lr=lr, steps=steps)
     return case, LSTM_SPEC.format(**case)
@@ -331,8 +333,7 @@ def test_lstm_by_hand_equals_the_decimal_oracle(seed, digits):
     trace = solve_layered(loads_spec(text, "lstm.yaml"), round_digits=digits)
     expected = lstm_oracle(case, digits)
     assert len(expected) > 150
-    wrong = {name: (str(v), trace.named.get(name)) for name, v in expected.items() if trace.named.get(name) != float(v)}
-    assert not wrong, wrong
+    assert not _mismatches(trace, expected)
 
 
 # ------------------------------------------------------------------------------------------
@@ -413,11 +414,7 @@ steps: {steps}
 
 
 def bn_case(seed: int, N: int = 4, steps: int = 2, lr: float = 0.5):
-    rng = np.random.default_rng(seed)
-
-    def draw(*shape):
-        return np.round(rng.uniform(-0.9, 0.9, shape), 2).tolist()
-
+    rng, draw = _drawer(seed)
     case = dict(x=draw(N, 2), t=draw(N), gamma=np.round(rng.uniform(0.5, 1.5, 2), 2).tolist(), beta=draw(2),
                 Wd=draw(2), bd=round(float(rng.uniform(-0.5, 0.5)), 2), lr=lr, steps=steps)
     text = BN_ORACLE_SPEC.format(**{**case, "t": [[v] for v in case["t"]]})
@@ -431,8 +428,7 @@ def test_batchnorm_by_hand_equals_the_decimal_oracle(seed, digits):
     trace = solve_layered(loads_spec(text, "bn.yaml"), round_digits=digits)
     expected = bn_oracle(case, digits)
     assert len(expected) > 40
-    wrong = {name: (str(v), trace.named.get(name)) for name, v in expected.items() if trace.named.get(name) != float(v)}
-    assert not wrong, wrong
+    assert not _mismatches(trace, expected)
 
 
 # ------------------------------------------------------------------------------------------
